@@ -1,0 +1,109 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ichigo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ichigo", targets: ["ichigo"]),
+        .library(name: "OTP", targets: ["OTP"]),
+        .library(name: "Ichigo", targets: ["Ichigo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+    ],
+    targets: [
+        // Pure one-time-password algorithms: HOTP, TOTP, base32, otpauth URIs.
+        .target(
+            name: "OTP",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: customers, tokens, lifecycle, policies, services. No I/O.
+        .target(
+            name: "Ichigo",
+            dependencies: [
+                "OTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Repositories on SQLite (the embedded default).
+        .target(
+            name: "IchigoSQLite",
+            dependencies: [
+                "Ichigo",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Hummingbird application: JSON API (and later the HTML screens).
+        .target(
+            name: "IchigoWeb",
+            dependencies: [
+                "Ichigo",
+                "OTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The repository contract suite and in-memory fakes, shared by every backend's tests.
+        .target(
+            name: "IchigoTesting",
+            dependencies: ["Ichigo", "OTP", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ichigo",
+            dependencies: [
+                "Ichigo",
+                "IchigoSQLite",
+                "IchigoWeb",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OTPTests",
+            dependencies: ["OTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IchigoTests",
+            dependencies: ["Ichigo", "IchigoTesting", "OTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IchigoSQLiteTests",
+            dependencies: ["IchigoSQLite", "IchigoTesting", "Ichigo", "OTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IchigoWebTests",
+            dependencies: [
+                "IchigoWeb", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

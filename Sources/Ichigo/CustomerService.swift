@@ -1,0 +1,176 @@
+import Foundation
+import Logging
+
+/// What a new user needs; passwords arrive in clear and leave as hashes.
+public struct NewUser: Sendable {
+    public var loginID: LoginID
+    public var name: String
+    public var role: UserRole
+    public var email: String?
+    public var loginPassword: String?
+    public var confirmationPassword: String?
+
+    public init(
+        loginID: LoginID, name: String, role: UserRole = .customer, email: String? = nil, loginPassword: String? = nil,
+        confirmationPassword: String? = nil
+    ) {
+        self.loginID = loginID
+        self.name = name
+        self.role = role
+        self.email = email
+        self.loginPassword = loginPassword
+        self.confirmationPassword = confirmationPassword
+    }
+}
+
+/// Validation rules for the credentials the seeds name.
+public enum CredentialRules {
+    /// 確認用パスワード: 6–12 half-width alphanumerics.
+    public static func isValidConfirmationPassword(_ text: String) -> Bool {
+        (6...12).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
+    }
+
+    /// ログインパスワード: 6–32 printable half-width characters.
+    public static func isValidLoginPassword(_ text: String) -> Bool {
+        (6...32).contains(text.count) && text.unicodeScalars.allSatisfy { $0.value >= 0x21 && $0.value <= 0x7E }
+    }
+
+    /// 利用開始パスワード: 4–8 digits.
+    public static func isValidActivationPassword(_ text: String) -> Bool {
+        (4...8).contains(text.count) && text.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    /// A practical e-mail address check: half-width, one `@`, a dotted domain, no spaces.
+    public static func isValidEmail(_ text: String) -> Bool {
+        guard text.count <= 254, text.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else { return false }
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return false }
+        let local = parts[0]
+        let domain = parts[1]
+        let localAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~.-")
+        guard (1...64).contains(local.count), local.allSatisfy(localAllowed.contains) else { return false }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        let labelAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+        return labels.allSatisfy { label in
+            (1...63).contains(label.count) && label.allSatisfy(labelAllowed.contains) && label.first != "-"
+                && label.last != "-"
+        }
+    }
+}
+
+/// Creates contracts and users.
+public struct CustomerService: Sendable {
+    public let repository: any IchigoRepository
+    public let hasher: PasswordHasher
+
+    public init(repository: any IchigoRepository, hasher: PasswordHasher) {
+        self.repository = repository
+        self.hasher = hasher
+    }
+
+    /// Creates a retail customer: a retail contract with one user.
+    public func createRetailCustomer(_ new: NewUser, actor: String, at now: Date) async throws -> User {
+        let contract = Contract(id: .random(), kind: .retail, name: new.name, createdAt: now)
+        // Validate before writing anything, so bad input changes nothing.
+        let user = try makeUser(new, contract: contract.id, at: now)
+        guard try await repository.user(loginID: new.loginID) == nil else { throw IchigoError(.loginIDTaken) }
+        try await repository.insert(
+            contract,
+            audit: AuditEvent(
+                at: now, actor: actor, action: "contract.create", subject: contract.id.rawValue, outcome: "ok",
+                reason: "retail"))
+        try await insert(user, actor: actor, at: now)
+        return user
+    }
+
+    /// Creates a corporate contract with its confirmation PIN (ご契約先確認暗証番号).
+    public func createCorporateContract(
+        name: String, usageMode: TokenUsageMode, pin: String, actor: String, at now: Date
+    ) async throws -> Contract {
+        guard !name.isEmpty, name.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
+        guard (4...8).contains(pin.count), pin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw IchigoError(.invalidInput, field: "pin")
+        }
+        let contract = Contract(
+            id: .random(), kind: .corporate, name: name, usageMode: usageMode, pinHash: try hasher.hash(pin),
+            createdAt: now)
+        try await repository.insert(
+            contract,
+            audit: AuditEvent(
+                at: now, actor: actor, action: "contract.create", subject: contract.id.rawValue, outcome: "ok",
+                reason: "corporate"))
+        return contract
+    }
+
+    /// Adds a user to a corporate contract.
+    public func addUser(_ new: NewUser, to contractID: ContractID, actor: String, at now: Date) async throws -> User {
+        guard let contract = try await repository.contract(contractID) else { throw IchigoError(.contractNotFound) }
+        guard contract.kind == .corporate, new.role != .customer else {
+            throw IchigoError(.invalidInput, field: "role", detail: "corporate users are master, administrator or ordinary")
+        }
+        let user = try makeUser(new, contract: contractID, at: now)
+        try await insert(user, actor: actor, at: now)
+        return user
+    }
+
+    private func makeUser(_ new: NewUser, contract: ContractID, at now: Date) throws -> User {
+        guard !new.name.isEmpty, new.name.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
+        if let email = new.email, !CredentialRules.isValidEmail(email) {
+            throw IchigoError(.invalidInput, field: "email")
+        }
+        if let password = new.loginPassword, !CredentialRules.isValidLoginPassword(password) {
+            throw IchigoError(.invalidInput, field: "loginPassword")
+        }
+        if let password = new.confirmationPassword, !CredentialRules.isValidConfirmationPassword(password) {
+            throw IchigoError(.invalidInput, field: "confirmationPassword")
+        }
+        return User(
+            id: .random(), contractID: contract, loginID: new.loginID, name: new.name, role: new.role, email: new.email,
+            loginPasswordHash: try new.loginPassword.map(hasher.hash),
+            confirmationPasswordHash: try new.confirmationPassword.map(hasher.hash), createdAt: now)
+    }
+
+    private func insert(_ user: User, actor: String, at now: Date) async throws {
+        try await repository.insert(
+            user,
+            audit: AuditEvent(
+                at: now, actor: actor, action: "user.create", subject: user.id.rawValue, outcome: "ok",
+                reason: "login=\(user.loginID.rawValue) role=\(user.role.rawValue)"))
+    }
+}
+
+/// Reads the whole audit trail and checks its chain.
+public struct AuditVerifier: Sendable {
+    public let repository: any IchigoRepository
+    public let chain: AuditChain
+
+    public init(repository: any IchigoRepository, chain: AuditChain) {
+        self.repository = repository
+        self.chain = chain
+    }
+
+    /// The result of a check.
+    public struct Report: Sendable {
+        public var recordCount: Int
+        public var breaks: [AuditChain.Break]
+        public var isIntact: Bool { breaks.isEmpty }
+    }
+
+    /// Walks the trail in pages and reports every break.
+    public func verify(pageSize: Int = 10_000) async throws -> Report {
+        var previous: (sequence: Int64, hash: String)? = nil
+        var count = 0
+        var breaks: [AuditChain.Break] = []
+        var next: Int64 = 1
+        while true {
+            let page = try await repository.auditRecords(from: next, limit: pageSize)
+            if page.isEmpty { break }
+            breaks += chain.verify(page, after: previous)
+            count += page.count
+            previous = (page[page.count - 1].sequence, page[page.count - 1].hash)
+            next = page[page.count - 1].sequence + 1
+        }
+        return Report(recordCount: count, breaks: breaks)
+    }
+}

@@ -1,0 +1,78 @@
+/// An error of Ichigo's domain. Each has a stable `code`; the web layer maps codes to HTTP statuses
+/// and to messages in the user's language (`Messages`).
+///
+/// The code's storage is private, so adding a case breaks no caller (the SwiftNIO style).
+public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable, machine-readable error code, e.g. `otp.invalid`.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private let value: String
+        private init(_ value: String) { self.value = value }
+
+        /// The code's text, as it appears in JSON errors.
+        public var description: String { value }
+
+        /// Input that failed validation; `field` names which.
+        public static let invalidInput = Code("request.invalid_input")
+        /// A request body that is not valid JSON of the expected shape.
+        public static let malformedRequest = Code("request.malformed")
+        /// A request body over the size limit.
+        public static let requestTooLarge = Code("request.too_large")
+        /// Missing or wrong API credentials.
+        public static let unauthorized = Code("request.unauthorized")
+        /// The resource does not exist.
+        public static let notFound = Code("request.not_found")
+        /// A user ID or login ID unknown to Ichigo (reads as `otpInvalid` at verification).
+        public static let userNotFound = Code("user.not_found")
+        /// The login ID is taken.
+        public static let loginIDTaken = Code("user.login_id_taken")
+        /// The contract does not exist.
+        public static let contractNotFound = Code("contract.not_found")
+        /// No token with that ID or serial.
+        public static let tokenNotFound = Code("token.not_found")
+        /// The serial number is already in use.
+        public static let serialTaken = Code("token.serial_taken")
+        /// The user already has a token that is not cancelled or revoked.
+        public static let tokenAlreadyAssigned = Code("token.already_assigned")
+        /// The user has no token.
+        public static let noToken = Code("token.none")
+        /// The token's lifecycle does not allow this event in its current state.
+        public static let illegalTransition = Code("token.illegal_transition")
+        /// The code is wrong, already used, or the user unknown: all read the same to the outside.
+        public static let otpInvalid = Code("otp.invalid")
+        /// The token is locked after too many wrong codes: every user sharing it is stopped.
+        public static let tokenLocked = Code("otp.locked")
+        /// The token is not in use (not yet started, cancelled or revoked).
+        public static let tokenNotActive = Code("otp.not_active")
+        /// Stored data that cannot be decrypted or parsed (tampering or a wrong master key).
+        public static let corruptData = Code("storage.corrupt")
+        /// A write lost a race with another (compare-and-set failed); the caller may retry.
+        public static let concurrentUpdate = Code("storage.concurrent_update")
+    }
+
+    /// What went wrong.
+    public let code: Code
+    /// The input field concerned, for validation errors.
+    public let field: String?
+    /// Detail for logs and operators. Never contains a secret.
+    public let detail: String?
+
+    public init(_ code: Code, field: String? = nil, detail: String? = nil) {
+        self.code = code
+        self.field = field
+        self.detail = detail
+    }
+
+    public var description: String {
+        var text = "IchigoError(\(code)"
+        if let field { text += ", field: \(field)" }
+        if let detail { text += ", \(detail)" }
+        return text + ")"
+    }
+}
+
+/// A token state change the lifecycle does not allow.
+extension IchigoError {
+    static func illegal(_ event: TokenEvent, from state: TokenState) -> IchigoError {
+        IchigoError(.illegalTransition, detail: "\(event.rawValue) is not allowed from \(state.rawValue)")
+    }
+}

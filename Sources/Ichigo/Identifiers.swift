@@ -1,0 +1,112 @@
+import Crypto
+import Foundation
+
+/// Generates the random part of identifiers from the system's secure generator.
+enum RandomText {
+    /// `count` random decimal digits.
+    static func digits(_ count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<count).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+    }
+
+    /// `byteCount` random bytes as lower-case hex.
+    static func hex(byteCount: Int) -> String {
+        SymmetricKey(size: .init(bitCount: byteCount * 8)).withUnsafeBytes { bytes in
+            bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int, with pad: Character = "0") -> String {
+        count >= length ? self : String(repeating: pad, count: length - count) + self
+    }
+}
+
+/// Identifies an internet-banking user (a retail customer or a user of a corporate contract).
+public struct UserID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// A new random identifier, `U` and 24 hex digits.
+    public static func random() -> UserID { UserID(rawValue: "U" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}
+
+/// Identifies a contract: one retail customer, or a corporate contract with several users.
+public struct ContractID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> ContractID { ContractID(rawValue: "C" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}
+
+/// Identifies a token internally. Customers see its `SerialNumber`.
+public struct TokenID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> TokenID { TokenID(rawValue: "T" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}
+
+/// The login ID a user types (ログインID): 1–32 half-width letters, digits, `.`, `_`, `-`, `@`.
+public struct LoginID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init?(rawValue: String) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
+        guard (1...32).contains(rawValue.count), rawValue.allSatisfy(allowed.contains) else { return nil }
+        self.rawValue = rawValue
+    }
+    public var description: String { rawValue }
+}
+
+/// The kind of a token, which its serial's prefix tells.
+public enum TokenKind: String, Sendable, Hashable, Codable, CaseIterable {
+    /// A smartphone app (or `ichigo-token`): serial `SKTS` + digits, one per app installation.
+    case software
+    /// A key-fob with the serial printed on its back: `SKTH` + digits.
+    case hardware
+
+    /// The serial prefix for this kind.
+    public var serialPrefix: String {
+        switch self {
+        case .software: "SKTS"
+        case .hardware: "SKTH"
+        }
+    }
+}
+
+/// A token's serial number (シリアル番号): `SKTS` or `SKTH` followed by 4–16 digits.
+public struct SerialNumber: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    /// The kind of token the prefix denotes.
+    public let kind: TokenKind
+
+    public init?(rawValue: String) {
+        let text = rawValue.uppercased()
+        guard let kind = TokenKind.allCases.first(where: { text.hasPrefix($0.serialPrefix) }) else { return nil }
+        let digits = text.dropFirst(4)
+        guard (4...16).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        self.rawValue = text
+        self.kind = kind
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let serial = SerialNumber(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad serial"))
+        }
+        self = serial
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+
+    /// A new random software-token serial: `SKTS` and 10 digits.
+    public static func randomSoftware() -> SerialNumber {
+        SerialNumber(rawValue: "SKTS" + RandomText.digits(10))!
+    }
+
+    public var description: String { rawValue }
+}

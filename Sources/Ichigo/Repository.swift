@@ -1,0 +1,91 @@
+import Foundation
+
+/// What happened when a wrong code was counted.
+public struct FailureOutcome: Sendable, Hashable {
+    /// Consecutive failures now recorded for the token.
+    public var failureCount: Int
+    /// Whether this failure locked the token.
+    public var lockedNow: Bool
+
+    public init(failureCount: Int, lockedNow: Bool) {
+        self.failureCount = failureCount
+        self.lockedNow = lockedNow
+    }
+}
+
+/// Where Ichigo keeps contracts, users, tokens and the audit trail.
+///
+/// Every state-changing method takes the audit event(s) describing the change and writes them in the
+/// same transaction, so the trail and the state never disagree. The once-only rule and the failure
+/// counter are enforced by the store atomically (a conditional update), never by read-then-write in
+/// the caller, so they hold across many server instances sharing one database.
+///
+/// Implemented by `SQLiteRepository` (IchigoSQLite) and `MemoryRepository` (IchigoTesting); both
+/// pass `RepositoryContract`.
+public protocol IchigoRepository: Sendable {
+    // MARK: Contracts and users
+
+    /// Stores a new contract.
+    func insert(_ contract: Contract, audit: AuditEvent) async throws
+    /// The contract with `id`, if any.
+    func contract(_ id: ContractID) async throws -> Contract?
+    /// Stores a new user. Throws `loginIDTaken` if the login ID is in use, `contractNotFound` if the contract is unknown.
+    func insert(_ user: User, audit: AuditEvent) async throws
+    /// The user with `id`, if any.
+    func user(_ id: UserID) async throws -> User?
+    /// The user with `loginID`, if any.
+    func user(loginID: LoginID) async throws -> User?
+    /// The users of a contract, by login ID.
+    func users(of contract: ContractID) async throws -> [User]
+    /// Every user whose current token is `token` (a token may be shared).
+    func users(holding token: TokenID) async throws -> [User]
+    /// The number of users, to tell an empty database.
+    func userCount() async throws -> Int
+
+    // MARK: Tokens
+
+    /// A user and their current token, in one read, for verification.
+    func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)?
+    /// Stores a new token and makes it the current token of `users`.
+    ///
+    /// Throws `serialTaken` if the serial exists, `userNotFound` for an unknown user, and
+    /// `tokenAlreadyAssigned` if any of the users holds a token that is not cancelled or revoked.
+    func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws
+    /// The token with `id`, if any.
+    func token(_ id: TokenID) async throws -> Token?
+    /// The token with `serial`, if any.
+    func token(serial: SerialNumber) async throws -> Token?
+    /// Makes `token` the current token of `user` too (sharing). Throws `tokenAlreadyAssigned` if the user
+    /// holds another token that is not cancelled or revoked, `userNotFound`, `tokenNotFound`.
+    func assign(_ token: TokenID, to user: UserID, audit: AuditEvent) async throws
+    /// Moves `token` from `state` to `newState` if it is still in `state` (compare-and-set).
+    ///
+    /// - Parameter resetFailures: also set the failure count to zero (unlock).
+    /// - Returns: whether the token was in `state` and has moved.
+    func transition(
+        _ token: TokenID, from state: TokenState, to newState: TokenState, resetFailures: Bool, at now: Date,
+        audit: AuditEvent
+    ) async throws -> Bool
+    /// Records an accepted code: sets the last accepted step to `step` only if the token is in `state` and
+    /// its last accepted step is earlier than `step`; resets failures, stores the drift and moves to `newState`.
+    ///
+    /// - Returns: whether the code was accepted (false: replayed, or the token changed state meanwhile).
+    func recordAcceptance(
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        at now: Date, audit: AuditEvent
+    ) async throws -> Bool
+    /// Counts a wrong code against a token in `issued` or `active` state, locking it when the count
+    /// reaches `threshold` (and then also writing `lockAudit`).
+    ///
+    /// - Returns: the new count and whether it locked, or `nil` if the token was not in a countable state.
+    func recordFailure(
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome?
+
+    // MARK: Audit trail
+
+    /// Appends an event that goes with no state change (e.g. a refused verification for an unknown user).
+    func append(_ event: AuditEvent) async throws
+    /// Records with sequence numbers from `sequence` on, in order, at most `limit`.
+    func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord]
+}

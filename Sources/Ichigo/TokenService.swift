@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import OTP
+
+/// Why a code was not accepted. Several reasons read the same to the outside (`errorCode`).
+public enum Refusal: String, Sendable, Hashable {
+    case unknownUser = "unknown_user"
+    case noToken = "no_token"
+    case notActive = "not_active"
+    case locked
+    case invalidCode = "invalid_code"
+    case replay
+    /// A wrong code that reached the lockout threshold with this attempt.
+    case lockedByThisAttempt = "invalid_code_locked"
+
+    /// The error the outside sees: unknown user, no token, wrong code and replay are indistinguishable.
+    public var errorCode: IchigoError.Code {
+        switch self {
+        case .unknownUser, .noToken, .invalidCode, .replay: .otpInvalid
+        case .locked, .lockedByThisAttempt: .tokenLocked
+        case .notActive: .tokenNotActive
+        }
+    }
+}
+
+/// The answer to a code.
+public enum VerificationResult: Sendable, Hashable {
+    /// Accepted: the token's step and serial.
+    case accepted(step: Int64, serial: SerialNumber)
+    /// Refused, and why.
+    case refused(Refusal)
+
+    public var isAccepted: Bool {
+        if case .accepted = self { return true }
+        return false
+    }
+}
+
+/// Enrols tokens, checks codes and carries out operators' token actions.
+///
+/// Holds no state of its own; every rule that must hold across instances is enforced by the repository.
+public struct TokenService: Sendable {
+    public let repository: any IchigoRepository
+    public let vault: SeedVault
+    public let policy: OTPPolicy
+    let logger: Logger
+
+    public init(repository: any IchigoRepository, vault: SeedVault, policy: OTPPolicy = .standard, logger: Logger) {
+        self.repository = repository
+        self.vault = vault
+        self.policy = policy
+        self.logger = logger
+    }
+
+    // MARK: Enrolment
+
+    /// Creates a software token for `user` in state `issued` (the holder has the seed; the first code is pending).
+    ///
+    /// - Returns: the token and its seed, which the caller shows once (e.g. as an `otpauth://` URI) and forgets.
+    /// - Throws: `userNotFound`, `tokenAlreadyAssigned`.
+    public func enrolSoftwareToken(
+        for user: UserID, state: TokenState = .issued, actor: String, at now: Date
+    ) async throws -> (token: Token, seed: Seed) {
+        guard try await repository.user(user) != nil else { throw IchigoError(.userNotFound) }
+        let seed = Seed.random(byteCount: policy.parameters.algorithm == .sha1 ? 20 : 32)
+        for attempt in 1...5 {
+            let id = TokenID.random()
+            let token = Token(
+                id: id, serial: .randomSoftware(), kind: .software, state: state,
+                sealedSeed: try vault.seal(seed, for: id), parameters: policy.parameters, createdAt: now)
+            do {
+                try await repository.insert(
+                    token, assigningTo: [user],
+                    audit: AuditEvent(
+                        at: now, actor: actor, action: "token.enrol", subject: token.serial.rawValue, outcome: "ok",
+                        reason: "user=\(user.rawValue) state=\(state.rawValue)"))
+                logger.debug("token enrolled", metadata: ["token.serial": "\(token.serial)", "user.id": "\(user)"])
+                return (token, seed)
+            } catch let error as IchigoError where error.code == .serialTaken && attempt < 5 {
+                continue
+            }
+        }
+        throw IchigoError(.serialTaken, detail: "could not find a free serial")
+    }
+
+    // MARK: Verification
+
+    /// Checks `code` for `user` at `now` and records the outcome.
+    ///
+    /// Accepts only if the user's token is active, the code matches within the policy's window around the
+    /// token's expected step, and that step is later than the last step accepted for the token (per token,
+    /// so a code one sharer used cannot be used by another). A wrong code counts towards the lockout.
+    public func verify(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws -> VerificationResult {
+        try await check(code, for: user, requiring: .active, action: "otp.verify", actor: actor, at: now)
+    }
+
+    /// The first code after issuance (BOK001 / the API's activate): moves an `issued` token to `active`.
+    public func activate(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws
+        -> VerificationResult
+    {
+        try await check(code, for: user, requiring: .issued, action: "token.activate", actor: actor, at: now)
+    }
+
+    private func check(
+        _ code: OTPCode, for userID: UserID, requiring requiredState: TokenState, action: String, actor: String,
+        at now: Date
+    ) async throws -> VerificationResult {
+        func event(_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent {
+            AuditEvent(at: now, actor: actor, action: action, subject: subject, outcome: outcome, reason: reason?.rawValue)
+        }
+        func refuse(_ reason: Refusal, subject: String) async throws -> VerificationResult {
+            try await repository.append(event(subject, "refused", reason))
+            return .refused(reason)
+        }
+
+        guard let found = try await repository.userWithToken(userID) else {
+            return try await refuse(.unknownUser, subject: "user:\(userID.rawValue)")
+        }
+        guard let token = found.token else { return try await refuse(.noToken, subject: "user:\(userID.rawValue)") }
+        let subject = token.serial.rawValue
+        guard token.state == requiredState else {
+            return try await refuse(token.state == .locked ? .locked : .notActive, subject: subject)
+        }
+
+        let totp = TOTP(seed: try vault.open(token.sealedSeed, for: token.id), parameters: token.parameters)
+        let currentStep = token.parameters.step(at: now)
+        let centre = currentStep + Int64(token.driftSteps)
+
+        if let step = totp.matchingStep(for: code, around: centre, window: policy.window) {
+            if step <= token.lastAcceptedStep { return try await refuse(.replay, subject: subject) }
+            let drift = Int(max(-Int64(policy.maxDriftSteps), min(Int64(policy.maxDriftSteps), step - currentStep)))
+            let accepted = try await repository.recordAcceptance(
+                ofStep: step, driftSteps: drift, for: token.id, in: requiredState, becoming: .active, at: now,
+                audit: event(subject, "accepted", nil))
+            if accepted { return .accepted(step: step, serial: token.serial) }
+            // Lost the race: another request took this step, or the token changed state meanwhile.
+            return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
+        }
+
+        let outcome = try await repository.recordFailure(
+            for: token.id, lockingAt: policy.lockoutThreshold, at: now,
+            audit: event(subject, "refused", .invalidCode),
+            lockAudit: AuditEvent(
+                at: now, actor: "system", action: "token.lock", subject: subject, outcome: "ok",
+                reason: "\(policy.lockoutThreshold) consecutive wrong codes"))
+        guard let outcome else {
+            return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
+        }
+        return .refused(outcome.lockedNow ? .lockedByThisAttempt : .invalidCode)
+    }
+
+    private func reasonAfterLostRace(_ token: TokenID, _ requiredState: TokenState) async throws -> Refusal {
+        guard let current = try await repository.token(token) else { return .noToken }
+        if current.state == requiredState || current.state == .active { return .replay }
+        return current.state == .locked ? .locked : .notActive
+    }
+
+    // MARK: Lifecycle actions
+
+    /// Applies `event` to the token with `serial`, with compare-and-set in the store.
+    ///
+    /// - Throws: `tokenNotFound`, `illegalTransition`, `concurrentUpdate`.
+    @discardableResult
+    public func apply(_ event: TokenEvent, toSerial serial: SerialNumber, actor: String, at now: Date) async throws
+        -> Token
+    {
+        guard let token = try await repository.token(serial: serial) else { throw IchigoError(.tokenNotFound) }
+        return try await apply(event, to: token, actor: actor, at: now)
+    }
+
+    /// Applies `event` to `token` (as last read), with compare-and-set in the store.
+    @discardableResult
+    public func apply(_ event: TokenEvent, to token: Token, actor: String, at now: Date) async throws -> Token {
+        let newState = try token.state.applying(event)
+        let moved = try await repository.transition(
+            token.id, from: token.state, to: newState, resetFailures: event == .unlock, at: now,
+            audit: AuditEvent(
+                at: now, actor: actor, action: "token.\(event.rawValue)", subject: token.serial.rawValue,
+                outcome: "ok", reason: "\(token.state.rawValue)->\(newState.rawValue)"))
+        guard moved else { throw IchigoError(.concurrentUpdate, detail: "token \(token.serial) changed meanwhile") }
+        guard let updated = try await repository.token(token.id) else { throw IchigoError(.tokenNotFound) }
+        return updated
+    }
+
+    /// Lets `user` share the token with `serial` (a token may serve several users).
+    public func share(_ serial: SerialNumber, with user: UserID, actor: String, at now: Date) async throws -> Token {
+        guard let token = try await repository.token(serial: serial) else { throw IchigoError(.tokenNotFound) }
+        guard !token.state.isFinal else {
+            throw IchigoError(.illegalTransition, detail: "a \(token.state.rawValue) token cannot be assigned")
+        }
+        try await repository.assign(
+            token.id, to: user,
+            audit: AuditEvent(
+                at: now, actor: actor, action: "token.assign", subject: serial.rawValue, outcome: "ok",
+                reason: "user=\(user.rawValue)"))
+        return token
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import GRDB
+import Ichigo
+import OTP
+
+/// Ichigo's repositories on an embedded SQLite database (WAL mode, full sync: a commit is on disk
+/// before the caller hears of it).
+public final class SQLiteRepository: IchigoRepository {
+    let pool: DatabasePool
+    let chain: AuditChain
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String, chain: AuditChain) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.chain = chain
+        try Schema.migrator.migrate(pool)
+    }
+
+    /// Closes the database.
+    public func close() throws { try pool.close() }
+
+    // MARK: Contracts and users
+
+    public func insert(_ contract: Contract, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO contracts (id, kind, name, usage_mode, pin_hash, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    contract.id.rawValue, contract.kind.rawValue, contract.name, contract.usageMode.rawValue,
+                    contract.pinHash?.encoded, contract.createdAt.millis,
+                ])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func contract(_ id: ContractID) async throws -> Contract? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM contracts WHERE id = ?", arguments: [id.rawValue])
+                .map(Self.contract(from:))
+        }
+    }
+
+    public func insert(_ user: User, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM contracts WHERE id = ?", arguments: [user.contractID.rawValue]) != nil
+            else { throw IchigoError(.contractNotFound) }
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE login_id = ?", arguments: [user.loginID.rawValue]) == nil
+            else { throw IchigoError(.loginIDTaken) }
+            try db.execute(
+                sql: """
+                    INSERT INTO users (id, contract_id, login_id, name, role, email, login_password_hash,
+                        confirmation_password_hash, token_id, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    user.id.rawValue, user.contractID.rawValue, user.loginID.rawValue, user.name, user.role.rawValue,
+                    user.email, user.loginPasswordHash?.encoded, user.confirmationPasswordHash?.encoded,
+                    user.tokenID?.rawValue, user.createdAt.millis,
+                ])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func user(_ id: UserID) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]).map(Self.user(from:))
+        }
+    }
+
+    public func user(loginID: LoginID) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE login_id = ?", arguments: [loginID.rawValue])
+                .map(Self.user(from:))
+        }
+    }
+
+    public func users(of contract: ContractID) async throws -> [User] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM users WHERE contract_id = ? ORDER BY login_id", arguments: [contract.rawValue]
+            ).map(Self.user(from:))
+        }
+    }
+
+    public func users(holding token: TokenID) async throws -> [User] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE token_id = ? ORDER BY login_id", arguments: [token.rawValue])
+                .map(Self.user(from:))
+        }
+    }
+
+    public func userCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
+    }
+
+    // MARK: Tokens
+
+    public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]) else {
+                return nil
+            }
+            let user = try Self.user(from: row)
+            guard let tokenID = user.tokenID else { return (user, nil) }
+            let token = try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [tokenID.rawValue])
+                .map(Self.token(from:))
+            return (user, token)
+        }
+    }
+
+    public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [token.serial.rawValue]) == nil
+            else { throw IchigoError(.serialTaken) }
+            for user in users { try Self.checkUserIsFree(user, in: db) }
+            try db.execute(
+                sql: """
+                    INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
+                        failure_count, drift_steps, created_at, updated_at, last_used_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
+                    Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
+                    token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
+                    token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis,
+                ])
+            for user in users {
+                try db.execute(
+                    sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
+            }
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    /// Throws unless `user` exists and holds no token that is still in use or being issued.
+    private static func checkUserIsFree(_ user: UserID, in db: Database) throws {
+        guard let row = try Row.fetchOne(
+            db,
+            sql: "SELECT t.state AS state FROM users u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.id = ?",
+            arguments: [user.rawValue])
+        else { throw IchigoError(.userNotFound) }
+        if let raw: String = row["state"], let state = TokenState(rawValue: raw), state.occupiesUser {
+            throw IchigoError(.tokenAlreadyAssigned)
+        }
+    }
+
+    public func token(_ id: TokenID) async throws -> Token? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id.rawValue]).map(Self.token(from:))
+        }
+    }
+
+    public func token(serial: SerialNumber) async throws -> Token? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE serial = ?", arguments: [serial.rawValue])
+                .map(Self.token(from:))
+        }
+    }
+
+    public func assign(_ token: TokenID, to user: UserID, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE id = ?", arguments: [token.rawValue]) != nil
+            else { throw IchigoError(.tokenNotFound) }
+            let current = try String.fetchOne(db, sql: "SELECT token_id FROM users WHERE id = ?", arguments: [user.rawValue])
+            if current == token.rawValue { return }
+            try Self.checkUserIsFree(user, in: db)
+            try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.rawValue, user.rawValue])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func transition(
+        _ token: TokenID, from state: TokenState, to newState: TokenState, resetFailures: Bool, at now: Date,
+        audit: AuditEvent
+    ) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = ?, updated_at = ?,
+                        failure_count = CASE WHEN ? THEN 0 ELSE failure_count END
+                    WHERE id = ? AND state = ?
+                    """,
+                arguments: [newState.rawValue, now.millis, resetFailures, token.rawValue, state.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try self.appendAudit(audit, in: db)
+            return true
+        }
+    }
+
+    public func recordAcceptance(
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        at now: Date, audit: AuditEvent
+    ) async throws -> Bool {
+        try await pool.write { db in
+            // The accept-once rule: only a step later than the last accepted one moves the token.
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = ?,
+                        last_used_at = ?, updated_at = ?
+                    WHERE id = ? AND state = ? AND last_step < ?
+                    """,
+                arguments: [step, driftSteps, newState.rawValue, now.millis, now.millis, token.rawValue, state.rawValue, step])
+            guard db.changesCount == 1 else { return false }
+            try self.appendAudit(audit, in: db)
+            return true
+        }
+    }
+
+    public func recordFailure(
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        try await pool.write { db in
+            // Counted and locked in one statement: the count is exact under any concurrency.
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
+                        state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END
+                    WHERE id = ? AND state IN ('issued', 'active')
+                    RETURNING failure_count, state
+                    """,
+                arguments: [now.millis, threshold, token.rawValue])
+            else { return nil }
+            let count: Int = row["failure_count"]
+            let lockedNow = (row["state"] as String) == TokenState.locked.rawValue
+            try self.appendAudit(audit, in: db)
+            if lockedNow { try self.appendAudit(lockAudit, in: db) }
+            return FailureOutcome(failureCount: count, lockedNow: lockedNow)
+        }
+    }
+
+    // MARK: Audit trail
+
+    public func append(_ event: AuditEvent) async throws {
+        try await pool.write { db in try self.appendAudit(event, in: db) }
+    }
+
+    public func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
+            ).map { row in
+                AuditRecord(
+                    sequence: row["seq"],
+                    event: AuditEvent(
+                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"], subject: row["subject"],
+                        outcome: row["outcome"], reason: row["reason"]),
+                    previousHash: row["prev_hash"], hash: row["hash"])
+            }
+        }
+    }
+
+    /// Chains `event` after the newest record, inside the caller's transaction.
+    private func appendAudit(_ event: AuditEvent, in db: Database) throws {
+        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .map { (sequence: $0["seq"] as Int64, hash: $0["hash"] as String) }
+        let record = chain.record(for: event, after: head)
+        try db.execute(
+            sql: """
+                INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                record.sequence, event.at.millis, event.actor, event.action, event.subject, event.outcome, event.reason,
+                record.previousHash, record.hash,
+            ])
+    }
+
+    // MARK: Row mapping
+
+    static func contract(from row: Row) throws -> Contract {
+        guard let kind = ContractKind(rawValue: row["kind"]), let mode = TokenUsageMode(rawValue: row["usage_mode"]) else {
+            throw IchigoError(.corruptData, detail: "contract row")
+        }
+        return Contract(
+            id: ContractID(rawValue: row["id"]), kind: kind, name: row["name"], usageMode: mode,
+            pinHash: (row["pin_hash"] as String?).map(PasswordHash.init(encoded:)), createdAt: Date(millis: row["created_at"]))
+    }
+
+    static func user(from row: Row) throws -> User {
+        guard let loginID = LoginID(rawValue: row["login_id"]), let role = UserRole(rawValue: row["role"]) else {
+            throw IchigoError(.corruptData, detail: "user row")
+        }
+        return User(
+            id: UserID(rawValue: row["id"]), contractID: ContractID(rawValue: row["contract_id"]), loginID: loginID,
+            name: row["name"], role: role, email: row["email"],
+            loginPasswordHash: (row["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
+            confirmationPasswordHash: (row["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
+            tokenID: (row["token_id"] as String?).map(TokenID.init(rawValue:)), createdAt: Date(millis: row["created_at"]))
+    }
+
+    static func token(from row: Row) throws -> Token {
+        guard let serial = SerialNumber(rawValue: row["serial"]), let kind = TokenKind(rawValue: row["kind"]),
+            let state = TokenState(rawValue: row["state"]), let algorithm = OTPAlgorithm(rawValue: row["algorithm"])
+        else { throw IchigoError(.corruptData, detail: "token row") }
+        let sealed: Data = row["sealed_seed"]
+        return Token(
+            id: TokenID(rawValue: row["id"]), serial: serial, kind: kind, state: state,
+            sealedSeed: SealedSeed(combined: Array(sealed)),
+            parameters: TOTPParameters(algorithm: algorithm, digits: row["digits"], period: row["period"]),
+            lastAcceptedStep: row["last_step"], failureCount: row["failure_count"], driftSteps: row["drift_steps"],
+            createdAt: Date(millis: row["created_at"]), updatedAt: Date(millis: row["updated_at"]),
+            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)))
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970, as stored.
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,20 @@
+import Foundation
+import Ichigo
+import IchigoSQLite
+import IchigoTesting
+import Testing
+
+/// Runs the repository contract against SQLite, each check on a fresh database file.
+@Suite("SQLite repository contract")
+struct SQLiteContractTests {
+    @Test(arguments: RepositoryContract.checks)
+    func contract(_ check: ContractCheck) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = MasterKey.random()
+        let repository = try SQLiteRepository(path: directory.appendingPathComponent("ichigo.sqlite").path, chain: AuditChain(masterKey: key))
+        try await check.run(ContractFixture(repository: repository, masterKey: key))
+        try repository.close()
+    }
+}

@@ -1,0 +1,13 @@
+import Ichigo
+import IchigoTesting
+import Testing
+
+/// The same contract against the in-memory fake, so the fake used by other tests is faithful.
+@Suite("Memory repository contract")
+struct MemoryContractTests {
+    @Test(arguments: RepositoryContract.checks)
+    func contract(_ check: ContractCheck) async throws {
+        let key = MasterKey.random()
+        try await check.run(ContractFixture(repository: MemoryRepository(chain: AuditChain(masterKey: key)), masterKey: key))
+    }
+}
