@@ -1,0 +1,221 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ichigo
+import OTP
+
+/// The JSON API for integrating systems: users, token enrolment, verification and token actions.
+struct APIController<Context: RequestContext>: Sendable {
+    let services: IchigoServices
+
+    func addRoutes(to group: RouterGroup<Context>) {
+        group.post("users", use: createUser)
+        group.post("contracts", use: createContract)
+        group.post("contracts/:contractID/users", use: addContractUser)
+        group.get("users/:userID", use: readUser)
+        group.post("users/:userID/token", use: enrolToken)
+        group.post("users/:userID/token/activate", use: activate)
+        group.post("users/:userID/verify", use: verify)
+        group.get("tokens/:serial", use: readToken)
+        group.post("tokens/:serial/unlock", use: unlock)
+        group.post("tokens/:serial/revoke", use: revoke)
+        group.post("tokens/:serial/users", use: share)
+    }
+
+    // MARK: Bodies
+
+    struct NewUserBody: Decodable {
+        var loginId: String
+        var name: String
+        var email: String?
+        var role: String?
+        var loginPassword: String?
+        var confirmationPassword: String?
+    }
+
+    struct UserBody: ResponseEncodable {
+        var id: String
+        var loginId: String
+        var name: String
+        var role: String
+        var contractId: String
+        var email: String?
+        var token: TokenBody?
+    }
+
+    struct NewContractBody: Decodable {
+        var name: String
+        var usageMode: String
+        var pin: String
+    }
+
+    struct ContractBody: ResponseEncodable {
+        var id: String
+        var name: String
+        var kind: String
+        var usageMode: String
+    }
+
+    struct EnrolmentBody: ResponseEncodable {
+        var serial: String
+        var state: String
+        var otpauthUri: String
+        var algorithm: String
+        var digits: Int
+        var period: Int
+    }
+
+    struct CodeBody: Decodable {
+        var code: String
+    }
+
+    struct ShareBody: Decodable {
+        var userId: String
+    }
+
+    struct VerificationBody: ResponseEncodable {
+        var result: String
+        var serial: String
+        var state: String
+    }
+
+    struct TokenBody: ResponseEncodable {
+        var serial: String
+        var kind: String
+        var state: String
+        var failureCount: Int
+        var lastUsedAt: String?
+        var users: [String]?
+    }
+
+    // MARK: Handlers
+
+    @Sendable func createUser(_ request: Request, context: Context) async throws -> EditedResponse<UserBody> {
+        let body = try await request.decodeJSON(as: NewUserBody.self, context: context)
+        let user = try await services.customers.createRetailCustomer(
+            try newUser(body, defaultRole: .customer), actor: "api", at: services.clock.now())
+        return EditedResponse(status: .created, response: userBody(user, token: nil))
+    }
+
+    @Sendable func createContract(_ request: Request, context: Context) async throws -> EditedResponse<ContractBody> {
+        let body = try await request.decodeJSON(as: NewContractBody.self, context: context)
+        guard let mode = TokenUsageMode(rawValue: body.usageMode) else {
+            throw IchigoError(.invalidInput, field: "usageMode")
+        }
+        let contract = try await services.customers.createCorporateContract(
+            name: body.name, usageMode: mode, pin: body.pin, actor: "api", at: services.clock.now())
+        return EditedResponse(
+            status: .created,
+            response: ContractBody(id: contract.id.rawValue, name: contract.name, kind: contract.kind.rawValue, usageMode: mode.rawValue))
+    }
+
+    @Sendable func addContractUser(_ request: Request, context: Context) async throws -> EditedResponse<UserBody> {
+        let contractID = ContractID(rawValue: try context.parameters.require("contractID"))
+        let body = try await request.decodeJSON(as: NewUserBody.self, context: context)
+        let user = try await services.customers.addUser(
+            try newUser(body, defaultRole: .ordinary), to: contractID, actor: "api", at: services.clock.now())
+        return EditedResponse(status: .created, response: userBody(user, token: nil))
+    }
+
+    @Sendable func readUser(_ request: Request, context: Context) async throws -> UserBody {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
+        return userBody(found.user, token: found.token)
+    }
+
+    @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        let (token, seed) = try await services.tokens.enrolSoftwareToken(for: id, actor: "api", at: services.clock.now())
+        let user = try await services.repository.user(id)
+        let uri = KeyURI(issuer: services.bankName, account: user?.loginID.rawValue ?? token.serial.rawValue, seed: seed, parameters: token.parameters)
+        return EditedResponse(
+            status: .created,
+            response: EnrolmentBody(
+                serial: token.serial.rawValue, state: token.state.rawValue, otpauthUri: uri.uri,
+                algorithm: token.parameters.algorithm.rawValue, digits: token.parameters.digits, period: token.parameters.period))
+    }
+
+    @Sendable func activate(_ request: Request, context: Context) async throws -> VerificationBody {
+        try await check(request, context: context, activating: true)
+    }
+
+    @Sendable func verify(_ request: Request, context: Context) async throws -> VerificationBody {
+        try await check(request, context: context, activating: false)
+    }
+
+    private func check(_ request: Request, context: Context, activating: Bool) async throws -> VerificationBody {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        let body = try await request.decodeJSON(as: CodeBody.self, context: context)
+        guard let code = OTPCode(body.code) else { throw IchigoError(.invalidInput, field: "code") }
+        let now = services.clock.now()
+        let result =
+            activating
+            ? try await services.tokens.activate(code, for: id, actor: "api", at: now)
+            : try await services.tokens.verify(code, for: id, actor: "api", at: now)
+        switch result {
+        case .accepted(_, let serial):
+            return VerificationBody(result: "accepted", serial: serial.rawValue, state: TokenState.active.rawValue)
+        case .refused(let reason):
+            throw IchigoError(reason.errorCode)
+        }
+    }
+
+    @Sendable func readToken(_ request: Request, context: Context) async throws -> TokenBody {
+        let token = try await token(from: context)
+        let users = try await services.repository.users(holding: token.id)
+        return tokenBody(token, users: users.map(\.id.rawValue))
+    }
+
+    @Sendable func unlock(_ request: Request, context: Context) async throws -> TokenBody {
+        let token = try await services.tokens.apply(.unlock, to: try await token(from: context), actor: "api", at: services.clock.now())
+        return tokenBody(token, users: nil)
+    }
+
+    @Sendable func revoke(_ request: Request, context: Context) async throws -> TokenBody {
+        let token = try await services.tokens.apply(.revoke, to: try await token(from: context), actor: "api", at: services.clock.now())
+        return tokenBody(token, users: nil)
+    }
+
+    @Sendable func share(_ request: Request, context: Context) async throws -> TokenBody {
+        let token = try await token(from: context)
+        let body = try await request.decodeJSON(as: ShareBody.self, context: context)
+        _ = try await services.tokens.share(token.serial, with: UserID(rawValue: body.userId), actor: "api", at: services.clock.now())
+        let users = try await services.repository.users(holding: token.id)
+        return tokenBody(token, users: users.map(\.id.rawValue))
+    }
+
+    // MARK: Helpers
+
+    private func token(from context: Context) async throws -> Token {
+        guard let serial = SerialNumber(rawValue: try context.parameters.require("serial")) else {
+            throw IchigoError(.invalidInput, field: "serial")
+        }
+        guard let token = try await services.repository.token(serial: serial) else { throw IchigoError(.tokenNotFound) }
+        return token
+    }
+
+    private func newUser(_ body: NewUserBody, defaultRole: UserRole) throws -> NewUser {
+        guard let loginID = LoginID(rawValue: body.loginId) else { throw IchigoError(.invalidInput, field: "loginId") }
+        var role = defaultRole
+        if let text = body.role {
+            guard let parsed = UserRole(rawValue: text) else { throw IchigoError(.invalidInput, field: "role") }
+            role = parsed
+        }
+        return NewUser(
+            loginID: loginID, name: body.name, role: role, email: body.email, loginPassword: body.loginPassword,
+            confirmationPassword: body.confirmationPassword)
+    }
+
+    private func userBody(_ user: User, token: Token?) -> UserBody {
+        UserBody(
+            id: user.id.rawValue, loginId: user.loginID.rawValue, name: user.name, role: user.role.rawValue,
+            contractId: user.contractID.rawValue, email: user.email, token: token.map { tokenBody($0, users: nil) })
+    }
+
+    private func tokenBody(_ token: Token, users: [String]?) -> TokenBody {
+        TokenBody(
+            serial: token.serial.rawValue, kind: token.kind.rawValue, state: token.state.rawValue,
+            failureCount: token.failureCount, lastUsedAt: token.lastUsedAt.map { ISO8601DateFormatter().string(from: $0) },
+            users: users)
+    }
+}

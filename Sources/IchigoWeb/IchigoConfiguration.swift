@@ -1,0 +1,114 @@
+import Configuration
+import Foundation
+import Ichigo
+import OTP
+
+/// Ichigo's settings, read from a `ConfigReader` (command-line flags, then `ICHIGO_*` environment variables).
+///
+/// Keys (environment variable in brackets):
+/// - `http.host` (`ICHIGO_HTTP_HOST`, default `127.0.0.1`), `http.port` (`ICHIGO_HTTP_PORT`, default `8080`)
+/// - `data.directory` (`ICHIGO_DATA_DIRECTORY`, default `./data`): SQLite database, key files
+/// - `master.key` (`ICHIGO_MASTER_KEY`, secret, base64 of 32 bytes): else `data/master.key` is used or created
+/// - `api.key` (`ICHIGO_API_KEY`, secret): bearer key for the JSON API; else `data/api.key` is used or created
+/// - `otp.window` (default 1), `otp.lockoutThreshold` (default 5), `otp.maxDriftSteps` (default 5),
+///   `otp.digits` (6), `otp.period` (60), `otp.algorithm` (`SHA1`)
+/// - `password.scryptLogRounds` (default 15)
+/// - `bank.name` (default `いちご銀行`): the issuer shown in authenticator apps
+public struct IchigoConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var dataDirectory: String
+    public var masterKeyBase64: String?
+    public var apiKey: String?
+    public var policy: OTPPolicy
+    public var scryptLogRounds: Int
+    public var bankName: String
+
+    public init(config: ConfigReader) throws {
+        host = config.string(forKey: "http.host", default: "127.0.0.1")
+        port = config.int(forKey: "http.port", default: 8080)
+        dataDirectory = config.string(forKey: "data.directory", default: "./data")
+        masterKeyBase64 = config.string(forKey: "master.key", isSecret: true)
+        apiKey = config.string(forKey: "api.key", isSecret: true)
+        let algorithmName = config.string(forKey: "otp.algorithm", default: "SHA1")
+        guard let algorithm = OTPAlgorithm(name: algorithmName) else {
+            throw IchigoError(.invalidInput, field: "otp.algorithm", detail: "unknown algorithm \(algorithmName)")
+        }
+        policy = try OTPPolicy(
+            parameters: TOTPParameters(
+                algorithm: algorithm, digits: config.int(forKey: "otp.digits", default: 6),
+                period: config.int(forKey: "otp.period", default: 60)),
+            window: config.int(forKey: "otp.window", default: 1),
+            lockoutThreshold: config.int(forKey: "otp.lockoutThreshold", default: 5),
+            maxDriftSteps: config.int(forKey: "otp.maxDriftSteps", default: 5)
+        ).validated()
+        scryptLogRounds = config.int(forKey: "password.scryptLogRounds", default: 15)
+        guard (10...20).contains(scryptLogRounds) else {
+            throw IchigoError(.invalidInput, field: "password.scryptLogRounds", detail: "must be 10 to 20")
+        }
+        bankName = config.string(forKey: "bank.name", default: "いちご銀行")
+        guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
+    }
+}
+
+/// The data directory: database file and key files (created with mode 0600).
+public struct DataDirectory: Sendable {
+    public let url: URL
+
+    /// Creates the directory (mode 0700) if needed.
+    public init(path: String) throws {
+        url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+        try FileManager.default.createDirectory(
+            at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// The SQLite database file.
+    public var databasePath: String { url.appendingPathComponent("ichigo.sqlite").path }
+
+    /// The master key: from configuration if given, else read from `master.key`, else generated into it.
+    public func masterKey(configured base64: String?) throws -> MasterKey {
+        if let base64 {
+            guard let data = Data(base64Encoded: base64), let key = MasterKey(bytes: Array(data)) else {
+                throw IchigoError(.invalidInput, field: "master.key", detail: "must be base64 of 32 bytes")
+            }
+            return key
+        }
+        let bytes = try secretFile("master.key", length: 32) { MasterKey.random().bytes }
+        guard let key = MasterKey(bytes: bytes) else {
+            throw IchigoError(.corruptData, detail: "master.key must hold 32 bytes")
+        }
+        return key
+    }
+
+    /// The API key: from configuration if given, else read from `api.key`, else generated into it.
+    public func apiKey(configured: String?) throws -> String {
+        if let configured {
+            guard configured.count >= 16 else {
+                throw IchigoError(.invalidInput, field: "api.key", detail: "must be at least 16 characters")
+            }
+            return configured
+        }
+        let bytes = try secretFile("api.key", length: nil) {
+            Array(Seed.random(byteCount: 24).base32.utf8)
+        }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Path of the API key file, for messages.
+    public var apiKeyPath: String { url.appendingPathComponent("api.key").path }
+
+    private func secretFile(_ name: String, length: Int?, generate: () -> [UInt8]) throws -> [UInt8] {
+        let path = url.appendingPathComponent(name).path
+        if let data = FileManager.default.contents(atPath: path) {
+            if let length, data.count != length {
+                throw IchigoError(.corruptData, detail: "\(name) must hold \(length) bytes")
+            }
+            return Array(data)
+        }
+        let bytes = generate()
+        // Create with 0600 from the start: the secret is never readable by others, not even briefly.
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        else { throw IchigoError(.corruptData, detail: "cannot write \(path)") }
+        return bytes
+    }
+}

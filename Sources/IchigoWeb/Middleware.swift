@@ -1,0 +1,123 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ichigo
+import Logging
+import NIOCore
+
+/// The request context: Hummingbird's core storage, and a small body limit for a JSON API.
+public struct IchigoRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: Source) { coreContext = .init(source: source) }
+    /// JSON requests are small; anything larger is refused with 413.
+    public var maxUploadSize: Int { 64 * 1024 }
+}
+
+/// An error answer for the JSON API: `{"error":{"code":…,"message":…,"field":…}}`.
+struct APIErrorBody: Codable {
+    struct Detail: Codable {
+        var code: String
+        var message: String
+        var field: String?
+    }
+    var error: Detail
+}
+
+/// Maps every error to one JSON answer: Ichigo's codes to statuses and messages in the caller's language;
+/// anything unexpected to a 500 with a generic text, logged in full.
+struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let language = Language(acceptLanguage: request.headers[.acceptLanguage])
+        do {
+            return try await next(request, context)
+        } catch let error as IchigoError {
+            if error.code == .corruptData { logger.error("corrupt data", metadata: ["error": "\(error)"]) }
+            return Self.response(status: Self.status(for: error.code), code: error.code.description,
+                                 message: Messages.text(for: error.code, in: language), field: error.field)
+        } catch let error as HTTPError {
+            let code: IchigoError.Code =
+                switch error.status {
+                case .notFound: .notFound
+                case .contentTooLarge: .requestTooLarge
+                case .unauthorized: .unauthorized
+                default: .malformedRequest
+                }
+            if error.status == .methodNotAllowed {
+                return Self.response(status: error.status, code: "request.method_not_allowed",
+                                     message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
+            }
+            return Self.response(status: error.status.code >= 500 ? .internalServerError : error.status,
+                                 code: code.description, message: Messages.text(for: code, in: language), field: nil)
+        } catch {
+            logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
+            return Self.response(status: .internalServerError, code: "internal", message: Messages.text("internal", in: language), field: nil)
+        }
+    }
+
+    static func status(for code: IchigoError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .invalidInput, .malformedRequest: .badRequest
+        case .requestTooLarge: .contentTooLarge
+        case .unauthorized: .unauthorized
+        case .notFound, .userNotFound, .contractNotFound, .tokenNotFound: .notFound
+        case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
+            .tokenNotActive:
+            .conflict
+        case .otpInvalid, .tokenLocked: .forbidden
+        default: .internalServerError
+        }
+    }
+
+    static func response(status: HTTPResponse.Status, code: String, message: String, field: String?) -> Response {
+        let body = APIErrorBody(error: .init(code: code, message: message, field: field))
+        let data = (try? JSONEncoder().encode(body)) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Requires `Authorization: Bearer <api key>` on the JSON API, compared in constant time.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let apiKey: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), constantTimeEqual(String(header.dropFirst(prefix.count)), apiKey) else {
+            throw IchigoError(.unauthorized)
+        }
+        return try await next(request, context)
+    }
+}
+
+extension Request {
+    /// Decodes a JSON body of at most the context's upload size, turning every failure into a clear 4xx.
+    func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw IchigoError(.requestTooLarge)
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw IchigoError(.malformedRequest, field: key.stringValue, detail: "missing")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw IchigoError(.malformedRequest, field: context.codingPath.last?.stringValue, detail: "wrong type")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw IchigoError(.malformedRequest, field: context.codingPath.last?.stringValue, detail: "null")
+        } catch let error as IchigoError {
+            throw error
+        } catch {
+            throw IchigoError(.malformedRequest)
+        }
+    }
+}

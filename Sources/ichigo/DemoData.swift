@@ -1,0 +1,55 @@
+import Foundation
+import Ichigo
+import IchigoWeb
+
+/// Sample customers so a newcomer sees something at once.
+enum DemoData {
+    struct Person {
+        let loginID: String
+        let name: String
+        let email: String
+        let role: UserRole
+    }
+
+    static let loginPassword = "ichigo2026"
+    static let confirmationPassword = "kakunin1"
+    static let contractPIN = "1234"
+
+    static let retail = [
+        Person(loginID: "yamada", name: "山田 太郎", email: "yamada@example.jp", role: .customer),
+        Person(loginID: "sato", name: "佐藤 花子", email: "sato@example.jp", role: .customer),
+        Person(loginID: "suzuki", name: "鈴木 一郎", email: "suzuki@example.jp", role: .customer),
+    ]
+
+    static let corporate = [
+        Person(loginID: "ichigo-master", name: "いちご商事 マスター", email: "master@ichigo-shoji.example.jp", role: .master),
+        Person(loginID: "ichigo-admin", name: "いちご商事 管理者", email: "admin@ichigo-shoji.example.jp", role: .administrator),
+        Person(loginID: "ichigo-staff", name: "いちご商事 担当者", email: "staff@ichigo-shoji.example.jp", role: .ordinary),
+    ]
+
+    /// Adds the demo data if there are no users yet, and prints how to log in.
+    static func fillIfEmpty(_ services: IchigoServices, out: (String) -> Void) async throws {
+        guard try await services.repository.userCount() == 0 else {
+            out("Demo data not added: the database already has users.")
+            return
+        }
+        let now = services.clock.now()
+        func newUser(_ person: Person) -> NewUser {
+            NewUser(
+                loginID: LoginID(rawValue: person.loginID)!, name: person.name, role: person.role, email: person.email,
+                loginPassword: loginPassword, confirmationPassword: confirmationPassword)
+        }
+        for person in retail {
+            _ = try await services.customers.createRetailCustomer(newUser(person), actor: "demo", at: now)
+        }
+        let contract = try await services.customers.createCorporateContract(
+            name: "いちご商事株式会社", usageMode: .individual, pin: contractPIN, actor: "demo", at: now)
+        for person in corporate {
+            _ = try await services.customers.addUser(newUser(person), to: contract.id, actor: "demo", at: now)
+        }
+        out("Demo data added (デモデータを登録しました):")
+        out("  retail customers (個人): \(retail.map(\.loginID).joined(separator: ", "))")
+        out("  corporate contract いちご商事株式会社 (法人): \(corporate.map(\.loginID).joined(separator: ", ")), PIN \(contractPIN)")
+        out("  login password (ログインパスワード): \(loginPassword)   confirmation password (確認用パスワード): \(confirmationPassword)")
+    }
+}

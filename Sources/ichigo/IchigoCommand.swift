@@ -1,0 +1,144 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Ichigo
+import IchigoSQLite
+import IchigoWeb
+import Logging
+
+@main
+struct IchigoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ichigo",
+        abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
+        subcommands: [Serve.self, Migrate.self, Demo.self, Audit.self, BenchCore.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Options every command that opens the database shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory (database, keys). Env: ICHIGO_DATA_DIRECTORY. Default ./data")
+    var dataDirectory: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: ICHIGO_LOG_LEVEL. Default info")
+    var logLevel: String?
+
+    /// Flags first, then `ICHIGO_*` environment variables, then defaults.
+    func reader(extra: [AbsoluteConfigKey: ConfigValue] = [:]) -> ConfigReader {
+        var values = extra
+        if let dataDirectory { values["ichigo.data.directory"] = .init(.string(dataDirectory), isSecret: false) }
+        if let logLevel { values["ichigo.log.level"] = .init(.string(logLevel), isSecret: false) }
+        return ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: values),
+            EnvironmentVariablesProvider(secretsSpecifier: .specific(["ICHIGO_MASTER_KEY", "ICHIGO_API_KEY"])),
+        ]).scoped(to: "ichigo")
+    }
+}
+
+/// The opened pieces: settings, data directory, repository and services.
+struct Runtime {
+    let settings: IchigoConfiguration
+    let directory: DataDirectory
+    let repository: SQLiteRepository
+    let masterKey: MasterKey
+    let services: IchigoServices
+    let logger: Logger
+
+    init(config: ConfigReader) throws {
+        var logger = Logger(label: "ichigo")
+        logger.logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+        settings = try IchigoConfiguration(config: config)
+        directory = try DataDirectory(path: settings.dataDirectory)
+        masterKey = try directory.masterKey(configured: settings.masterKeyBase64)
+        repository = try SQLiteRepository(path: directory.databasePath, chain: AuditChain(masterKey: masterKey))
+        services = IchigoServices(
+            repository: repository, masterKey: masterKey, policy: settings.policy,
+            hasher: PasswordHasher(logRounds: settings.scryptLogRounds),
+            apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName, logger: logger)
+        self.logger = logger
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the Ichigo server (SQLite in the data directory).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Address to listen on. Env: ICHIGO_HTTP_HOST. Default 127.0.0.1")
+    var host: String?
+
+    @Option(help: "Port to listen on. Env: ICHIGO_HTTP_PORT. Default 8080")
+    var port: Int?
+
+    @Flag(help: "Fill an empty database with demo customers first.")
+    var demo = false
+
+    func run() async throws {
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
+        if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
+        let runtime = try Runtime(config: common.reader(extra: values))
+        if demo { try await DemoData.fillIfEmpty(runtime.services, out: { say($0) }) }
+        let settings = runtime.settings
+        let apiKeyPath = runtime.directory.apiKeyPath
+        try await runServer(services: runtime.services, host: settings.host, port: settings.port) { port in
+            say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
+            say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
+        }
+        try runtime.repository.close()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or upgrade the database schema, then exit.")
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let runtime = try Runtime(config: common.reader())
+        say("Database is up to date: \(runtime.directory.databasePath)")
+        try runtime.repository.close()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fill an empty database with sample retail customers and a corporate contract.")
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let runtime = try Runtime(config: common.reader())
+        try await DemoData.fillIfEmpty(runtime.services, out: { say($0) })
+        try runtime.repository.close()
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with the audit trail.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the audit trail's hash chain; exit 1 if a record was edited, inserted or deleted.")
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let runtime = try Runtime(config: common.reader())
+            let report = try await AuditVerifier(
+                repository: runtime.repository, chain: AuditChain(masterKey: runtime.masterKey)
+            ).verify()
+            try runtime.repository.close()
+            if report.isIntact {
+                say("audit trail intact: \(report.recordCount) records")
+            } else {
+                say("audit trail BROKEN: \(report.breaks.count) problem(s) in \(report.recordCount) records")
+                for item in report.breaks.prefix(50) { say("  \(item)") }
+                throw ExitCode(1)
+            }
+        }
+    }
+}
+
+/// Writes a line to standard output at once (no buffering), so scripts waiting for it see it.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
