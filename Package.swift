@@ -98,7 +98,9 @@ let package = Package(
         ),
         .testTarget(
             name: "IchigoSQLiteTests",
-            dependencies: ["IchigoSQLite", "IchigoTesting", "Ichigo", "OTP"],
+            dependencies: [
+                "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,192 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Ichigo
+import IchigoSQLite
+import IchigoTesting
+import OTP
+import Testing
+
+@Suite("JSON API")
+struct APITests {
+    @Test func healthNeedsNoKey() async throws {
+        try await APIHarness().test { api in
+            let reply = try await api.call(.get, "/health", key: nil)
+            #expect(reply.status == .ok)
+            #expect(reply.string("status") == "ok")
+        }
+    }
+
+    @Test(arguments: [nil, "wrong-key", ""])
+    func apiRefusesWithoutTheKey(key: String?) async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let reply = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"x1","name":"x"}"#, key: key)
+            #expect(reply.status == .unauthorized)
+            #expect(reply.errorCode == "request.unauthorized")
+            #expect(try await harness.repository.userCount() == 0)
+        }
+    }
+
+    @Test func enrolActivateVerifyAndRefuseReplay() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let user = try await api.createUser("taro")
+            let (serial, totp) = try await api.enrol(user)
+            #expect(serial.hasPrefix("SKTS"))
+            let now = harness.clock.now()
+            // Before activation, verification is refused: the token is not in use yet.
+            let early = try await api.submit(totp.code(at: now).text, for: user)
+            #expect(early.status == .conflict && early.errorCode == "otp.not_active")
+            let activated = try await api.submit(totp.code(at: now).text, for: user, activate: true)
+            #expect(activated.status == .ok && activated.string("state") == "active", "\(activated.text)")
+            // The same code again is refused (once only), and reads like a wrong code.
+            let replay = try await api.submit(totp.code(at: now).text, for: user)
+            #expect(replay.status == .forbidden && replay.errorCode == "otp.invalid")
+            harness.clock.advance(by: 60)
+            let next = try await api.submit(totp.code(at: harness.clock.now()).text, for: user)
+            #expect(next.status == .ok && next.string("result") == "accepted" && next.string("serial") == serial)
+            let token = try await api.call(.get, "/api/v1/tokens/\(serial)")
+            #expect(token.string("state") == "active")
+            #expect((token.json["failureCount"] as? Int) == 0)
+        }
+    }
+
+    @Test func unknownUserReadsExactlyLikeAWrongCode() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let user = try await api.createUser("hana")
+            let (_, totp) = try await api.enrol(user)
+            _ = try await api.submit(totp.code(at: harness.clock.now()).text, for: user, activate: true)
+            harness.clock.advance(by: 60)
+            let step = TOTPParameters.ichigoDefault.step(at: harness.clock.now())
+            let wrong = RepositoryContract.wrongCode(for: totp, near: step).text
+            let wrongReply = try await api.submit(wrong, for: user)
+            let unknownReply = try await api.submit(wrong, for: "U000000000000000000000000")
+            #expect(wrongReply.status == .forbidden)
+            #expect(unknownReply.status == wrongReply.status)
+            #expect(unknownReply.text == wrongReply.text)
+        }
+    }
+
+    @Test func lockoutUnlockRevokeThroughTheAPI() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let alice = try await api.createUser("alice")
+            let bob = try await api.createUser("bob")
+            let (serial, totp) = try await api.enrol(alice)
+            _ = try await api.submit(totp.code(at: harness.clock.now()).text, for: alice, activate: true)
+            let shared = try await api.call(.post, "/api/v1/tokens/\(serial)/users", json: #"{"userId":"\#(bob)"}"#)
+            #expect(shared.status == .ok && (shared.json["users"] as? [String])?.count == 2, "\(shared.text)")
+            harness.clock.advance(by: 60)
+            let now = harness.clock.now()
+            let wrong = RepositoryContract.wrongCode(for: totp, near: TOTPParameters.ichigoDefault.step(at: now)).text
+            for _ in 1...4 {
+                #expect(try await api.submit(wrong, for: alice).errorCode == "otp.invalid")
+            }
+            let fifth = try await api.submit(wrong, for: alice, language: "en")
+            #expect(fifth.status == .forbidden && fifth.errorCode == "otp.locked")
+            #expect(fifth.errorMessage?.contains("Too many") == true)
+            // Bob shares the token: he is stopped too, even with the right code.
+            let bobReply = try await api.submit(totp.code(at: now).text, for: bob)
+            #expect(bobReply.errorCode == "otp.locked")
+            #expect(try await api.call(.get, "/api/v1/tokens/\(serial)").string("state") == "locked")
+            let unlocked = try await api.call(.post, "/api/v1/tokens/\(serial)/unlock")
+            #expect(unlocked.status == .ok && unlocked.string("state") == "active")
+            #expect(try await api.submit(totp.code(at: now).text, for: bob).status == .ok)
+            // Unlocking an active token is an illegal transition.
+            let again = try await api.call(.post, "/api/v1/tokens/\(serial)/unlock")
+            #expect(again.status == .conflict && again.errorCode == "token.illegal_transition")
+            let revoked = try await api.call(.post, "/api/v1/tokens/\(serial)/revoke")
+            #expect(revoked.string("state") == "revoked")
+            harness.clock.advance(by: 60)
+            let afterRevoke = try await api.submit(totp.code(at: harness.clock.now()).text, for: alice)
+            #expect(afterRevoke.errorCode == "otp.not_active")
+            // A revoked token frees its users: a new enrolment works.
+            _ = try await api.enrol(alice)
+        }
+    }
+
+    struct BadRequest: Sendable, CustomStringConvertible {
+        let method: HTTPRequest.Method
+        let path: String
+        let body: String?
+        let status: HTTPResponse.Status
+        let code: String
+        var description: String { "\(method) \(path) \(body ?? "-") → \(status.code) \(code)" }
+    }
+
+    static let badRequests: [BadRequest] = [
+        BadRequest(method: .post, path: "/api/v1/users", body: "{bad json", status: .badRequest, code: "request.malformed"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":5,"name":"x"}"#, status: .badRequest, code: "request.malformed"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"name":"x"}"#, status: .badRequest, code: "request.malformed"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"has space","name":"x"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":""}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","email":"not-mail"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","confirmationPassword":"短い"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users", body: String(repeating: "x", count: 70_000), status: .contentTooLarge, code: "request.too_large"),
+        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12a456"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"１２３４５６"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":123456}"#, status: .badRequest, code: "request.malformed"),
+        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12345"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/users/U0/token", body: nil, status: .notFound, code: "user.not_found"),
+        BadRequest(method: .get, path: "/api/v1/users/U0", body: nil, status: .notFound, code: "user.not_found"),
+        BadRequest(method: .get, path: "/api/v1/tokens/SKTS0000000000", body: nil, status: .notFound, code: "token.not_found"),
+        BadRequest(method: .get, path: "/api/v1/tokens/NOPE", body: nil, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/tokens/SKTS0000000000/unlock", body: nil, status: .notFound, code: "token.not_found"),
+        BadRequest(method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"odd","pin":"1234"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"shared","pin":"12"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(method: .post, path: "/api/v1/contracts/C0/users", body: #"{"loginId":"c1","name":"x","role":"master"}"#, status: .notFound, code: "contract.not_found"),
+        BadRequest(method: .get, path: "/api/v1/nothing-here", body: nil, status: .notFound, code: "request.not_found"),
+    ]
+
+    @Test(arguments: badRequests)
+    func badInputGetsAClearErrorAndChangesNothing(_ bad: BadRequest) async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let before = try await harness.repository.auditRecords(from: 1, limit: 10_000).count
+            let reply = try await api.call(bad.method, bad.path, json: bad.body)
+            #expect(reply.status == bad.status, "\(reply.text)")
+            #expect(reply.errorCode == bad.code, "\(reply.text)")
+            #expect(reply.errorMessage?.isEmpty == false)
+            #expect(try await harness.repository.userCount() == 0)
+            #expect(try await harness.repository.auditRecords(from: 1, limit: 10_000).count == before)
+        }
+    }
+
+    @Test func duplicateLoginIDIsAConflictAndStoresNothing() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            _ = try await api.createUser("dup")
+            let reply = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"dup","name":"again"}"#, language: "en")
+            #expect(reply.status == .conflict && reply.errorCode == "user.login_id_taken")
+            #expect(reply.errorMessage == "This login ID is already in use.")
+            #expect(try await harness.repository.userCount() == 1)
+        }
+    }
+
+    @Test func corporateContractWithUsers() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let contract = try await api.call(.post, "/api/v1/contracts", json: #"{"name":"いちご商事","usageMode":"shared","pin":"1234"}"#)
+            #expect(contract.status == .created)
+            let id = try #require(contract.string("id"))
+            for (login, role) in [("m1", "master"), ("a1", "administrator"), ("o1", "ordinary")] {
+                let reply = try await api.call(.post, "/api/v1/contracts/\(id)/users", json: #"{"loginId":"\#(login)","name":"x","role":"\#(role)"}"#)
+                #expect(reply.status == .created && reply.string("role") == role, "\(reply.text)")
+            }
+            let customerRole = try await api.call(.post, "/api/v1/contracts/\(id)/users", json: #"{"loginId":"c9","name":"x","role":"customer"}"#)
+            #expect(customerRole.status == .badRequest)
+        }
+    }
+
+    @Test func liveServerOverARealSocket() async throws {
+        let harness = try APIHarness()
+        try await harness.test(.live) { api in
+            let user = try await api.createUser("live")
+            let (_, totp) = try await api.enrol(user)
+            let reply = try await api.submit(totp.code(at: harness.clock.now()).text, for: user, activate: true)
+            #expect(reply.status == .ok)
+        }
+    }
+}
