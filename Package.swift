@@ -78,6 +78,7 @@ let package = Package(
             name: "ichigo",
             dependencies: [
                 "Ichigo",
+                "OTP",
                 "IchigoSQLite",
                 "IchigoWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

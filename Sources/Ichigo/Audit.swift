@@ -101,7 +101,8 @@ public struct AuditChain: Sendable {
         var expectedPrevious = previous?.hash ?? Self.genesis
         for record in records {
             if record.sequence != expectedSequence {
-                breaks.append(Break(sequence: record.sequence, problem: "expected record \(expectedSequence) (a row is missing)"))
+                breaks.append(
+                    Break(sequence: record.sequence, problem: "expected record \(expectedSequence) (a row is missing)"))
             }
             if record.previousHash != expectedPrevious {
                 breaks.append(Break(sequence: record.sequence, problem: "does not follow the previous record"))

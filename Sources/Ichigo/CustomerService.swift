@@ -107,7 +107,8 @@ public struct CustomerService: Sendable {
     public func addUser(_ new: NewUser, to contractID: ContractID, actor: String, at now: Date) async throws -> User {
         guard let contract = try await repository.contract(contractID) else { throw IchigoError(.contractNotFound) }
         guard contract.kind == .corporate, new.role != .customer else {
-            throw IchigoError(.invalidInput, field: "role", detail: "corporate users are master, administrator or ordinary")
+            throw IchigoError(
+                .invalidInput, field: "role", detail: "corporate users are master, administrator or ordinary")
         }
         let user = try makeUser(new, contract: contractID, at: now)
         try await insert(user, actor: actor, at: now)

@@ -7,11 +7,20 @@ public enum Language: String, Sendable, Hashable, CaseIterable, Codable {
 
     /// Picks a language from an `Accept-Language` header value; Japanese unless English comes first.
     public init(acceptLanguage: String?) {
-        guard let header = acceptLanguage?.lowercased() else { self = .ja; return }
+        guard let header = acceptLanguage?.lowercased() else {
+            self = .ja
+            return
+        }
         for part in header.split(separator: ",") {
             let tag = part.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-            if tag.hasPrefix("ja") { self = .ja; return }
-            if tag.hasPrefix("en") { self = .en; return }
+            if tag.hasPrefix("ja") {
+                self = .ja
+                return
+            }
+            if tag.hasPrefix("en") {
+                self = .en
+                return
+            }
         }
         self = .ja
     }

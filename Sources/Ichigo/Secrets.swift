@@ -50,7 +50,9 @@ public struct SeedVault: Sendable {
         let box = try seed.withUnsafeBytes { bytes in
             try AES.GCM.seal(bytes, using: key, authenticating: Array(token.rawValue.utf8))
         }
-        guard let combined = box.combined else { throw IchigoError(.corruptData, detail: "AES-GCM gave no combined form") }
+        guard let combined = box.combined else {
+            throw IchigoError(.corruptData, detail: "AES-GCM gave no combined form")
+        }
         return SealedSeed(combined: Array(combined))
     }
 
@@ -95,7 +97,8 @@ public struct PasswordHasher: Sendable {
     public func hash(_ password: String) throws -> PasswordHash {
         let salt = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
         let derived = try Self.derive(password, salt: salt, logRounds: logRounds)
-        let text = "$scrypt$ln=\(logRounds),r=\(Self.blockSize),p=1$"
+        let text =
+            "$scrypt$ln=\(logRounds),r=\(Self.blockSize),p=1$"
             + Data(salt).base64EncodedString() + "$" + derived.withUnsafeBytes { Data($0).base64EncodedString() }
         return PasswordHash(encoded: text)
     }

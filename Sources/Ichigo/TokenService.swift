@@ -90,7 +90,9 @@ public struct TokenService: Sendable {
     /// Accepts only if the user's token is active, the code matches within the policy's window around the
     /// token's expected step, and that step is later than the last step accepted for the token (per token,
     /// so a code one sharer used cannot be used by another). A wrong code counts towards the lockout.
-    public func verify(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws -> VerificationResult {
+    public func verify(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws
+        -> VerificationResult
+    {
         try await check(code, for: user, requiring: .active, action: "otp.verify", actor: actor, at: now)
     }
 
@@ -106,7 +108,8 @@ public struct TokenService: Sendable {
         at now: Date
     ) async throws -> VerificationResult {
         func event(_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent {
-            AuditEvent(at: now, actor: actor, action: action, subject: subject, outcome: outcome, reason: reason?.rawValue)
+            AuditEvent(
+                at: now, actor: actor, action: action, subject: subject, outcome: outcome, reason: reason?.rawValue)
         }
         func refuse(_ reason: Refusal, subject: String) async throws -> VerificationResult {
             try await repository.append(event(subject, "refused", reason))

@@ -9,12 +9,22 @@ public final class SQLiteRepository: IchigoRepository {
     let pool: DatabasePool
     let chain: AuditChain
 
+    /// How commits reach the disk.
+    public enum Durability: Sendable {
+        /// Every commit is synced to disk before it returns (`synchronous = FULL`). The default, and the only
+        /// mode for serving.
+        case full
+        /// No syncs (`synchronous = OFF`): only for loading benchmark data, where a crash may lose the load.
+        case bulkLoad
+    }
+
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
-    public init(path: String, chain: AuditChain) throws {
+    public init(path: String, chain: AuditChain, durability: Durability = .full) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
+        let synchronous = durability == .full ? "FULL" : "OFF"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.chain = chain
@@ -50,9 +60,13 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func insert(_ user: User, audit: AuditEvent) async throws {
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM contracts WHERE id = ?", arguments: [user.contractID.rawValue]) != nil
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM contracts WHERE id = ?", arguments: [user.contractID.rawValue]) != nil
             else { throw IchigoError(.contractNotFound) }
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE login_id = ?", arguments: [user.loginID.rawValue]) == nil
+            guard
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE login_id = ?", arguments: [user.loginID.rawValue])
+                    == nil
             else { throw IchigoError(.loginIDTaken) }
             try db.execute(
                 sql: """
@@ -71,7 +85,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func user(_ id: UserID) async throws -> User? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]).map(Self.user(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.user(from:))
         }
     }
 
@@ -92,8 +107,10 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func users(holding token: TokenID) async throws -> [User] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM users WHERE token_id = ? ORDER BY login_id", arguments: [token.rawValue])
-                .map(Self.user(from:))
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM users WHERE token_id = ? ORDER BY login_id", arguments: [token.rawValue]
+            )
+            .map(Self.user(from:))
         }
     }
 
@@ -105,7 +122,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])
+            else {
                 return nil
             }
             let user = try Self.user(from: row)
@@ -118,7 +136,9 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [token.serial.rawValue]) == nil
+            guard
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [token.serial.rawValue])
+                    == nil
             else { throw IchigoError(.serialTaken) }
             for user in users { try Self.checkUserIsFree(user, in: db) }
             try db.execute(
@@ -143,10 +163,11 @@ public final class SQLiteRepository: IchigoRepository {
 
     /// Throws unless `user` exists and holds no token that is still in use or being issued.
     private static func checkUserIsFree(_ user: UserID, in db: Database) throws {
-        guard let row = try Row.fetchOne(
-            db,
-            sql: "SELECT t.state AS state FROM users u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.id = ?",
-            arguments: [user.rawValue])
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT t.state AS state FROM users u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.id = ?",
+                arguments: [user.rawValue])
         else { throw IchigoError(.userNotFound) }
         if let raw: String = row["state"], let state = TokenState(rawValue: raw), state.occupiesUser {
             throw IchigoError(.tokenAlreadyAssigned)
@@ -155,7 +176,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func token(_ id: TokenID) async throws -> Token? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id.rawValue]).map(Self.token(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id.rawValue]).map(
+                Self.token(from:))
         }
     }
 
@@ -170,10 +192,12 @@ public final class SQLiteRepository: IchigoRepository {
         try await pool.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE id = ?", arguments: [token.rawValue]) != nil
             else { throw IchigoError(.tokenNotFound) }
-            let current = try String.fetchOne(db, sql: "SELECT token_id FROM users WHERE id = ?", arguments: [user.rawValue])
+            let current = try String.fetchOne(
+                db, sql: "SELECT token_id FROM users WHERE id = ?", arguments: [user.rawValue])
             if current == token.rawValue { return }
             try Self.checkUserIsFree(user, in: db)
-            try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.rawValue, user.rawValue])
+            try db.execute(
+                sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.rawValue, user.rawValue])
             try self.appendAudit(audit, in: db)
         }
     }
@@ -208,7 +232,9 @@ public final class SQLiteRepository: IchigoRepository {
                         last_used_at = ?, updated_at = ?
                     WHERE id = ? AND state = ? AND last_step < ?
                     """,
-                arguments: [step, driftSteps, newState.rawValue, now.millis, now.millis, token.rawValue, state.rawValue, step])
+                arguments: [
+                    step, driftSteps, newState.rawValue, now.millis, now.millis, token.rawValue, state.rawValue, step,
+                ])
             guard db.changesCount == 1 else { return false }
             try self.appendAudit(audit, in: db)
             return true
@@ -220,15 +246,16 @@ public final class SQLiteRepository: IchigoRepository {
     ) async throws -> FailureOutcome? {
         try await pool.write { db in
             // Counted and locked in one statement: the count is exact under any concurrency.
-            guard let row = try Row.fetchOne(
-                db,
-                sql: """
-                    UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
-                        state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END
-                    WHERE id = ? AND state IN ('issued', 'active')
-                    RETURNING failure_count, state
-                    """,
-                arguments: [now.millis, threshold, token.rawValue])
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
+                            state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END
+                        WHERE id = ? AND state IN ('issued', 'active')
+                        RETURNING failure_count, state
+                        """,
+                    arguments: [now.millis, threshold, token.rawValue])
             else { return nil }
             let count: Int = row["failure_count"]
             let lockedNow = (row["state"] as String) == TokenState.locked.rawValue
@@ -252,7 +279,8 @@ public final class SQLiteRepository: IchigoRepository {
                 AuditRecord(
                     sequence: row["seq"],
                     event: AuditEvent(
-                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"], subject: row["subject"],
+                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"],
+                        subject: row["subject"],
                         outcome: row["outcome"], reason: row["reason"]),
                     previousHash: row["prev_hash"], hash: row["hash"])
             }
@@ -278,12 +306,14 @@ public final class SQLiteRepository: IchigoRepository {
     // MARK: Row mapping
 
     static func contract(from row: Row) throws -> Contract {
-        guard let kind = ContractKind(rawValue: row["kind"]), let mode = TokenUsageMode(rawValue: row["usage_mode"]) else {
+        guard let kind = ContractKind(rawValue: row["kind"]), let mode = TokenUsageMode(rawValue: row["usage_mode"])
+        else {
             throw IchigoError(.corruptData, detail: "contract row")
         }
         return Contract(
             id: ContractID(rawValue: row["id"]), kind: kind, name: row["name"], usageMode: mode,
-            pinHash: (row["pin_hash"] as String?).map(PasswordHash.init(encoded:)), createdAt: Date(millis: row["created_at"]))
+            pinHash: (row["pin_hash"] as String?).map(PasswordHash.init(encoded:)),
+            createdAt: Date(millis: row["created_at"]))
     }
 
     static func user(from row: Row) throws -> User {
@@ -295,7 +325,8 @@ public final class SQLiteRepository: IchigoRepository {
             name: row["name"], role: role, email: row["email"],
             loginPasswordHash: (row["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
             confirmationPasswordHash: (row["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
-            tokenID: (row["token_id"] as String?).map(TokenID.init(rawValue:)), createdAt: Date(millis: row["created_at"]))
+            tokenID: (row["token_id"] as String?).map(TokenID.init(rawValue:)),
+            createdAt: Date(millis: row["created_at"]))
     }
 
     static func token(from row: Row) throws -> Token {

@@ -20,7 +20,9 @@ public actor MemoryRepository: IchigoRepository {
 
     public func insert(_ user: User, audit event: AuditEvent) async throws {
         guard contracts[user.contractID] != nil else { throw IchigoError(.contractNotFound) }
-        guard !usersByID.values.contains(where: { $0.loginID == user.loginID }) else { throw IchigoError(.loginIDTaken) }
+        guard !usersByID.values.contains(where: { $0.loginID == user.loginID }) else {
+            throw IchigoError(.loginIDTaken)
+        }
         usersByID[user.id] = user
         appendAudit(event)
     }

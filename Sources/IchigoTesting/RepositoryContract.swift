@@ -55,8 +55,9 @@ public struct ContractFixture: Sendable {
     /// A new retail customer with login ID `loginID`.
     public func customer(_ loginID: String) async throws -> User {
         try await customers.createRetailCustomer(
-            NewUser(loginID: LoginID(rawValue: loginID)!, name: "山田 \(loginID)", email: "\(loginID)@example.jp",
-                    loginPassword: "login-\(loginID)", confirmationPassword: "conf12"),
+            NewUser(
+                loginID: LoginID(rawValue: loginID)!, name: "山田 \(loginID)", email: "\(loginID)@example.jp",
+                loginPassword: "login-\(loginID)", confirmationPassword: "conf12"),
             actor: "test", at: Self.start)
     }
 
@@ -111,14 +112,17 @@ public enum RepositoryContract {
             id: .random(), contractID: .random(), loginID: LoginID(rawValue: "orphan")!, name: "x", role: .customer,
             createdAt: ContractFixture.start)
         try await ensureThrows(.contractNotFound) {
-            try await f.repository.insert(orphan, audit: AuditEvent(at: ContractFixture.start, actor: "t", action: "t", subject: "t", outcome: "ok"))
+            try await f.repository.insert(
+                orphan,
+                audit: AuditEvent(at: ContractFixture.start, actor: "t", action: "t", subject: "t", outcome: "ok"))
         }
         try ensure(try await f.repository.user(orphan.id) == nil, "orphan user stored")
     }
 
     static func tokensRoundTrip(_ f: ContractFixture) async throws {
         let user = try await f.customer("hanako")
-        let (token, seed) = try await f.tokens.enrolSoftwareToken(for: user.id, actor: "test", at: ContractFixture.start)
+        let (token, seed) = try await f.tokens.enrolSoftwareToken(
+            for: user.id, actor: "test", at: ContractFixture.start)
         try ensure(token.serial.rawValue.hasPrefix("SKTS"), "software serial prefix")
         try ensure(try await f.repository.token(serial: token.serial) == token, "token by serial differs")
         try ensure(try await f.repository.token(token.id) == token, "token by ID differs")
@@ -192,7 +196,9 @@ public enum RepositoryContract {
         try ensure(right == .refused(.locked), "locked token: \(right)")
         // Unlock resets the count; the right code works again.
         let unlocked = try await f.tokens.apply(.unlock, toSerial: token.serial, actor: "operator", at: now)
-        try ensure(unlocked.state == .active && unlocked.failureCount == 0, "unlock: \(unlocked.state) \(unlocked.failureCount)")
+        try ensure(
+            unlocked.state == .active && unlocked.failureCount == 0,
+            "unlock: \(unlocked.state) \(unlocked.failureCount)")
         let again = try await f.tokens.verify(totp.code(at: now), for: user.id, actor: "test", at: now)
         try ensure(again.isAccepted, "after unlock: \(again)")
         // A success resets the count.
@@ -205,10 +211,17 @@ public enum RepositoryContract {
         let (_, token, _) = try await f.activeCustomer("cas")
         let now = ContractFixture.start
         let event = AuditEvent(at: now, actor: "t", action: "token.revoke", subject: "t", outcome: "ok")
-        try ensure(try await f.repository.transition(token.id, from: .active, to: .revoked, resetFailures: false, at: now, audit: event), "first CAS")
-        try ensure(!(try await f.repository.transition(token.id, from: .active, to: .cancelled, resetFailures: false, at: now, audit: event)), "stale CAS succeeded")
+        try ensure(
+            try await f.repository.transition(
+                token.id, from: .active, to: .revoked, resetFailures: false, at: now, audit: event), "first CAS")
+        try ensure(
+            !(try await f.repository.transition(
+                token.id, from: .active, to: .cancelled, resetFailures: false, at: now, audit: event)),
+            "stale CAS succeeded")
         try ensure(try await f.repository.token(token.id)?.state == .revoked, "state not revoked")
-        try await ensureThrows(.illegalTransition) { _ = try await f.tokens.apply(.unlock, toSerial: token.serial, actor: "t", at: now) }
+        try await ensureThrows(.illegalTransition) {
+            _ = try await f.tokens.apply(.unlock, toSerial: token.serial, actor: "t", at: now)
+        }
     }
 
     static func sharingIsPerToken(_ f: ContractFixture) async throws {
@@ -224,7 +237,8 @@ public enum RepositoryContract {
         try ensure(bobResult == .refused(.replay), "bob reused alice's code: \(bobResult)")
         try ensure(bobResult.refusalCode == .otpInvalid, "a replay must read as a wrong code")
         let next = totp.code(at: now + 60)
-        try ensure(try await f.tokens.verify(next, for: bob.id, actor: "t", at: now + 60).isAccepted, "bob's fresh code")
+        try ensure(
+            try await f.tokens.verify(next, for: bob.id, actor: "t", at: now + 60).isAccepted, "bob's fresh code")
     }
 
     static func lockStopsSharers(_ f: ContractFixture) async throws {
@@ -246,11 +260,15 @@ public enum RepositoryContract {
         let farAhead = try await f.tokens.verify(totp.code(forStep: step + 2), for: user.id, actor: "t", at: start)
         try ensure(farAhead == .refused(.invalidCode), "step+2 accepted with window 1: \(farAhead)")
         // One step ahead is inside, and teaches the token a drift of +1.
-        try ensure(try await f.tokens.verify(totp.code(forStep: step + 1), for: user.id, actor: "t", at: start).isAccepted, "step+1")
+        try ensure(
+            try await f.tokens.verify(totp.code(forStep: step + 1), for: user.id, actor: "t", at: start).isAccepted,
+            "step+1")
         try ensure(try await f.repository.token(token.id)?.driftSteps == 1, "drift not learned")
         // Now the window is centred on +1: step+3 a step later (current+1 → +2 from the new current) is fine.
         let later = start + 60
-        try ensure(try await f.tokens.verify(totp.code(forStep: step + 3), for: user.id, actor: "t", at: later).isAccepted, "centred window")
+        try ensure(
+            try await f.tokens.verify(totp.code(forStep: step + 3), for: user.id, actor: "t", at: later).isAccepted,
+            "centred window")
         try ensure(try await f.repository.token(token.id)?.driftSteps == 2, "drift now 2")
         // The drift never exceeds the policy's bound.
         var now = later
@@ -281,7 +299,8 @@ public enum RepositoryContract {
         }
         let accepted = results.filter(\.isAccepted).count
         try ensure(accepted == 1, "\(accepted) of 50 concurrent submissions accepted")
-        try ensure(results.allSatisfy { $0.isAccepted || $0 == .refused(.replay) }, "unexpected refusals: \(Set(results))")
+        try ensure(
+            results.allSatisfy { $0.isAccepted || $0 == .refused(.replay) }, "unexpected refusals: \(Set(results))")
         try ensure(try await f.repository.token(token.id)?.state == .active, "replays locked the token")
     }
 
@@ -298,9 +317,12 @@ public enum RepositoryContract {
         }
         let lockedNow = results.filter { $0 == .refused(.lockedByThisAttempt) }.count
         try ensure(lockedNow == 1, "\(lockedNow) attempts claim to have locked the token")
-        try ensure(results.filter { $0 == .refused(.invalidCode) }.count == 4, "exactly 4 plain failures before the lock")
+        try ensure(
+            results.filter { $0 == .refused(.invalidCode) }.count == 4, "exactly 4 plain failures before the lock")
         let stored = try await f.repository.token(token.id)
-        try ensure(stored?.state == .locked && stored?.failureCount == 5, "state \(String(describing: stored?.state)), count \(String(describing: stored?.failureCount))")
+        try ensure(
+            stored?.state == .locked && stored?.failureCount == 5,
+            "state \(String(describing: stored?.state)), count \(String(describing: stored?.failureCount))")
     }
 
     static func auditChain(_ f: ContractFixture) async throws {
@@ -351,7 +373,8 @@ extension String {
 extension Array where Element == UInt8 {
     func contains(subsequence: [UInt8]) -> Bool {
         guard !subsequence.isEmpty, subsequence.count <= count else { return false }
-        for start in 0...(count - subsequence.count) where Array(self[start..<start + subsequence.count]) == subsequence {
+        for start in 0...(count - subsequence.count) where Array(self[start..<start + subsequence.count]) == subsequence
+        {
             return true
         }
         return false

@@ -106,7 +106,8 @@ struct APIController<Context: RequestContext>: Sendable {
             name: body.name, usageMode: mode, pin: body.pin, actor: "api", at: services.clock.now())
         return EditedResponse(
             status: .created,
-            response: ContractBody(id: contract.id.rawValue, name: contract.name, kind: contract.kind.rawValue, usageMode: mode.rawValue))
+            response: ContractBody(
+                id: contract.id.rawValue, name: contract.name, kind: contract.kind.rawValue, usageMode: mode.rawValue))
     }
 
     @Sendable func addContractUser(_ request: Request, context: Context) async throws -> EditedResponse<UserBody> {
@@ -125,14 +126,18 @@ struct APIController<Context: RequestContext>: Sendable {
 
     @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {
         let id = UserID(rawValue: try context.parameters.require("userID"))
-        let (token, seed) = try await services.tokens.enrolSoftwareToken(for: id, actor: "api", at: services.clock.now())
+        let (token, seed) = try await services.tokens.enrolSoftwareToken(
+            for: id, actor: "api", at: services.clock.now())
         let user = try await services.repository.user(id)
-        let uri = KeyURI(issuer: services.bankName, account: user?.loginID.rawValue ?? token.serial.rawValue, seed: seed, parameters: token.parameters)
+        let uri = KeyURI(
+            issuer: services.bankName, account: user?.loginID.rawValue ?? token.serial.rawValue, seed: seed,
+            parameters: token.parameters)
         return EditedResponse(
             status: .created,
             response: EnrolmentBody(
                 serial: token.serial.rawValue, state: token.state.rawValue, otpauthUri: uri.uri,
-                algorithm: token.parameters.algorithm.rawValue, digits: token.parameters.digits, period: token.parameters.period))
+                algorithm: token.parameters.algorithm.rawValue, digits: token.parameters.digits,
+                period: token.parameters.period))
     }
 
     @Sendable func activate(_ request: Request, context: Context) async throws -> VerificationBody {
@@ -167,19 +172,22 @@ struct APIController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func unlock(_ request: Request, context: Context) async throws -> TokenBody {
-        let token = try await services.tokens.apply(.unlock, to: try await token(from: context), actor: "api", at: services.clock.now())
+        let token = try await services.tokens.apply(
+            .unlock, to: try await token(from: context), actor: "api", at: services.clock.now())
         return tokenBody(token, users: nil)
     }
 
     @Sendable func revoke(_ request: Request, context: Context) async throws -> TokenBody {
-        let token = try await services.tokens.apply(.revoke, to: try await token(from: context), actor: "api", at: services.clock.now())
+        let token = try await services.tokens.apply(
+            .revoke, to: try await token(from: context), actor: "api", at: services.clock.now())
         return tokenBody(token, users: nil)
     }
 
     @Sendable func share(_ request: Request, context: Context) async throws -> TokenBody {
         let token = try await token(from: context)
         let body = try await request.decodeJSON(as: ShareBody.self, context: context)
-        _ = try await services.tokens.share(token.serial, with: UserID(rawValue: body.userId), actor: "api", at: services.clock.now())
+        _ = try await services.tokens.share(
+            token.serial, with: UserID(rawValue: body.userId), actor: "api", at: services.clock.now())
         let users = try await services.repository.users(holding: token.id)
         return tokenBody(token, users: users.map(\.id.rawValue))
     }
@@ -215,7 +223,8 @@ struct APIController<Context: RequestContext>: Sendable {
     private func tokenBody(_ token: Token, users: [String]?) -> TokenBody {
         TokenBody(
             serial: token.serial.rawValue, kind: token.kind.rawValue, state: token.state.rawValue,
-            failureCount: token.failureCount, lastUsedAt: token.lastUsedAt.map { ISO8601DateFormatter().string(from: $0) },
+            failureCount: token.failureCount,
+            lastUsedAt: token.lastUsedAt.map { ISO8601DateFormatter().string(from: $0) },
             users: users)
     }
 }

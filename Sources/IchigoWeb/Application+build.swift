@@ -23,7 +23,8 @@ struct HealthBody: ResponseEncodable {
 /// Builds the application: the router on an HTTP server at `host:port` (port 0: any free port,
 /// reported to `onServerRunning`).
 public func buildApplication(
-    services: IchigoServices, host: String, port: Int, onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
+    services: IchigoServices, host: String, port: Int,
+    onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) -> some ApplicationProtocol {
     Application(
         router: buildRouter(services: services),
@@ -34,7 +35,9 @@ public func buildApplication(
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 public func runServer(
-    services: IchigoServices, host: String, port: Int, onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
+    services: IchigoServices, host: String, port: Int,
+    onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws {
-    try await buildApplication(services: services, host: host, port: port, onServerRunning: onServerRunning).runService()
+    try await buildApplication(services: services, host: host, port: port, onServerRunning: onServerRunning)
+        .runService()
 }

@@ -107,7 +107,8 @@ public struct DataDirectory: Sendable {
         }
         let bytes = generate()
         // Create with 0600 from the start: the secret is never readable by others, not even briefly.
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
         else { throw IchigoError(.corruptData, detail: "cannot write \(path)") }
         return bytes
     }

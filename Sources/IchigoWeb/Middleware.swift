@@ -36,8 +36,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as IchigoError {
             if error.code == .corruptData { logger.error("corrupt data", metadata: ["error": "\(error)"]) }
-            return Self.response(status: Self.status(for: error.code), code: error.code.description,
-                                 message: Messages.text(for: error.code, in: language), field: error.field)
+            return Self.response(
+                status: Self.status(for: error.code), code: error.code.description,
+                message: Messages.text(for: error.code, in: language), field: error.field)
         } catch let error as HTTPError {
             let code: IchigoError.Code =
                 switch error.status {
@@ -47,14 +48,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 default: .malformedRequest
                 }
             if error.status == .methodNotAllowed {
-                return Self.response(status: error.status, code: "request.method_not_allowed",
-                                     message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
+                return Self.response(
+                    status: error.status, code: "request.method_not_allowed",
+                    message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
             }
-            return Self.response(status: error.status.code >= 500 ? .internalServerError : error.status,
-                                 code: code.description, message: Messages.text(for: code, in: language), field: nil)
+            return Self.response(
+                status: error.status.code >= 500 ? .internalServerError : error.status,
+                code: code.description, message: Messages.text(for: code, in: language), field: nil)
         } catch {
-            logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
-            return Self.response(status: .internalServerError, code: "internal", message: Messages.text("internal", in: language), field: nil)
+            logger.error(
+                "unexpected error",
+                metadata: ["error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
+            return Self.response(
+                status: .internalServerError, code: "internal", message: Messages.text("internal", in: language),
+                field: nil)
         }
     }
 

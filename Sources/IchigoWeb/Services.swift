@@ -19,7 +19,8 @@ public struct IchigoServices: Sendable {
         clock: any IchigoClock = SystemClock(), apiKey: String, bankName: String, logger: Logger
     ) {
         self.repository = repository
-        self.tokens = TokenService(repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger)
+        self.tokens = TokenService(
+            repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger)
         self.customers = CustomerService(repository: repository, hasher: hasher)
         self.clock = clock
         self.apiKey = apiKey

@@ -46,7 +46,10 @@ public enum Base32 {
         var seenPadding = false
         for char in text.utf8 {
             if char == 0x20 || char == 0x2D { continue }
-            if char == 0x3D { seenPadding = true; continue }
+            if char == 0x3D {
+                seenPadding = true
+                continue
+            }
             if seenPadding { return nil }
             let value = decodeTable[Int(char)]
             guard value >= 0 else { return nil }

@@ -37,8 +37,10 @@ struct BenchCore: AsyncParsableCommand {
                 checks += 1
             }
         }
-        say(String(format: "core: %.0f checks/s on one core (decrypt seed + key HMAC + verify; %d matched of %d)",
-                     Double(checks) / seconds, matched, checks))
+        say(
+            String(
+                format: "core: %.0f checks/s on one core (decrypt seed + key HMAC + verify; %d matched of %d)",
+                Double(checks) / seconds, matched, checks))
 
         // 2. Pre-keyed HOTP, the floor of the algorithm.
         let hotp = HOTP(seed: Seed.random())
@@ -49,21 +51,28 @@ struct BenchCore: AsyncParsableCommand {
             for counter in 0..<10_000 { sink &+= Int(hotp.code(for: UInt64(counter)).count) }
             generated += 10_000
         }
-        say(String(format: "hotp: %.0f codes/s on one core (pre-keyed HMAC-SHA1; %d)", Double(generated) / seconds, sink % 7))
+        say(
+            String(
+                format: "hotp: %.0f codes/s on one core (pre-keyed HMAC-SHA1; %d)", Double(generated) / seconds,
+                sink % 7))
 
         // 3. The verification service on SQLite (durable commit per accepted code), 16 concurrent tasks.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-bench-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ichigo-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let repository = try SQLiteRepository(path: directory.appendingPathComponent("bench.sqlite").path, chain: AuditChain(masterKey: key))
-        let service = TokenService(repository: repository, vault: vault, policy: .standard, logger: Logger(label: "bench"))
+        let repository = try SQLiteRepository(
+            path: directory.appendingPathComponent("bench.sqlite").path, chain: AuditChain(masterKey: key))
+        let service = TokenService(
+            repository: repository, vault: vault, policy: .standard, logger: Logger(label: "bench"))
         let customers = CustomerService(repository: repository, hasher: .init(logRounds: 1))
         let now = Date()
         var users: [(UserID, OTPCode)] = []
         for index in 0..<tokens {
             let user = try await customers.createRetailCustomer(
                 NewUser(loginID: LoginID(rawValue: "bench\(index)")!, name: "bench"), actor: "bench", at: now)
-            let (token, seed) = try await service.enrolSoftwareToken(for: user.id, state: .active, actor: "bench", at: now)
+            let (token, seed) = try await service.enrolSoftwareToken(
+                for: user.id, state: .active, actor: "bench", at: now)
             users.append((user.id, TOTP(seed: seed, parameters: token.parameters).code(at: now)))
         }
         let work = users
@@ -73,7 +82,9 @@ struct BenchCore: AsyncParsableCommand {
                 group.addTask {
                     var count = 0
                     for index in stride(from: worker, to: work.count, by: 16) {
-                        if try await service.verify(work[index].1, for: work[index].0, actor: "bench", at: now).isAccepted {
+                        if try await service.verify(work[index].1, for: work[index].0, actor: "bench", at: now)
+                            .isAccepted
+                        {
                             count += 1
                         }
                     }
@@ -84,8 +95,10 @@ struct BenchCore: AsyncParsableCommand {
         }
         let elapsed = clock.now - start
         let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        say(String(format: "service: %.0f verifications/s in-process on SQLite (%d accepted, %d refused, %d tokens)",
-                     Double(users.count) / secondsTaken, accepted, users.count - accepted, users.count))
+        say(
+            String(
+                format: "service: %.0f verifications/s in-process on SQLite (%d accepted, %d refused, %d tokens)",
+                Double(users.count) / secondsTaken, accepted, users.count - accepted, users.count))
         try repository.close()
     }
 }

@@ -23,7 +23,8 @@ enum DemoData {
 
     static let corporate = [
         Person(loginID: "ichigo-master", name: "いちご商事 マスター", email: "master@ichigo-shoji.example.jp", role: .master),
-        Person(loginID: "ichigo-admin", name: "いちご商事 管理者", email: "admin@ichigo-shoji.example.jp", role: .administrator),
+        Person(
+            loginID: "ichigo-admin", name: "いちご商事 管理者", email: "admin@ichigo-shoji.example.jp", role: .administrator),
         Person(loginID: "ichigo-staff", name: "いちご商事 担当者", email: "staff@ichigo-shoji.example.jp", role: .ordinary),
     ]
 
@@ -49,7 +50,11 @@ enum DemoData {
         }
         out("Demo data added (デモデータを登録しました):")
         out("  retail customers (個人): \(retail.map(\.loginID).joined(separator: ", "))")
-        out("  corporate contract いちご商事株式会社 (法人): \(corporate.map(\.loginID).joined(separator: ", ")), PIN \(contractPIN)")
-        out("  login password (ログインパスワード): \(loginPassword)   confirmation password (確認用パスワード): \(confirmationPassword)")
+        out(
+            "  corporate contract いちご商事株式会社 (法人): \(corporate.map(\.loginID).joined(separator: ", ")), PIN \(contractPIN)"
+        )
+        out(
+            "  login password (ログインパスワード): \(loginPassword)   confirmation password (確認用パスワード): \(confirmationPassword)"
+        )
     }
 }

@@ -11,13 +11,15 @@ struct IchigoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ichigo",
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Audit.self, BenchCore.self],
+        subcommands: [Serve.self, Migrate.self, Demo.self, Audit.self, BenchCore.self, BenchSeed.self],
         defaultSubcommand: Serve.self)
 }
 
 /// Options every command that opens the database shares.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .customLong("data-dir"), help: "Data directory (database, keys). Env: ICHIGO_DATA_DIRECTORY. Default ./data")
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Data directory (database, keys). Env: ICHIGO_DATA_DIRECTORY. Default ./data")
     var dataDirectory: String?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: ICHIGO_LOG_LEVEL. Default info")

@@ -13,7 +13,8 @@ struct SQLiteContractTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
-        let repository = try SQLiteRepository(path: directory.appendingPathComponent("ichigo.sqlite").path, chain: AuditChain(masterKey: key))
+        let repository = try SQLiteRepository(
+            path: directory.appendingPathComponent("ichigo.sqlite").path, chain: AuditChain(masterKey: key))
         try await check.run(ContractFixture(repository: repository, masterKey: key))
         try repository.close()
     }

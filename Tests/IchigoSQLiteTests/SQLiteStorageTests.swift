@@ -90,6 +90,7 @@ struct SQLiteStorageTests {
     func anySerial(_ path: String) async throws -> SerialNumber? {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
-        return try await queue.read { try String.fetchOne($0, sql: "SELECT serial FROM tokens") }.flatMap(SerialNumber.init(rawValue:))
+        return try await queue.read { try String.fetchOne($0, sql: "SELECT serial FROM tokens") }.flatMap(
+            SerialNumber.init(rawValue:))
     }
 }

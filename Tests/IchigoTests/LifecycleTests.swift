@@ -18,7 +18,10 @@ struct LifecycleTests {
         if let expected = Self.allowed[state]?[event] {
             #expect(try state.applying(event) == expected)
         } else {
-            #expect(throws: IchigoError(.illegalTransition, detail: "\(event.rawValue) is not allowed from \(state.rawValue)")) {
+            #expect(
+                throws: IchigoError(
+                    .illegalTransition, detail: "\(event.rawValue) is not allowed from \(state.rawValue)")
+            ) {
                 try state.applying(event)
             }
         }
@@ -39,9 +42,10 @@ struct MessagesTests {
         }
     }
 
-    @Test(arguments: [
-        (nil, Language.ja), ("en-US,en;q=0.9", .en), ("ja,en;q=0.8", .ja), ("fr-FR, en;q=0.5", .en), ("de", .ja),
-    ] as [(String?, Language)])
+    @Test(
+        arguments: [
+            (nil, Language.ja), ("en-US,en;q=0.9", .en), ("ja,en;q=0.8", .ja), ("fr-FR, en;q=0.5", .en), ("de", .ja),
+        ] as [(String?, Language)])
     func acceptLanguage(header: String?, expected: Language) {
         #expect(Language(acceptLanguage: header) == expected)
     }

@@ -8,6 +8,7 @@ struct MemoryContractTests {
     @Test(arguments: RepositoryContract.checks)
     func contract(_ check: ContractCheck) async throws {
         let key = MasterKey.random()
-        try await check.run(ContractFixture(repository: MemoryRepository(chain: AuditChain(masterKey: key)), masterKey: key))
+        try await check.run(
+            ContractFixture(repository: MemoryRepository(chain: AuditChain(masterKey: key)), masterKey: key))
     }
 }

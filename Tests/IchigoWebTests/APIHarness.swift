@@ -23,7 +23,8 @@ struct APIHarness {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = MasterKey.random()
-        repository = try SQLiteRepository(path: directory.appendingPathComponent("db.sqlite").path, chain: AuditChain(masterKey: key))
+        repository = try SQLiteRepository(
+            path: directory.appendingPathComponent("db.sqlite").path, chain: AuditChain(masterKey: key))
         clock = FixedClock(ContractFixture.start)
         services = IchigoServices(
             repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
@@ -31,7 +32,8 @@ struct APIHarness {
     }
 
     /// Runs `body` against the app in-process, then removes the database.
-    func test(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (APIClient) async throws -> Void) async throws {
+    func test(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (APIClient) async throws -> Void) async throws
+    {
         defer { try? FileManager.default.removeItem(at: directory) }
         let app = buildApplication(services: services, host: "127.0.0.1", port: 0)
         try await app.test(mode) { client in try await body(APIClient(client: client)) }
@@ -83,7 +85,8 @@ struct APIClient: Sendable {
         return (try #require(reply.string("serial")), TOTP(seed: uri.seed, parameters: uri.parameters))
     }
 
-    func submit(_ code: String, for user: String, activate: Bool = false, language: String? = nil) async throws -> Reply {
+    func submit(_ code: String, for user: String, activate: Bool = false, language: String? = nil) async throws -> Reply
+    {
         try await call(
             .post, "/api/v1/users/\(user)/\(activate ? "token/activate" : "verify")", json: #"{"code":"\#(code)"}"#,
             language: language)

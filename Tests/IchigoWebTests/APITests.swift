@@ -117,26 +117,59 @@ struct APITests {
     }
 
     static let badRequests: [BadRequest] = [
-        BadRequest(method: .post, path: "/api/v1/users", body: "{bad json", status: .badRequest, code: "request.malformed"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":5,"name":"x"}"#, status: .badRequest, code: "request.malformed"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"name":"x"}"#, status: .badRequest, code: "request.malformed"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"has space","name":"x"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":""}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","email":"not-mail"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","confirmationPassword":"短い"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users", body: String(repeating: "x", count: 70_000), status: .contentTooLarge, code: "request.too_large"),
-        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12a456"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"１２３４５６"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":123456}"#, status: .badRequest, code: "request.malformed"),
-        BadRequest(method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12345"}"#, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: "{bad json", status: .badRequest, code: "request.malformed"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"loginId":5,"name":"x"}"#, status: .badRequest,
+            code: "request.malformed"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"name":"x"}"#, status: .badRequest, code: "request.malformed"
+        ),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"loginId":"has space","name":"x"}"#, status: .badRequest,
+            code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":""}"#, status: .badRequest,
+            code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","email":"not-mail"}"#,
+            status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: #"{"loginId":"ok1","name":"x","confirmationPassword":"短い"}"#,
+            status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users", body: String(repeating: "x", count: 70_000), status: .contentTooLarge,
+            code: "request.too_large"),
+        BadRequest(
+            method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12a456"}"#, status: .badRequest,
+            code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"１２３４５６"}"#, status: .badRequest,
+            code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":123456}"#, status: .badRequest,
+            code: "request.malformed"),
+        BadRequest(
+            method: .post, path: "/api/v1/users/U0/verify", body: #"{"code":"12345"}"#, status: .badRequest,
+            code: "request.invalid_input"),
         BadRequest(method: .post, path: "/api/v1/users/U0/token", body: nil, status: .notFound, code: "user.not_found"),
         BadRequest(method: .get, path: "/api/v1/users/U0", body: nil, status: .notFound, code: "user.not_found"),
-        BadRequest(method: .get, path: "/api/v1/tokens/SKTS0000000000", body: nil, status: .notFound, code: "token.not_found"),
-        BadRequest(method: .get, path: "/api/v1/tokens/NOPE", body: nil, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/tokens/SKTS0000000000/unlock", body: nil, status: .notFound, code: "token.not_found"),
-        BadRequest(method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"odd","pin":"1234"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"shared","pin":"12"}"#, status: .badRequest, code: "request.invalid_input"),
-        BadRequest(method: .post, path: "/api/v1/contracts/C0/users", body: #"{"loginId":"c1","name":"x","role":"master"}"#, status: .notFound, code: "contract.not_found"),
+        BadRequest(
+            method: .get, path: "/api/v1/tokens/SKTS0000000000", body: nil, status: .notFound, code: "token.not_found"),
+        BadRequest(
+            method: .get, path: "/api/v1/tokens/NOPE", body: nil, status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/tokens/SKTS0000000000/unlock", body: nil, status: .notFound,
+            code: "token.not_found"),
+        BadRequest(
+            method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"odd","pin":"1234"}"#,
+            status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/contracts", body: #"{"name":"x","usageMode":"shared","pin":"12"}"#,
+            status: .badRequest, code: "request.invalid_input"),
+        BadRequest(
+            method: .post, path: "/api/v1/contracts/C0/users", body: #"{"loginId":"c1","name":"x","role":"master"}"#,
+            status: .notFound, code: "contract.not_found"),
         BadRequest(method: .get, path: "/api/v1/nothing-here", body: nil, status: .notFound, code: "request.not_found"),
     ]
 
@@ -158,7 +191,8 @@ struct APITests {
         let harness = try APIHarness()
         try await harness.test { api in
             _ = try await api.createUser("dup")
-            let reply = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"dup","name":"again"}"#, language: "en")
+            let reply = try await api.call(
+                .post, "/api/v1/users", json: #"{"loginId":"dup","name":"again"}"#, language: "en")
             #expect(reply.status == .conflict && reply.errorCode == "user.login_id_taken")
             #expect(reply.errorMessage == "This login ID is already in use.")
             #expect(try await harness.repository.userCount() == 1)
@@ -168,14 +202,18 @@ struct APITests {
     @Test func corporateContractWithUsers() async throws {
         let harness = try APIHarness()
         try await harness.test { api in
-            let contract = try await api.call(.post, "/api/v1/contracts", json: #"{"name":"いちご商事","usageMode":"shared","pin":"1234"}"#)
+            let contract = try await api.call(
+                .post, "/api/v1/contracts", json: #"{"name":"いちご商事","usageMode":"shared","pin":"1234"}"#)
             #expect(contract.status == .created)
             let id = try #require(contract.string("id"))
             for (login, role) in [("m1", "master"), ("a1", "administrator"), ("o1", "ordinary")] {
-                let reply = try await api.call(.post, "/api/v1/contracts/\(id)/users", json: #"{"loginId":"\#(login)","name":"x","role":"\#(role)"}"#)
+                let reply = try await api.call(
+                    .post, "/api/v1/contracts/\(id)/users",
+                    json: #"{"loginId":"\#(login)","name":"x","role":"\#(role)"}"#)
                 #expect(reply.status == .created && reply.string("role") == role, "\(reply.text)")
             }
-            let customerRole = try await api.call(.post, "/api/v1/contracts/\(id)/users", json: #"{"loginId":"c9","name":"x","role":"customer"}"#)
+            let customerRole = try await api.call(
+                .post, "/api/v1/contracts/\(id)/users", json: #"{"loginId":"c9","name":"x","role":"customer"}"#)
             #expect(customerRole.status == .badRequest)
         }
     }

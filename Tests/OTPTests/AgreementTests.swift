@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import OTP
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Agreement with an independent implementation: pyotp (pip), over random seeds, times and algorithms.
 @Suite("Agreement with pyotp")
@@ -23,12 +24,14 @@ struct AgreementTests {
                 seed: Seed(bytes: (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }),
                 time: Int64.random(in: 0...4_102_444_800, using: &generator),
                 parameters: TOTPParameters(
-                    algorithm: algorithms.randomElement(using: &generator)!, digits: Int.random(in: 6...8, using: &generator),
+                    algorithm: algorithms.randomElement(using: &generator)!,
+                    digits: Int.random(in: 6...8, using: &generator),
                     period: [30, 60, 90, 15].randomElement(using: &generator)!))
         }
-        let input = cases.map {
-            "\($0.seed.base32) \($0.time) \($0.parameters.algorithm.rawValue) \($0.parameters.digits) \($0.parameters.period)"
-        }.joined(separator: "\n") + "\n"
+        let input =
+            cases.map {
+                "\($0.seed.base32) \($0.time) \($0.parameters.algorithm.rawValue) \($0.parameters.digits) \($0.parameters.period)"
+            }.joined(separator: "\n") + "\n"
 
         let script = """
             import sys, hashlib, pyotp
@@ -43,7 +46,8 @@ struct AgreementTests {
         try #require(theirs.count == cases.count, "pyotp returned \(theirs.count) codes")
         var disagreements = 0
         for (index, item) in cases.enumerated() {
-            let ours = TOTP(seed: item.seed, parameters: item.parameters).code(at: Date(timeIntervalSince1970: TimeInterval(item.time)))
+            let ours = TOTP(seed: item.seed, parameters: item.parameters).code(
+                at: Date(timeIntervalSince1970: TimeInterval(item.time)))
             if ours.text != theirs[index] { disagreements += 1 }
         }
         #expect(disagreements == 0, "\(disagreements) of \(cases.count) codes differ from pyotp")
@@ -73,8 +77,9 @@ struct AgreementTests {
         let errors = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw AgreementError(message: "python3 failed (is pyotp installed? `pip install pyotp`): "
-                + String(decoding: errors, as: UTF8.self))
+            throw AgreementError(
+                message: "python3 failed (is pyotp installed? `pip install pyotp`): "
+                    + String(decoding: errors, as: UTF8.self))
         }
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }

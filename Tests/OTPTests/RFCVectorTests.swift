@@ -7,9 +7,12 @@ struct HOTPTests {
     static let seed = Seed(bytes: Array("12345678901234567890".utf8))
 
     /// RFC 4226 Appendix D.
-    @Test(arguments: zip(0..<10, [
-        "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489",
-    ]))
+    @Test(
+        arguments: zip(
+            0..<10,
+            [
+                "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489",
+            ]))
     func appendixD(counter: Int, expected: String) {
         let hotp = HOTP(seed: Self.seed)
         #expect(hotp.code(for: UInt64(counter)).text == expected)

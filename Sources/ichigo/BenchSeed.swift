@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Ichigo
+import IchigoSQLite
+import IchigoWeb
+import Logging
+import OTP
+
+/// Loads many users with active tokens for `scripts/bench-verify`, and writes their seeds to a file
+/// so an independent implementation (pyotp) can compute the codes.
+struct BenchSeed: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-seed",
+        abstract: "Benchmark setup only: create N users with active tokens and write `userID base32seed` lines.",
+        shouldDisplay: false)
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "Number of users, each with an active token.")
+    var users: Int = 1000
+
+    @Option(help: "File to write `userID base32seed` lines to (mode 0600).")
+    var out: String
+
+    func run() async throws {
+        let config = common.reader()
+        let settings = try IchigoConfiguration(config: config)
+        let directory = try DataDirectory(path: settings.dataDirectory)
+        let key = try directory.masterKey(configured: settings.masterKeyBase64)
+        let repository = try SQLiteRepository(
+            path: directory.databasePath, chain: AuditChain(masterKey: key), durability: .bulkLoad)
+        let services = IchigoServices(
+            repository: repository, masterKey: key, policy: settings.policy, hasher: PasswordHasher(logRounds: 10),
+            apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
+            logger: .init(label: "bench-seed"))
+        let now = Date()
+        let existing = try await repository.userCount()
+        var lines: [String] = []
+        lines.reserveCapacity(users)
+        for index in 0..<users {
+            let user = try await services.customers.createRetailCustomer(
+                NewUser(loginID: LoginID(rawValue: "bench\(existing + index)")!, name: "bench"), actor: "bench",
+                at: now)
+            let (_, seed) = try await services.tokens.enrolSoftwareToken(
+                for: user.id, state: .active, actor: "bench", at: now)
+            lines.append("\(user.id.rawValue) \(seed.base32)")
+        }
+        _ = FileManager.default.createFile(
+            atPath: out, contents: Data((lines.joined(separator: "\n") + "\n").utf8),
+            attributes: [.posixPermissions: 0o600])
+        try repository.close()
+        say("bench-seed: \(users) users with active tokens; seeds in \(out)")
+    }
+}
