@@ -47,6 +47,39 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let corruptData = Code("storage.corrupt")
         /// A write lost a race with another (compare-and-set failed); the caller may retry.
         public static let concurrentUpdate = Code("storage.concurrent_update")
+        /// Login ID or password wrong (which one is not said).
+        public static let loginFailed = Code("login.failed")
+        /// The session expired (5 minutes idle) or does not exist.
+        public static let sessionExpired = Code("session.expired")
+        /// The form's CSRF token is missing or wrong.
+        public static let csrfFailed = Code("session.csrf")
+        /// A required field is empty.
+        public static let required = Code("field.required")
+        public static let invalidEmail = Code("field.invalid_email")
+        public static let emailMismatch = Code("field.email_mismatch")
+        public static let invalidActivationPassword = Code("field.invalid_activation_password")
+        public static let activationPasswordMismatch = Code("field.activation_password_mismatch")
+        public static let invalidOTPFormat = Code("field.invalid_otp")
+        public static let invalidAmount = Code("field.invalid_amount")
+        public static let wrongConfirmationPassword = Code("password.confirmation_wrong")
+        public static let wrongMailPassword = Code("issuance.mail_password_wrong")
+        public static let mailPasswordExpired = Code("issuance.mail_password_expired")
+        public static let applicationNotFound = Code("issuance.not_found")
+        public static let applicationClosed = Code("issuance.closed")
+        public static let applicationVoid = Code("issuance.void")
+        public static let noRegisteredEmail = Code("issuance.no_registered_email")
+        public static let hardwareTokenInUse = Code("issuance.hardware_in_use")
+        /// A new issuance after a cancellation must wait until the next day (Japan time).
+        public static let reissueNextDay = Code("issuance.next_day")
+        public static let consentRequired = Code("provision.consent_required")
+        public static let provisioningNotFound = Code("provision.not_found")
+        public static let provisioningExpired = Code("provision.expired")
+        public static let provisioningVoid = Code("provision.void")
+        public static let wrongActivationPassword = Code("provision.activation_password_wrong")
+        public static let insufficientFunds = Code("transfer.insufficient_funds")
+        public static let accountNotFound = Code("transfer.account_not_found")
+        /// The same transfer was submitted twice; it was carried out once.
+        public static let transferDuplicate = Code("transfer.duplicate")
     }
 
     /// What went wrong.

@@ -59,6 +59,83 @@ public enum Messages {
             "他の操作と重なりました。もう一度お試しください。", "Another operation interfered. Please try again."
         ),
         "internal": ("システムエラーが発生しました。しばらくしてから再度お試しください。", "A system error occurred. Please try again later."),
+        "login.failed": (
+            "ログインIDまたはログインパスワードが正しくありません。", "The login ID or login password is not correct."
+        ),
+        "session.expired": (
+            "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。",
+            "You were logged out after a period of inactivity. Please log in again."
+        ),
+        "session.csrf": (
+            "画面の操作が正しくありません。最初からやり直してください。",
+            "The page was submitted out of sequence. Please start again."
+        ),
+        "field.required": ("入力してください。", "This field is required."),
+        "field.invalid_email": (
+            "メールアドレスを半角英数字記号で正しく入力してください。", "Enter a valid e-mail address in half-width characters."
+        ),
+        "field.email_mismatch": (
+            "確認用のメールアドレスが一致しません。", "The two e-mail addresses do not match."
+        ),
+        "field.invalid_activation_password": (
+            "利用開始パスワードは4～8桁の数字で入力してください。", "The activation password must be 4 to 8 digits."
+        ),
+        "field.activation_password_mismatch": (
+            "確認用の利用開始パスワードが一致しません。", "The two activation passwords do not match."
+        ),
+        "field.invalid_otp": (
+            "ワンタイムパスワードは半角数字6桁で入力してください。", "Enter the one-time password as 6 half-width digits."
+        ),
+        "field.invalid_amount": (
+            "金額は1円以上の半角数字で入力してください。", "Enter an amount of at least 1 yen in half-width digits."
+        ),
+        "password.confirmation_wrong": ("確認用パスワードが正しくありません。", "The confirmation password is not correct."),
+        "issuance.mail_password_wrong": (
+            "メール通知パスワードが正しくありません。", "The mail notification password is not correct."
+        ),
+        "issuance.mail_password_expired": (
+            "メール通知パスワードの有効期限が切れました。お手数ですが、最初からお手続きください。",
+            "The mail notification password has expired. Please start the application again."
+        ),
+        "issuance.not_found": ("お申込みが見つかりません。", "The application was not found."),
+        "issuance.closed": ("このお申込みは既に処理されています。", "This application has already been processed."),
+        "issuance.void": (
+            "メール通知パスワードの誤入力が規定回数を超えたため、お申込みは無効になりました。最初からお手続きください。",
+            "Too many wrong mail notification passwords: the application is void. Please start again."
+        ),
+        "issuance.no_registered_email": (
+            "メールアドレスが登録されていないため、お手続きできません。お取引店にお問い合わせください。",
+            "No e-mail address is registered, so the application cannot proceed. Please contact your branch."
+        ),
+        "issuance.hardware_in_use": (
+            "ハードウェアトークンをご利用中のため、ソフトウェアトークンは発行できません。",
+            "A hardware token is in use, so a software token cannot be issued."
+        ),
+        "issuance.next_day": (
+            "ワンタイムパスワードの利用解除を行った当日は、トークン発行を行うことができません。翌日以降にお手続きください。",
+            "A token cannot be issued on the day the one-time password was cancelled. Please apply again from tomorrow."
+        ),
+        "provision.consent_required": ("「上記の内容に同意する」を選択してください。", "Please agree to the terms."),
+        "provision.not_found": (
+            "サービスIDまたはユーザIDが正しくないか、既に初期設定済みです。",
+            "The service ID or user ID is not correct, or the app is already set up."
+        ),
+        "provision.expired": (
+            "初期設定の有効期限が切れました。再度トークン発行を行ってください。",
+            "The set-up period has expired. Please issue a token again."
+        ),
+        "provision.void": (
+            "利用開始パスワードの誤入力が規定回数を超えたため、トークンは無効になりました。再度トークン発行を行ってください。",
+            "Too many wrong activation passwords: the token is void. Please issue a token again."
+        ),
+        "provision.activation_password_wrong": (
+            "利用開始パスワードが正しくありません。", "The activation password is not correct."
+        ),
+        "transfer.insufficient_funds": ("お引出し可能残高が不足しています。", "The available balance is not sufficient."),
+        "transfer.account_not_found": ("口座が見つかりません。", "The account was not found."),
+        "transfer.duplicate": (
+            "このお振込は既に受け付けています。", "This transfer has already been accepted."
+        ),
     ]
 
     /// The message for `key` in `language`; a generic text for an unknown key.

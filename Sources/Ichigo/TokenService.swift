@@ -97,15 +97,16 @@ public struct TokenService: Sendable {
     }
 
     /// The first code after issuance (BOK001 / the API's activate): moves an `issued` token to `active`.
-    public func activate(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws
-        -> VerificationResult
-    {
-        try await check(code, for: user, requiring: .issued, action: "token.activate", actor: actor, at: now)
+    /// - Parameter mail: a mail to queue in the same transaction when the code is accepted.
+    public func activate(
+        _ code: OTPCode, for user: UserID, actor: String, at now: Date, mail: OutgoingMail? = nil
+    ) async throws -> VerificationResult {
+        try await check(code, for: user, requiring: .issued, action: "token.activate", actor: actor, at: now, mail: mail)
     }
 
     private func check(
         _ code: OTPCode, for userID: UserID, requiring requiredState: TokenState, action: String, actor: String,
-        at now: Date
+        at now: Date, mail: OutgoingMail? = nil
     ) async throws -> VerificationResult {
         func event(_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent {
             AuditEvent(
@@ -134,7 +135,7 @@ public struct TokenService: Sendable {
             let drift = Int(max(-Int64(policy.maxDriftSteps), min(Int64(policy.maxDriftSteps), step - currentStep)))
             let accepted = try await repository.recordAcceptance(
                 ofStep: step, driftSteps: drift, for: token.id, in: requiredState, becoming: .active, at: now,
-                audit: event(subject, "accepted", nil))
+                audit: event(subject, "accepted", nil), mail: mail)
             if accepted { return .accepted(step: step, serial: token.serial) }
             // Lost the race: another request took this step, or the token changed state meanwhile.
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)

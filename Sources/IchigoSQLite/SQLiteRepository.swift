@@ -136,28 +136,30 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
         try await pool.write { db in
-            guard
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [token.serial.rawValue])
-                    == nil
-            else { throw IchigoError(.serialTaken) }
-            for user in users { try Self.checkUserIsFree(user, in: db) }
-            try db.execute(
-                sql: """
-                    INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
-                        failure_count, drift_steps, created_at, updated_at, last_used_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
-                    Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
-                    token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
-                    token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis,
-                ])
-            for user in users {
-                try db.execute(
-                    sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
-            }
+            try self.insertToken(token, assigningTo: users, in: db)
             try self.appendAudit(audit, in: db)
+        }
+    }
+
+    /// Inserts a token and assigns it, inside the caller's transaction.
+    func insertToken(_ token: Token, assigningTo users: [UserID], in db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [token.serial.rawValue]) == nil
+        else { throw IchigoError(.serialTaken) }
+        for user in users { try Self.checkUserIsFree(user, in: db) }
+        try db.execute(
+            sql: """
+                INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
+                    failure_count, drift_steps, created_at, updated_at, last_used_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
+                Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
+                token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
+                token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis,
+            ])
+        for user in users {
+            try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
         }
     }
 
@@ -222,7 +224,7 @@ public final class SQLiteRepository: IchigoRepository {
 
     public func recordAcceptance(
         ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
-        at now: Date, audit: AuditEvent
+        at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
         try await pool.write { db in
             // The accept-once rule: only a step later than the last accepted one moves the token.
@@ -237,6 +239,7 @@ public final class SQLiteRepository: IchigoRepository {
                 ])
             guard db.changesCount == 1 else { return false }
             try self.appendAudit(audit, in: db)
+            if let mail { try Self.enqueue(mail, in: db) }
             return true
         }
     }
@@ -288,7 +291,7 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     /// Chains `event` after the newest record, inside the caller's transaction.
-    private func appendAudit(_ event: AuditEvent, in db: Database) throws {
+    func appendAudit(_ event: AuditEvent, in db: Database) throws {
         let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .map { (sequence: $0["seq"] as Int64, hash: $0["hash"] as String) }
         let record = chain.record(for: event, after: head)

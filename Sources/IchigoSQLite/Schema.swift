@@ -64,6 +64,78 @@ enum Schema {
                         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v2: retail flows, sessions, outbox, accounts") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE users ADD COLUMN otp_cancelled_at BIGINT;
+                    CREATE TABLE issuance_applications (
+                        id TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id),
+                        phone_email TEXT NOT NULL,
+                        activation_password_hash TEXT NOT NULL,
+                        mail_password_hash TEXT NOT NULL,
+                        mail_password_expires_at BIGINT NOT NULL,
+                        mail_password_attempts INTEGER NOT NULL DEFAULT 0,
+                        status TEXT NOT NULL CHECK (status IN ('pending', 'completed', 'cancelled', 'void')),
+                        created_at BIGINT NOT NULL,
+                        updated_at BIGINT NOT NULL
+                    );
+                    CREATE INDEX issuance_by_user ON issuance_applications(user_id, status);
+                    CREATE TABLE provisionings (
+                        token_id TEXT PRIMARY KEY REFERENCES tokens(id),
+                        service_id TEXT NOT NULL,
+                        app_user_id TEXT NOT NULL UNIQUE,
+                        activation_password_hash TEXT NOT NULL,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        expires_at BIGINT NOT NULL,
+                        provisioned_at BIGINT
+                    );
+                    CREATE TABLE accounts (
+                        id TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id),
+                        name TEXT NOT NULL,
+                        branch TEXT NOT NULL,
+                        number TEXT NOT NULL,
+                        balance BIGINT NOT NULL CHECK (balance >= 0),
+                        UNIQUE (branch, number)
+                    );
+                    CREATE INDEX accounts_by_user ON accounts(user_id);
+                    CREATE TABLE transfers (
+                        id TEXT PRIMARY KEY,
+                        account_id TEXT NOT NULL REFERENCES accounts(id),
+                        payee_bank TEXT NOT NULL,
+                        payee_branch TEXT NOT NULL,
+                        payee_account TEXT NOT NULL,
+                        payee_name TEXT NOT NULL,
+                        amount BIGINT NOT NULL CHECK (amount > 0),
+                        created_at BIGINT NOT NULL
+                    );
+                    CREATE INDEX transfers_by_account ON transfers(account_id, created_at);
+                    CREATE TABLE web_sessions (
+                        id_hash TEXT PRIMARY KEY,
+                        user_id TEXT,
+                        stage TEXT NOT NULL,
+                        csrf_token TEXT NOT NULL,
+                        language TEXT NOT NULL,
+                        flash TEXT,
+                        data TEXT,
+                        created_at BIGINT NOT NULL,
+                        last_seen_at BIGINT NOT NULL
+                    );
+                    CREATE TABLE mail_outbox (
+                        id INTEGER PRIMARY KEY,
+                        recipient TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        body TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        sent_at BIGINT,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        last_error TEXT,
+                        next_attempt_at BIGINT NOT NULL
+                    );
+                    CREATE INDEX mail_outbox_pending ON mail_outbox(sent_at, next_attempt_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -7,6 +7,8 @@ public actor MemoryRepository: IchigoRepository {
     private var usersByID: [UserID: User] = [:]
     private var tokens: [TokenID: Token] = [:]
     private var audit: [AuditRecord] = []
+    /// Mails queued with state changes.
+    public private(set) var mails: [OutgoingMail] = []
     private let chain: AuditChain
 
     public init(chain: AuditChain) { self.chain = chain }
@@ -88,7 +90,7 @@ public actor MemoryRepository: IchigoRepository {
 
     public func recordAcceptance(
         ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
-        at now: Date, audit event: AuditEvent
+        at now: Date, audit event: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
         guard var stored = tokens[token], stored.state == state, stored.lastAcceptedStep < step else { return false }
         stored.lastAcceptedStep = step
@@ -99,6 +101,7 @@ public actor MemoryRepository: IchigoRepository {
         stored.updatedAt = now
         tokens[token] = stored
         appendAudit(event)
+        if let mail { mails.append(mail) }
         return true
     }
 

@@ -157,7 +157,7 @@ public enum RepositoryContract {
         func accept(_ step: Int64) async throws -> Bool {
             try await f.repository.recordAcceptance(
                 ofStep: step, driftSteps: 0, for: token.id, in: .active, becoming: .active, at: now,
-                audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"))
+                audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"), mail: nil)
         }
         try ensure(try await accept(base + 2), "a later step was refused")
         try ensure(!(try await accept(base + 2)), "the same step was accepted twice")
@@ -175,7 +175,7 @@ public enum RepositoryContract {
         try ensure(moved, "transition active→locked failed")
         let accepted = try await f.repository.recordAcceptance(
             ofStep: token.lastAcceptedStep + 5, driftSteps: 0, for: token.id, in: .active, becoming: .active, at: now,
-            audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"))
+            audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"), mail: nil)
         try ensure(!accepted, "a locked token accepted a code")
     }
 

@@ -20,6 +20,8 @@ struct APIController<Context: RequestContext>: Sendable {
         group.post("tokens/:serial/unlock", use: unlock)
         group.post("tokens/:serial/revoke", use: revoke)
         group.post("tokens/:serial/users", use: share)
+        group.post("users/:userID/accounts", use: openAccount)
+        group.get("users/:userID/accounts", use: listAccounts)
     }
 
     // MARK: Bodies
@@ -190,6 +192,54 @@ struct APIController<Context: RequestContext>: Sendable {
             token.serial, with: UserID(rawValue: body.userId), actor: "api", at: services.clock.now())
         let users = try await services.repository.users(holding: token.id)
         return tokenBody(token, users: users.map(\.id.rawValue))
+    }
+
+    struct AccountBody: Codable, ResponseEncodable {
+        var id: String?
+        var name: String
+        var branch: String
+        var number: String
+        var balance: Int64
+    }
+
+    struct AccountList: ResponseEncodable {
+        var accounts: [AccountBody]
+    }
+
+    /// Opens a deposit account for a customer (for integrations and test data).
+    @Sendable func openAccount(_ request: Request, context: Context) async throws -> EditedResponse<AccountBody> {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        var body = try await request.decodeJSON(as: AccountBody.self, context: context)
+        guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
+        guard !body.name.isEmpty, body.name.count <= 40 else { throw IchigoError(.invalidInput, field: "name") }
+        guard body.branch.count == 3, body.branch.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw IchigoError(.invalidInput, field: "branch")
+        }
+        guard body.number.count == 7, body.number.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw IchigoError(.invalidInput, field: "number")
+        }
+        guard body.balance >= 0 else { throw IchigoError(.invalidInput, field: "balance") }
+        let existing = try await services.repository.accounts(of: id)
+        guard !existing.contains(where: { $0.branch == body.branch && $0.number == body.number }) else {
+            throw IchigoError(.invalidInput, field: "number", detail: "account exists")
+        }
+        body.id = "K" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
+        do {
+            try await services.repository.insert(
+                Account(id: body.id!, userID: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance))
+        } catch {
+            throw IchigoError(.invalidInput, field: "number", detail: "account number in use")
+        }
+        return EditedResponse(status: .created, response: body)
+    }
+
+    @Sendable func listAccounts(_ request: Request, context: Context) async throws -> AccountList {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
+        return AccountList(
+            accounts: try await services.repository.accounts(of: id).map {
+                AccountBody(id: $0.id, name: $0.name, branch: $0.branch, number: $0.number, balance: $0.balance)
+            })
     }
 
     // MARK: Helpers

@@ -3,14 +3,18 @@ import Hummingbird
 import Ichigo
 import Logging
 import NIOCore
+import ServiceLifecycle
 
-/// Wires the routes: `/health`, and the JSON API under `/api/v1` behind the API key.
-public func buildRouter(services: IchigoServices) -> Router<IchigoRequestContext> {
+/// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
+/// the JSON API under `/api/v1` behind the API key.
+public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: ErrorMiddleware(logger: services.logger))
     router.get("health") { _, _ -> HealthBody in
         HealthBody(status: "ok")
     }
+    WebController(services: services, renderer: try await Renderer.load()).addRoutes(to: router)
+    AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
     let api = router.group("api/v1").add(middleware: APIKeyMiddleware(apiKey: services.apiKey))
     APIController(services: services).addRoutes(to: api)
     return router
@@ -21,23 +25,26 @@ struct HealthBody: ResponseEncodable {
 }
 
 /// Builds the application: the router on an HTTP server at `host:port` (port 0: any free port,
-/// reported to `onServerRunning`).
+/// reported to `onServerRunning`), with background services (the mail sender) in its service group.
 public func buildApplication(
-    services: IchigoServices, host: String, port: Int,
+    services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
-) -> some ApplicationProtocol {
+) async throws -> some ApplicationProtocol {
     Application(
-        router: buildRouter(services: services),
+        router: try await buildRouter(services: services),
         configuration: .init(address: .hostname(host, port: port), serverName: "Ichigo"),
+        services: backgroundServices,
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },
         logger: services.logger)
 }
 
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 public func runServer(
-    services: IchigoServices, host: String, port: Int,
+    services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws {
-    try await buildApplication(services: services, host: host, port: port, onServerRunning: onServerRunning)
-        .runService()
+    try await buildApplication(
+        services: services, host: host, port: port, backgroundServices: backgroundServices,
+        onServerRunning: onServerRunning
+    ).runService()
 }

@@ -14,6 +14,11 @@ import OTP
 ///   `otp.digits` (6), `otp.period` (60), `otp.algorithm` (`SHA1`)
 /// - `password.scryptLogRounds` (default 15)
 /// - `bank.name` (default `いちご銀行`): the issuer shown in authenticator apps
+/// - `mail.from`; `smtp.host`, `smtp.port`, `smtp.security` (`starttls`|`plain`), `smtp.username`, `smtp.password`,
+///   `smtp.caFile`: with no `smtp.host`, mails are written as `.eml` files to `data/outbox`
+/// - `retail.mailPasswordMinutes` (10), `retail.mailPasswordMaxAttempts` (5), `retail.activationMaxAttempts` (5),
+///   `retail.provisioningHours` (168), `retail.appDownloadURL`
+/// - `http.secureCookies` (false): mark the session cookie `Secure` when served over HTTPS
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -23,6 +28,12 @@ public struct IchigoConfiguration: Sendable {
     public var policy: OTPPolicy
     public var scryptLogRounds: Int
     public var bankName: String
+    /// From: address of the bank's mails (`mail.from`).
+    public var mailFrom: String
+    /// Retail lifetimes and limits (`retail.*`).
+    public var retailPolicy: RetailPolicy
+    /// Session cookies with `Secure` (`http.secureCookies`, set behind HTTPS).
+    public var secureCookies: Bool
 
     public init(config: ConfigReader) throws {
         host = config.string(forKey: "http.host", default: "127.0.0.1")
@@ -47,6 +58,15 @@ public struct IchigoConfiguration: Sendable {
             throw IchigoError(.invalidInput, field: "password.scryptLogRounds", detail: "must be 10 to 20")
         }
         bankName = config.string(forKey: "bank.name", default: "いちご銀行")
+        mailFrom = config.string(forKey: "mail.from", default: "いちご銀行 <noreply@ichigo-bank.example.jp>")
+        var retail = RetailPolicy()
+        retail.mailPasswordLifetime = TimeInterval(config.int(forKey: "retail.mailPasswordMinutes", default: 10) * 60)
+        retail.mailPasswordMaxAttempts = config.int(forKey: "retail.mailPasswordMaxAttempts", default: 5)
+        retail.activationMaxAttempts = config.int(forKey: "retail.activationMaxAttempts", default: 5)
+        retail.provisioningLifetime = TimeInterval(config.int(forKey: "retail.provisioningHours", default: 168) * 3600)
+        retail.appDownloadURL = config.string(forKey: "retail.appDownloadURL", default: retail.appDownloadURL)
+        retailPolicy = retail
+        secureCookies = config.bool(forKey: "http.secureCookies", default: false)
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
     }
 }

@@ -19,6 +19,8 @@ struct APIErrorBody: Codable {
         var code: String
         var message: String
         var field: String?
+        /// For a wrong activation password: how many tries remain before the issuance is void.
+        var triesLeft: Int?
     }
     var error: Detail
 }
@@ -32,13 +34,21 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         -> Response
     {
         let language = Language(acceptLanguage: request.headers[.acceptLanguage])
+        let path = request.uri.path
+        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || path == "/health")
         do {
             return try await next(request, context)
         } catch let error as IchigoError {
             if error.code == .corruptData { logger.error("corrupt data", metadata: ["error": "\(error)"]) }
+            let status = Self.status(for: error.code)
+            if html {
+                return Self.htmlResponse(
+                    status: status, message: Messages.text(for: error.code, in: language), language: language)
+            }
+            let triesLeft = error.code == .wrongActivationPassword ? error.detail.flatMap { Int($0) } : nil
             return Self.response(
-                status: Self.status(for: error.code), code: error.code.description,
-                message: Messages.text(for: error.code, in: language), field: error.field)
+                status: status, code: error.code.description,
+                message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
         } catch let error as HTTPError {
             let code: IchigoError.Code =
                 switch error.status {
@@ -47,6 +57,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 case .unauthorized: .unauthorized
                 default: .malformedRequest
                 }
+            if html {
+                return Self.htmlResponse(status: error.status.code >= 500 ? .internalServerError : error.status,
+                                         message: Messages.text(for: code, in: language), language: language)
+            }
             if error.status == .methodNotAllowed {
                 return Self.response(
                     status: error.status, code: "request.method_not_allowed",
@@ -74,13 +88,19 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
             .tokenNotActive:
             .conflict
-        case .otpInvalid, .tokenLocked: .forbidden
+        case .otpInvalid, .tokenLocked, .csrfFailed: .forbidden
+        case .consentRequired, .required: .badRequest
+        case .provisioningNotFound: .notFound
+        case .provisioningExpired, .provisioningVoid: .gone
+        case .wrongActivationPassword: .forbidden
         default: .internalServerError
         }
     }
 
-    static func response(status: HTTPResponse.Status, code: String, message: String, field: String?) -> Response {
-        let body = APIErrorBody(error: .init(code: code, message: message, field: field))
+    static func response(
+        status: HTTPResponse.Status, code: String, message: String, field: String?, triesLeft: Int? = nil
+    ) -> Response {
+        let body = APIErrorBody(error: .init(code: code, message: message, field: field, triesLeft: triesLeft))
         let data = (try? JSONEncoder().encode(body)) ?? Data("{}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
@@ -126,5 +146,22 @@ extension Request {
         } catch {
             throw IchigoError(.malformedRequest)
         }
+    }
+}
+
+extension ErrorMiddleware {
+    /// A plain error page for the HTML screens.
+    static func htmlResponse(status: HTTPResponse.Status, message: String, language: Language) -> Response {
+        let escaped = message.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        let back = language == .ja ? "ログイン画面へ" : "To the login page"
+        let html = """
+            <!DOCTYPE html><html lang="\(language.rawValue)"><head><meta charset="utf-8"><title>Ichigo</title>
+            <link rel="stylesheet" href="/static/ichigo.css"></head><body><main>
+            <h1 id="title">\(language == .ja ? "エラー" : "Error")</h1><p class="error" id="page-error">\(escaped)</p>
+            <p><a class="button" href="/login">\(back)</a></p></main></body></html>
+            """
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 }

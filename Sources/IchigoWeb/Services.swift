@@ -4,27 +4,35 @@ import Logging
 
 /// Everything the web layer needs, built once at start.
 public struct IchigoServices: Sendable {
-    public let repository: any IchigoRepository
+    public let repository: any IchigoRepository & RetailRepository
     public let tokens: TokenService
     public let customers: CustomerService
+    public let retail: RetailService
     public let clock: any IchigoClock
     /// The bearer key integrating systems present to the JSON API.
     public let apiKey: String
     /// The issuer name in `otpauth://` URIs.
     public let bankName: String
+    /// Whether session cookies carry `Secure` (set when served over HTTPS).
+    public let secureCookies: Bool
     public let logger: Logger
 
     public init(
-        repository: any IchigoRepository, masterKey: MasterKey, policy: OTPPolicy, hasher: PasswordHasher,
-        clock: any IchigoClock = SystemClock(), apiKey: String, bankName: String, logger: Logger
+        repository: any IchigoRepository & RetailRepository, masterKey: MasterKey, policy: OTPPolicy,
+        hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
+        apiKey: String, bankName: String, secureCookies: Bool = false, logger: Logger
     ) {
         self.repository = repository
         self.tokens = TokenService(
             repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger)
         self.customers = CustomerService(repository: repository, hasher: hasher)
+        self.retail = RetailService(
+            repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
+            logger: logger)
         self.clock = clock
         self.apiKey = apiKey
         self.bankName = bankName
+        self.secureCookies = secureCookies
         self.logger = logger
     }
 }

@@ -44,6 +44,8 @@ struct Runtime {
     let repository: SQLiteRepository
     let masterKey: MasterKey
     let services: IchigoServices
+    let mailSender: MailSender
+    let mailDestination: String
     let logger: Logger
 
     init(config: ConfigReader) throws {
@@ -55,8 +57,20 @@ struct Runtime {
         repository = try SQLiteRepository(path: directory.databasePath, chain: AuditChain(masterKey: masterKey))
         services = IchigoServices(
             repository: repository, masterKey: masterKey, policy: settings.policy,
-            hasher: PasswordHasher(logRounds: settings.scryptLogRounds),
-            apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName, logger: logger)
+            hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
+            apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
+            secureCookies: settings.secureCookies, logger: logger)
+        let transport: any MailTransport
+        if let smtp = try SMTPSettings(config: config) {
+            transport = SMTPTransport(settings: smtp)
+            mailDestination = "SMTP \(smtp.host):\(smtp.port) (\(smtp.security.rawValue))"
+        } else {
+            let outbox = directory.url.appendingPathComponent("outbox")
+            transport = try OutboxFolderTransport(directory: outbox)
+            mailDestination = "outbox folder \(outbox.path)"
+        }
+        mailSender = MailSender(
+            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger)
         self.logger = logger
     }
 }
@@ -83,8 +97,13 @@ struct Serve: AsyncParsableCommand {
         if demo { try await DemoData.fillIfEmpty(runtime.services, out: { say($0) }) }
         let settings = runtime.settings
         let apiKeyPath = runtime.directory.apiKeyPath
-        try await runServer(services: runtime.services, host: settings.host, port: settings.port) { port in
+        let mail = runtime.mailDestination
+        try await runServer(
+            services: runtime.services, host: settings.host, port: settings.port,
+            backgroundServices: [runtime.mailSender]
+        ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
+            say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
             say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
         }
         try runtime.repository.close()

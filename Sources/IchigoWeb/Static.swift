@@ -1,0 +1,100 @@
+/// The stylesheet and script every page loads. Served from memory: they are small and change only with releases.
+enum StaticAssets {
+    static let css = """
+        :root { --red: #c8102e; --ink: #222; --line: #ccc; --soft: #fff5f6; }
+        body { font-family: "IPAGothic", "IPAexGothic", "Noto Sans JP", sans-serif; color: var(--ink); margin: 0; background: #fafafa; }
+        header.site { display: flex; justify-content: space-between; align-items: center; background: var(--red); color: #fff; padding: .6em 1.2em; }
+        header.site a, header.site button { color: #fff; }
+        header.site nav { display: flex; gap: 1em; align-items: center; }
+        .brand { font-weight: bold; font-size: 1.1em; }
+        nav.global { background: #fff; border-bottom: 1px solid var(--line); padding: .5em 1.2em; display: flex; gap: 1.5em; }
+        main { max-width: 860px; margin: 1em auto; background: #fff; padding: 1em 2em 2em; border: 1px solid var(--line); }
+        .screen-id { color: #666; font-size: .85em; margin: 0; text-align: right; }
+        h1 { font-size: 1.35em; border-left: 6px solid var(--red); padding-left: .5em; }
+        h2 { font-size: 1.05em; background: var(--soft); padding: .3em .5em; border-bottom: 1px solid #f0c0c8; }
+        .steps { display: flex; list-style: none; padding: 0; gap: .3em; counter-reset: step; }
+        .steps li { flex: 1; background: #eee; padding: .5em; font-size: .85em; text-align: center; }
+        .steps li.current { background: var(--red); color: #fff; font-weight: bold; }
+        .field { margin: .8em 0; }
+        .field label { display: block; font-weight: bold; margin-bottom: .2em; }
+        .hint { font-weight: normal; color: #666; font-size: .85em; }
+        input[type=text], input[type=password], select { padding: .4em; font-size: 1em; width: 18em; border: 1px solid #999; }
+        .field-error, .error { color: var(--red); font-weight: bold; }
+        .flash { background: #eef8ee; border: 1px solid #9c9; padding: .5em; }
+        .note { color: #444; font-size: .9em; }
+        table.data { border-collapse: collapse; width: 100%; }
+        table.data th, table.data td { border: 1px solid var(--line); padding: .4em .6em; text-align: left; }
+        table.data th { background: #f5f5f5; width: 35%; }
+        td.num { text-align: right; }
+        .buttons { margin-top: 1.2em; display: flex; gap: .8em; flex-wrap: wrap; }
+        button, a.button { padding: .5em 1.2em; border: 1px solid #888; background: #f4f4f4; color: var(--ink); text-decoration: none; cursor: pointer; font-size: .95em; }
+        button.primary { background: var(--red); color: #fff; border-color: var(--red); }
+        button.swkb { font-size: .8em; padding: .3em .6em; margin-left: .5em; }
+        form.inline { display: inline; }
+        .notes p { margin: .2em 0; font-size: .9em; }
+        .swkb-panel { position: fixed; bottom: 1em; left: 50%; transform: translateX(-50%); background: #fff; border: 2px solid var(--red); padding: .8em; box-shadow: 0 4px 16px rgba(0,0,0,.2); }
+        .swkb-keys { display: grid; grid-template-columns: repeat(10, 2.4em); gap: .3em; }
+        .swkb-keys button { padding: .5em 0; }
+        .swkb-controls { margin-top: .5em; display: flex; gap: .5em; }
+        footer.site { text-align: center; color: #888; font-size: .8em; padding: 2em; }
+        """
+
+    /// The software keyboard: a mouse-only keypad with a random layout each time it opens, so a key-logger
+    /// sees no keystrokes and a screen recorder cannot infer them from fixed positions.
+    static let js = """
+        (function () {
+          function shuffle(list) {
+            var a = list.slice(), r = new Uint32Array(a.length);
+            window.crypto.getRandomValues(r);
+            for (var i = a.length - 1; i > 0; i--) { var j = r[i] % (i + 1); var t = a[i]; a[i] = a[j]; a[j] = t; }
+            return a;
+          }
+          var digits = "0123456789".split("");
+          var lower = "abcdefghijklmnopqrstuvwxyz".split("");
+          var target = null, upper = false, kind = "digits";
+          function render(panel) {
+            var keys = panel.querySelector(".swkb-keys");
+            keys.innerHTML = "";
+            var set = kind === "digits" ? shuffle(digits) : shuffle(digits).concat(shuffle(lower).map(function (c) { return upper ? c.toUpperCase() : c; }));
+            set.forEach(function (c) {
+              var b = document.createElement("button");
+              b.type = "button"; b.textContent = c; b.className = "swkb-key"; b.setAttribute("data-key", c);
+              b.addEventListener("click", function () {
+                if (target && (!target.maxLength || target.maxLength < 0 || target.value.length < target.maxLength)) { target.value += c; }
+              });
+              keys.appendChild(b);
+            });
+            if (kind !== "digits") {
+              var s = document.createElement("button");
+              s.type = "button"; s.textContent = upper ? "abc" : "ABC"; s.className = "swkb-shift";
+              s.addEventListener("click", function () { upper = !upper; render(panel); });
+              keys.appendChild(s);
+            }
+          }
+          document.addEventListener("DOMContentLoaded", function () {
+            var panel = document.getElementById("swkb-panel");
+            if (!panel) return;
+            document.querySelectorAll("button.swkb").forEach(function (toggle) {
+              toggle.addEventListener("click", function () {
+                target = document.getElementById(toggle.getAttribute("data-target"));
+                kind = toggle.getAttribute("data-keys") || "digits";
+                upper = false;
+                render(panel);
+                panel.hidden = false;
+                panel.setAttribute("data-target", target.id);
+              });
+            });
+            panel.querySelector(".swkb-bs").addEventListener("click", function () { if (target) target.value = target.value.slice(0, -1); });
+            panel.querySelector(".swkb-clear").addEventListener("click", function () { if (target) target.value = ""; });
+            panel.querySelector(".swkb-close").addEventListener("click", function () { panel.hidden = true; });
+            // Double submit: a form is sent once.
+            document.querySelectorAll("form").forEach(function (form) {
+              form.addEventListener("submit", function (event) {
+                if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
+                form.setAttribute("data-sent", "1");
+              });
+            });
+          });
+        })();
+        """
+}

@@ -1,0 +1,187 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ichigo
+import Mustache
+import NIOCore
+import OTP
+
+/// Flow state kept in the session between the steps of a screen flow (never a password).
+struct SessionData: Codable, Sendable {
+    /// BOT002's application.
+    var applicationID: String?
+    /// BOT003's display.
+    var issued: IssuedInfo?
+    /// The transfer awaiting confirmation, and the one just done.
+    var transferDraft: TransferDraft?
+    var transferDone: TransferDraft?
+    /// Values and errors to show again on a form after a POST that failed (post-redirect-get).
+    var formValues: [String: String]?
+    var formErrors: [String: String]?
+    var pageError: String?
+
+    struct IssuedInfo: Codable, Sendable {
+        var phoneEmail: String
+        var serviceID: String
+        var appUserID: String
+    }
+
+    struct TransferDraft: Codable, Sendable {
+        var id: String
+        var accountID: String
+        var from: String
+        var payeeBank: String
+        var payeeBranch: String
+        var payeeAccount: String
+        var payeeName: String
+        var amount: Int64
+    }
+}
+
+/// One request's view of its browser session.
+struct WebPage {
+    var session: WebSession
+    /// The cookie value (the session ID); only its SHA-256 is stored.
+    var cookieValue: String
+    var user: User?
+    /// The previous session ended by the idle timeout.
+    var expired: Bool
+    var data: SessionData
+
+    var language: Language { session.language }
+    var isAuthenticated: Bool { session.stage == .authenticated && user != nil }
+}
+
+/// Browser sessions in the database: 5 minutes idle ends them, login renews the ID, every form carries a
+/// CSRF token bound to the session.
+struct SessionManager: Sendable {
+    let services: IchigoServices
+    static let cookieName = "ichigo_session"
+    /// Sessions end after 5 minutes without a request.
+    static let idleTimeout: TimeInterval = 300
+
+    static func hash(_ value: String) -> String {
+        SHA256.hash(data: Array(value.utf8)).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+
+    static func randomToken() -> String {
+        SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Loads the request's session, ending it if idle too long; starts an anonymous one if there is none.
+    func load(_ request: Request) async throws -> WebPage {
+        let now = services.clock.now()
+        var expired = false
+        if let value = request.cookies[Self.cookieName]?.value, !value.isEmpty {
+            let idHash = Self.hash(value)
+            if var session = try await services.repository.session(idHash: idHash) {
+                if now.timeIntervalSince(session.lastSeenAt) > Self.idleTimeout {
+                    try await services.repository.deleteSession(idHash: idHash)
+                    expired = session.userID != nil
+                    return try await start(language: session.language, expired: expired, at: now)
+                }
+                session.lastSeenAt = now
+                try await services.repository.update(session)
+                let user = try await session.userID.asyncMap { try await services.repository.user($0) } ?? nil
+                let data = session.data.flatMap { try? JSONDecoder().decode(SessionData.self, from: Data($0.utf8)) }
+                return WebPage(session: session, cookieValue: value, user: user, expired: false, data: data ?? SessionData())
+            }
+        }
+        let language = Language(acceptLanguage: request.headers[.acceptLanguage])
+        return try await start(language: language, expired: expired, at: now)
+    }
+
+    private func start(language: Language, expired: Bool, at now: Date) async throws -> WebPage {
+        let value = Self.randomToken()
+        let session = WebSession(
+            idHash: Self.hash(value), csrfToken: Self.randomToken(), language: language, createdAt: now, lastSeenAt: now)
+        try await services.repository.insert(session)
+        return WebPage(session: session, cookieValue: value, user: nil, expired: expired, data: SessionData())
+    }
+
+    /// Replaces the session with a new ID and CSRF token (at each login step), keeping the language.
+    func renew(_ page: inout WebPage, user: User, stage: WebSession.Stage) async throws {
+        let now = services.clock.now()
+        try await services.repository.deleteSession(idHash: page.session.idHash)
+        let value = Self.randomToken()
+        page.session = WebSession(
+            idHash: Self.hash(value), userID: user.id, stage: stage, csrfToken: Self.randomToken(),
+            language: page.session.language, createdAt: now, lastSeenAt: now)
+        page.cookieValue = value
+        page.user = user
+        page.data = SessionData()
+        try await services.repository.insert(page.session)
+    }
+
+    /// Stores the page's flow data and flash.
+    func save(_ page: WebPage) async throws {
+        var session = page.session
+        session.data = String(decoding: try JSONEncoder().encode(page.data), as: UTF8.self)
+        try await services.repository.update(session)
+    }
+
+    /// Ends the session.
+    func destroy(_ page: WebPage) async throws {
+        try await services.repository.deleteSession(idHash: page.session.idHash)
+    }
+
+    func cookie(for page: WebPage) -> Cookie {
+        Cookie(
+            name: Self.cookieName, value: page.cookieValue, path: "/", secure: services.secureCookies, httpOnly: true,
+            sameSite: .lax)
+    }
+}
+
+extension Optional {
+    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
+
+extension String {
+    func leftPadded(_ length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}
+
+extension Request {
+    /// Parses an `application/x-www-form-urlencoded` body of at most 16 KiB.
+    func formFields() async throws -> [String: String] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: 16 * 1024)
+        } catch {
+            throw IchigoError(.requestTooLarge)
+        }
+        var fields: [String: String] = [:]
+        for pair in String(buffer: buffer).split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
+            }
+            guard let key = parts.first else { continue }
+            fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return fields
+    }
+}
+
+/// Renders screens from the Mustache templates bundled with the module.
+struct Renderer: Sendable {
+    let library: MustacheLibrary
+
+    static func load() async throws -> Renderer {
+        guard let url = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
+            throw IchigoError(.corruptData, detail: "templates missing from the bundle")
+        }
+        return Renderer(library: try await MustacheLibrary(directory: url.path))
+    }
+
+    func render(_ template: String, _ context: [String: Any]) -> String {
+        library.render(context, withTemplate: template) ?? "template \(template) missing"
+    }
+}
