@@ -259,7 +259,8 @@ public protocol RetailRepository: Sendable {
     func purgeSessions(idleSince cutoff: Date) async throws
 
     // MARK: Outbox
-    func pendingMails(limit: Int) async throws -> [OutgoingMail]
+    /// Mails not yet delivered whose next attempt is due at `now`, oldest first.
+    func pendingMails(limit: Int, at now: Date) async throws -> [OutgoingMail]
     func markSent(_ id: Int64, at now: Date) async throws
     func markFailed(_ id: Int64, error: String, at now: Date) async throws
 

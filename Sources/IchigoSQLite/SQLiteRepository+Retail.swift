@@ -359,12 +359,12 @@ extension SQLiteRepository: RetailRepository {
 
     // MARK: Outbox
 
-    public func pendingMails(limit: Int) async throws -> [OutgoingMail] {
+    public func pendingMails(limit: Int, at now: Date) async throws -> [OutgoingMail] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT * FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?",
-                arguments: [Date().millis, limit]
+                arguments: [now.millis, limit]
             ).map {
                 OutgoingMail(
                     id: $0["id"], recipient: $0["recipient"], subject: $0["subject"], body: $0["body"],

@@ -234,7 +234,7 @@ public struct MailSender: Service {
     public func deliverPending() async -> Int {
         var delivered = 0
         do {
-            for mail in try await repository.pendingMails(limit: 50) {
+            for mail in try await repository.pendingMails(limit: 50, at: Date()) {
                 guard let id = mail.id else { continue }
                 do {
                     let message = MIMEMessage.render(mail, from: sender, messageID: "\(id).\(UUID().uuidString)@ichigo")

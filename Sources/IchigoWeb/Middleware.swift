@@ -101,7 +101,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         status: HTTPResponse.Status, code: String, message: String, field: String?, triesLeft: Int? = nil
     ) -> Response {
         let body = APIErrorBody(error: .init(code: code, message: message, field: field, triesLeft: triesLeft))
-        let data = (try? JSONEncoder().encode(body)) ?? Data("{}".utf8)
+        // Sorted keys: the same error is the same bytes every time (an unknown user and a wrong code must be
+        // indistinguishable, down to the byte).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))

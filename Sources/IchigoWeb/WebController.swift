@@ -139,9 +139,7 @@ struct WebController<Context: RequestContext>: Sendable {
     }
 
     func toLogin(_ request: Request) async throws -> Response {
-        var page = try await sessions.load(request)
-        if page.expired { page.session.flash = IchigoError.Code.sessionExpired.description }
-        return try await redirect("/login", page)
+        try await redirect("/login", try await sessions.load(request))
     }
 
     /// Loads the session, requires login, checks the CSRF token and parses the form.
@@ -176,9 +174,8 @@ struct WebController<Context: RequestContext>: Sendable {
     }
 
     func loginPage(_ request: Request) async throws -> Response {
-        var page = try await sessions.load(request)
+        let page = try await sessions.load(request)
         if page.isAuthenticated { return try await redirect("/top", page) }
-        if page.expired { page.session.flash = IchigoError.Code.sessionExpired.description }
         return try await screen("login", page, id: "BLI001", titleKey: "login.title", request: request)
     }
 

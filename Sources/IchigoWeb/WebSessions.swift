@@ -79,15 +79,20 @@ struct SessionManager: Sendable {
             let idHash = Self.hash(value)
             if var session = try await services.repository.session(idHash: idHash) {
                 if now.timeIntervalSince(session.lastSeenAt) > Self.idleTimeout {
-                    try await services.repository.deleteSession(idHash: idHash)
+                    // Idle too long: the session is logged out in place (a login renews the ID anyway), and
+                    // the next page says why.
                     expired = session.userID != nil
-                    return try await start(language: session.language, expired: expired, at: now)
+                    session.userID = nil
+                    session.stage = .anonymous
+                    session.csrfToken = Self.randomToken()
+                    session.data = nil
+                    session.flash = expired ? IchigoError.Code.sessionExpired.description : nil
                 }
                 session.lastSeenAt = now
                 try await services.repository.update(session)
                 let user = try await session.userID.asyncMap { try await services.repository.user($0) } ?? nil
                 let data = session.data.flatMap { try? JSONDecoder().decode(SessionData.self, from: Data($0.utf8)) }
-                return WebPage(session: session, cookieValue: value, user: user, expired: false, data: data ?? SessionData())
+                return WebPage(session: session, cookieValue: value, user: user, expired: expired, data: data ?? SessionData())
             }
         }
         let language = Language(acceptLanguage: request.headers[.acceptLanguage])

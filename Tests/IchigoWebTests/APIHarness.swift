@@ -17,12 +17,15 @@ struct APIHarness {
     let repository: SQLiteRepository
     let clock: FixedClock
     let directory: URL
+    let masterKey: MasterKey
+    var chain: AuditChain { AuditChain(masterKey: masterKey) }
     static let apiKey = "test-api-key-0123456789"
 
     init(policy: OTPPolicy = .standard) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = MasterKey.random()
+        masterKey = key
         repository = try SQLiteRepository(
             path: directory.appendingPathComponent("db.sqlite").path, chain: AuditChain(masterKey: key))
         clock = FixedClock(ContractFixture.start)
@@ -35,7 +38,7 @@ struct APIHarness {
     func test(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (APIClient) async throws -> Void) async throws
     {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let app = buildApplication(services: services, host: "127.0.0.1", port: 0)
+        let app = try await buildApplication(services: services, host: "127.0.0.1", port: 0)
         try await app.test(mode) { client in try await body(APIClient(client: client)) }
         try repository.close()
     }
