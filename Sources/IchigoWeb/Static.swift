@@ -5,6 +5,7 @@ enum StaticAssets {
         body { font-family: "IPAGothic", "IPAexGothic", "Noto Sans JP", sans-serif; color: var(--ink); margin: 0; background: #fafafa; }
         header.site { display: flex; justify-content: space-between; align-items: center; background: var(--red); color: #fff; padding: .6em 1.2em; }
         header.site a, header.site button { color: #fff; }
+        header.site button { background: transparent; border: 1px solid #fff; }
         header.site nav { display: flex; gap: 1em; align-items: center; }
         .brand { font-weight: bold; font-size: 1.1em; }
         nav.global { background: #fff; border-bottom: 1px solid var(--line); padding: .5em 1.2em; display: flex; gap: 1.5em; }

@@ -95,8 +95,8 @@ struct SessionManager: Sendable {
                 return WebPage(session: session, cookieValue: value, user: user, expired: expired, data: data ?? SessionData())
             }
         }
-        let language = Language(acceptLanguage: request.headers[.acceptLanguage])
-        return try await start(language: language, expired: expired, at: now)
+        // Screens open in Japanese; the customer switches to English with the link on every page.
+        return try await start(language: .ja, expired: expired, at: now)
     }
 
     private func start(language: Language, expired: Bool, at now: Date) async throws -> WebPage {
