@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
+        .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Pure one-time-password algorithms: HOTP, TOTP, base32, otpauth URIs.
         .target(
             name: "OTP",
@@ -59,6 +61,7 @@ let package = Package(
         .target(
             name: "IchigoWeb",
             dependencies: [
+                "CQRencode",
                 "Ichigo",
                 "OTP",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -14,6 +14,8 @@ public struct RetailPolicy: Sendable, Hashable {
     public var provisioningLifetime: TimeInterval = 7 * 24 * 3600
     /// The app download page named in the token-issuance mail.
     public var appDownloadURL = "https://ichigo.example.jp/app/"
+    /// Whether BOT003 may show an `otpauth://` QR code for standard authenticator apps. Off by default.
+    public var allowAuthenticatorApps = false
 
     public init() {}
 }
@@ -324,6 +326,27 @@ public struct RetailService: Sendable {
             }
         }
         throw IchigoError(.serialTaken)
+    }
+
+    /// For a bank that allows standard authenticator apps: delivers the seed of a just-issued token as an
+    /// `otpauth://` Key URI (for a QR code shown once at BOT003), giving the installation its serial.
+    /// Afterwards the provisioning endpoint refuses this issuance: a seed is delivered once.
+    public func provisionForAuthenticatorApp(appUserID: String, account: String, by user: User, at now: Date)
+        async throws -> KeyURI
+    {
+        guard policy.allowAuthenticatorApps else { throw IchigoError(.provisioningNotFound) }
+        guard let provisioning = try await repository.provisioning(appUserID: appUserID),
+            provisioning.provisionedAt == nil, let token = try await repository.token(provisioning.tokenID),
+            token.state == .awaitingAppSetup, try await repository.user(user.id)?.tokenID == token.id
+        else { throw IchigoError(.provisioningNotFound) }
+        let seed = try tokens.vault.open(token.sealedSeed, for: token.id)
+        let serial = SerialNumber.randomSoftware()
+        guard try await repository.completeProvisioning(
+            token: token.id, serial: serial, at: now,
+            audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "app.provision", subject: serial.rawValue,
+                              outcome: "accepted", reason: "otpauth QR shown at BOT003"))
+        else { throw IchigoError(.provisioningNotFound) }
+        return KeyURI(issuer: bankName, account: account, seed: seed, parameters: token.parameters)
     }
 
     // MARK: BOK001 → BOK002

@@ -17,7 +17,8 @@ import OTP
 /// - `mail.from`; `smtp.host`, `smtp.port`, `smtp.security` (`starttls`|`plain`), `smtp.username`, `smtp.password`,
 ///   `smtp.caFile`: with no `smtp.host`, mails are written as `.eml` files to `data/outbox`
 /// - `retail.mailPasswordMinutes` (10), `retail.mailPasswordMaxAttempts` (5), `retail.activationMaxAttempts` (5),
-///   `retail.provisioningHours` (168), `retail.appDownloadURL`
+///   `retail.provisioningHours` (168), `retail.appDownloadURL`, `retail.allowAuthenticatorApps` (false): show an
+///   `otpauth://` QR code at BOT003 for standard authenticator apps
 /// - `http.secureCookies` (false): mark the session cookie `Secure` when served over HTTPS
 public struct IchigoConfiguration: Sendable {
     public var host: String
@@ -65,6 +66,7 @@ public struct IchigoConfiguration: Sendable {
         retail.activationMaxAttempts = config.int(forKey: "retail.activationMaxAttempts", default: 5)
         retail.provisioningLifetime = TimeInterval(config.int(forKey: "retail.provisioningHours", default: 168) * 3600)
         retail.appDownloadURL = config.string(forKey: "retail.appDownloadURL", default: retail.appDownloadURL)
+        retail.allowAuthenticatorApps = config.bool(forKey: "retail.allowAuthenticatorApps", default: false)
         retailPolicy = retail
         secureCookies = config.bool(forKey: "http.secureCookies", default: false)
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }

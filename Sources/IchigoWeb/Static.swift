@@ -37,6 +37,8 @@ enum StaticAssets {
         .swkb-keys { display: grid; grid-template-columns: repeat(10, 2.4em); gap: .3em; }
         .swkb-keys button { padding: .5em 0; }
         .swkb-controls { margin-top: .5em; display: flex; gap: .5em; }
+        .qr { background: #fff; padding: .5em; display: inline-block; border: 1px solid var(--line); }
+        .warning { color: #8a4b00; background: #fff8e6; border: 1px solid #f0c36d; padding: .5em; }
         footer.site { text-align: center; color: #888; font-size: .8em; padding: 2em; }
         """
 

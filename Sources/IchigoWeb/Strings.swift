@@ -115,6 +115,18 @@ enum Strings {
         "bot003.title": ("トークン発行（ソフトウェアトークン発行完了）", "Token issuance (software token issued)"),
         "bot003.lead": ("トークン発行が完了しました。スマートフォンメールアドレスにトークン発行用メールが送信されます。", "The token has been issued. A token-issuance mail is being sent to the smartphone address."),
         "bot003.next": ("スマートフォンにてワンタイムパスワードアプリをダウンロードし、サービスID・ユーザID・利用開始パスワードで初期設定を行ってください。その後「ワンタイムパスワード利用開始」を行って下さい。", "Download the app on your smartphone and set it up with the service ID, user ID and activation password. Then start using the one-time password."),
+        "bot003.qrHead": ("認証アプリをご利用の場合", "Using a standard authenticator app"),
+        "bot003.qrLead": (
+            "お手持ちの認証アプリ（TOTP対応）でこのQRコードを読み取ってください。QRコードはこの画面で一度だけ表示されます。",
+            "Scan this QR code with your authenticator app (TOTP). It is shown only once, on this screen."
+        ),
+        "bot003.qrWarning": (
+            "ご注意：このトークンのワンタイムパスワードは60秒ごとに変わります。60秒の更新間隔に対応していない認証アプリでは正しいワンタイムパスワードが表示されません。利用開始（BOK001）の確認で正しく設定されているか確認します。",
+            "Note: this token's code changes every 60 seconds. Some authenticator apps ignore a 60-second period and show wrong codes; the start-of-use check (BOK001) will catch a wrongly configured app."
+        ),
+        "bot003.qrShown": (
+            "QRコードは既に表示しました。再表示はできません。", "The QR code has already been shown and cannot be shown again."
+        ),
         // BOK
         "steps.bok.1": ("ソフトウェアトークン確認", "Confirm the token"),
         "steps.bok.2": ("ソフトウェアトークン完了", "Complete"),

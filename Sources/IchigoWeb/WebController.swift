@@ -474,7 +474,8 @@ struct WebController<Context: RequestContext>: Sendable {
                 mailPassword: fields["mailPassword"] ?? "", at: now)
             page.data.applicationID = nil
             page.data.issued = .init(
-                phoneEmail: application.phoneEmail, serviceID: provisioning.serviceID, appUserID: provisioning.appUserID)
+                phoneEmail: application.phoneEmail, serviceID: provisioning.serviceID, appUserID: provisioning.appUserID,
+                qrPending: services.retail.policy.allowAuthenticatorApps)
             return try await redirect("/otp/issue/done", page)
         } catch let errors as ValidationErrors {
             return try await redirectWithErrors("/otp/issue/confirm", page, errors: errors.fields)
@@ -490,11 +491,24 @@ struct WebController<Context: RequestContext>: Sendable {
     }
 
     func bot003(_ request: Request) async throws -> Response {
-        guard let (page, _) = try await authenticated(request) else { return try await toLogin(request) }
-        guard let issued = page.data.issued else { return try await redirect("/otp", page) }
+        guard let (loaded, user) = try await authenticated(request) else { return try await toLogin(request) }
+        var page = loaded
+        guard var issued = page.data.issued else { return try await redirect("/otp", page) }
+        var qr = ""
+        if issued.qrPending == true {
+            // Shown once: the seed is delivered now, and this page never shows it again.
+            issued.qrPending = false
+            page.data.issued = issued
+            let uri = try await services.retail.provisionForAuthenticatorApp(
+                appUserID: issued.appUserID, account: user.loginID.rawValue, by: user, at: services.clock.now())
+            qr = try QRCode(uri.uri).svg()
+        }
         return try await screen(
             "bot003", page, id: "BOT003", titleKey: "bot003.title", request: request, steps: "bot", step: 3,
-            ["phoneEmail": issued.phoneEmail, "serviceID": issued.serviceID, "appUserID": issued.appUserID])
+            [
+                "phoneEmail": issued.phoneEmail, "serviceID": issued.serviceID, "appUserID": issued.appUserID,
+                "qr": qr, "authenticatorApps": services.retail.policy.allowAuthenticatorApps,
+            ])
     }
 
     // MARK: BOK001–BOK002

@@ -25,6 +25,8 @@ struct SessionData: Codable, Sendable {
         var phoneEmail: String
         var serviceID: String
         var appUserID: String
+        /// The bank allows authenticator apps and the QR code has not been shown yet.
+        var qrPending: Bool?
     }
 
     struct TransferDraft: Codable, Sendable {
