@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ichigo", targets: ["ichigo"]),
+        .executable(name: "ichigo-token", targets: ["ichigo-token"]),
         .library(name: "OTP", targets: ["OTP"]),
         .library(name: "Ichigo", targets: ["Ichigo"]),
     ],
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
@@ -94,6 +96,33 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The software token's store, display and provisioning client (used by `ichigo-token`).
+        .target(
+            name: "SoftToken",
+            dependencies: [
+                "OTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ichigo-token",
+            dependencies: [
+                "SoftToken", "OTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SoftTokenTests",
+            dependencies: ["SoftToken", "OTP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

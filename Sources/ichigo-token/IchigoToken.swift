@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import OTP
+import SoftToken
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `ichigo-token`: the software token (ワンタイムパスワードアプリ) as a command-line program.
+@main
+struct IchigoToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ichigo-token",
+        abstract: "Ichigo software token: set up with サービスID/ユーザID/利用開始パスワード, then show one-time passwords.",
+        discussion: """
+            Tokens live in ~/.config/ichigo-token/tokens.json (0600); the key that seals their seeds lives apart in \
+            ~/.local/share/ichigo-token/store.key (0600). A store copied to another machine does not work there. \
+            ICHIGO_TOKEN_HOME=DIR keeps both under DIR instead.
+            """,
+        subcommands: [Setup.self, Show.self, List.self, Remove.self])
+}
+
+struct Common: ParsableArguments {
+    @Option(help: "Language of messages: ja or en (default: from LANG; Japanese unless LANG is English).")
+    var lang: String?
+
+    var japanese: Bool {
+        if let lang { return lang != "en" }
+        return !(ProcessInfo.processInfo.environment["LANG"] ?? "").hasPrefix("en")
+    }
+}
+
+func say(_ line: String, terminator: String = "\n") {
+    FileHandle.standardOutput.write(Data((line + terminator).utf8))
+}
+
+func complain(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Reads a line typed at the terminal; with `secret`, without echo.
+func ask(_ prompt: String, secret: Bool = false) -> String? {
+    say(prompt, terminator: "")
+    guard secret else { return readLine(strippingNewline: true) }
+    var saved = termios()
+    let isTerminal = tcgetattr(STDIN_FILENO, &saved) == 0
+    if isTerminal {
+        var silent = saved
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(STDIN_FILENO, TCSANOW, &silent)
+    }
+    defer {
+        if isTerminal {
+            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+            say("")
+        }
+    }
+    return readLine(strippingNewline: true)
+}
+
+func storeMessage(_ error: TokenStoreError, japanese: Bool) -> String {
+    switch error.kind {
+    case .notFound(let serial):
+        return japanese ? "シリアル番号 \(serial) のトークンはありません。" : "No token with serial \(serial)."
+    case .copiedFromAnotherDevice:
+        return japanese
+            ? "このトークンは別の端末からコピーされたか、鍵が失われたため使用できません。削除して、インターネットバンキングで新たにトークン発行を行ってください。"
+            : "This token was copied from another device or its key is gone, so it cannot be used. Remove it and issue a new token in internet banking."
+    case .corrupt(let path):
+        return (japanese ? "トークンの保存ファイルが壊れています: " : "The token store is damaged: ") + path
+    case .noTokens:
+        return japanese ? "トークンが設定されていません。ichigo-token setup で初期設定を行ってください。" : "No token is set up. Run ichigo-token setup."
+    case .ambiguous:
+        return japanese ? "複数のトークンがあります。--serial で指定してください。" : "Several tokens are installed: choose one with --serial."
+    }
+}
+
+struct Setup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "初期設定: set up a token with サービスID, ユーザID and 利用開始パスワード (asked if not given).")
+
+    @OptionGroup var common: Common
+    @Option(help: "The bank's Ichigo server, e.g. https://ib.example.jp") var server: String
+    @Option(name: .customLong("service-id"), help: "サービスID (8 digits, from the mail)") var serviceID: String?
+    @Option(name: .customLong("user-id"), help: "ユーザID (12 digits, from the mail)") var userID: String?
+    @Option(name: .customLong("activation-password"), help: "利用開始パスワード (for scripts; asked without echo otherwise)")
+    var activationPassword: String?
+    @Flag(name: .customLong("agree"), help: "上記の内容に同意する: agree to the terms without being asked") var agree = false
+    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for the server") var caFile: String?
+
+    func run() async throws {
+        let ja = common.japanese
+        guard let serviceID = serviceID ?? ask(ja ? "サービスID: " : "Service ID (サービスID): "), !serviceID.isEmpty,
+            let userID = userID ?? ask(ja ? "ユーザID: " : "User ID (ユーザID): "), !userID.isEmpty,
+            let password = activationPassword ?? ask(ja ? "利用開始パスワード: " : "Activation password (利用開始パスワード): ", secret: true),
+            !password.isEmpty
+        else {
+            complain(ja ? "入力が中断されました。" : "Input ended.")
+            throw ExitCode(2)
+        }
+        var consent = agree
+        if !consent {
+            say(ja
+                ? "ワンタイムパスワードアプリの利用規定を確認しました。上記の内容に同意しますか？ [y/N]: "
+                : "You have read the terms of use of the one-time password app. Do you agree (上記の内容に同意する)? [y/N]: ",
+                terminator: "")
+            consent = (readLine() ?? "").lowercased().hasPrefix("y")
+        }
+        guard consent else {
+            complain(SetupError(kind: .consentRequired).message(japanese: ja))
+            throw ExitCode(2)
+        }
+        let store = TokenStore.standard()
+        do {
+            let provisioned = try await ProvisioningClient(server: server, caFile: caFile).provision(
+                serviceID: serviceID.trimmingCharacters(in: .whitespaces), userID: userID.trimmingCharacters(in: .whitespaces),
+                activationPassword: password, consent: true)
+            try store.add(
+                serial: provisioned.serial, seed: provisioned.seed, parameters: provisioned.parameters,
+                issuer: provisioned.issuer, server: server)
+            say(ja
+                ? "初期設定が完了しました。シリアル番号: \(provisioned.serial)\nichigo-token show でワンタイムパスワードを表示します。"
+                : "Set-up complete. Serial number: \(provisioned.serial)\nRun ichigo-token show to see the one-time password.")
+        } catch let error as SetupError {
+            complain(error.message(japanese: ja))
+            throw ExitCode(1)
+        } catch let error as TokenStoreError {
+            complain(storeMessage(error, japanese: ja))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the current one-time password and the seconds left.")
+
+    @OptionGroup var common: Common
+    @Option(help: "The token's serial (needed when several are installed)") var serial: String?
+    @Flag(help: "Redraw every second with a countdown bar until interrupted") var watch = false
+    @Flag(help: "Print JSON for scripts") var json = false
+    @Option(help: .hidden) var frames: Int?
+
+    func run() async throws {
+        let ja = common.japanese
+        let store = TokenStore.standard()
+        do {
+            let token = try store.token(serial: serial)
+            let totp = try store.generator(for: token)
+            if !watch {
+                let display = CodeDisplay(token: token, totp: totp, at: Date())
+                say(json ? display.json() : display.line(japanese: ja))
+                return
+            }
+            var last: String? = nil
+            var drawn = 0
+            while frames.map({ drawn < $0 }) ?? true {
+                let display = CodeDisplay(token: token, totp: totp, at: Date())
+                if json {
+                    say(display.json())
+                } else {
+                    if let last, last != display.code {
+                        say("\r\u{1B}[2K" + (ja ? "新しいワンタイムパスワード: " : "New one-time password: ") + display.groupedCode)
+                    }
+                    say("\r\u{1B}[2K" + display.line(japanese: ja), terminator: "")
+                }
+                last = display.code
+                drawn += 1
+                try await Task.sleep(for: .seconds(1))
+            }
+            if !json { say("") }
+        } catch let error as TokenStoreError {
+            complain(storeMessage(error, japanese: ja))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the installed tokens.")
+    @OptionGroup var common: Common
+    @Flag(help: "Print JSON for scripts") var json = false
+
+    func run() async throws {
+        let tokens = try TokenStore.standard().tokens()
+        if json {
+            let rows = tokens.map { ["serial": $0.serial, "issuer": $0.issuer, "server": $0.server] }
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
+            say(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if tokens.isEmpty { say(common.japanese ? "トークンはありません。" : "No tokens.") }
+        for token in tokens { say("\(token.serial)  \(token.issuer)  \(token.server)") }
+    }
+}
+
+struct Remove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete a token (do this after 利用解除, as the bank asks).")
+    @OptionGroup var common: Common
+    @Argument(help: "The token's serial") var serial: String
+
+    func run() async throws {
+        let ja = common.japanese
+        guard try TokenStore.standard().remove(serial: serial) else {
+            complain(storeMessage(TokenStoreError(.notFound(serial)), japanese: ja))
+            throw ExitCode(1)
+        }
+        say(ja ? "トークン \(serial) を削除しました。" : "Removed token \(serial).")
+    }
+}
