@@ -88,7 +88,8 @@ struct WebController<Context: RequestContext>: Sendable {
         context["values"] = page.data.formValues ?? [:]
         if let error = page.data.pageError { context["pageError"] = t(error, language) }
         if let flash = page.session.flash { context["flash"] = t(flash, language) }
-        for (key, value) in extra { context[key] = value }
+        // An empty string is "present" to Mustache; leave it out so `{{#key}}` sections stay closed.
+        for (key, value) in extra where (value as? String)?.isEmpty != true { context[key] = value }
         page.data.formErrors = nil
         page.data.formValues = nil
         page.data.pageError = nil
@@ -507,7 +508,7 @@ struct WebController<Context: RequestContext>: Sendable {
             "bot003", page, id: "BOT003", titleKey: "bot003.title", request: request, steps: "bot", step: 3,
             [
                 "phoneEmail": issued.phoneEmail, "serviceID": issued.serviceID, "appUserID": issued.appUserID,
-                "qr": qr, "authenticatorApps": services.retail.policy.allowAuthenticatorApps,
+                "qr": qr, "hasQR": !qr.isEmpty, "authenticatorApps": services.retail.policy.allowAuthenticatorApps,
             ])
     }
 
