@@ -183,6 +183,7 @@ struct RetailScreenTests {
             #expect(browser.screenID == "BOT003", "\(browser.page)")
             let ids = (try #require(browser.text(of: "service-id")), try #require(browser.text(of: "app-user-id")))
             #expect(ids.0.count == 8 && ids.1.count == 12)
+            #expect(!browser.has("<svg"), "no QR code unless the bank allows authenticator apps")
             let issuedMail = try #require(try await Self.mail(harness, to: "phone@example.jp"))
             #expect(issuedMail.body.contains(ids.0) && issuedMail.body.contains(ids.1) && issuedMail.body.contains("https://"))
             #expect(!issuedMail.body.contains("4321"), "the activation password must never be mailed")
