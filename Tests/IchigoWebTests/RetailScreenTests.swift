@@ -39,17 +39,27 @@ struct RetailScreenTests {
         try await harness.repository.pendingMails(limit: 100, at: .distantFuture).last { $0.recipient == recipient }
     }
 
-    /// Runs BOT001–BOT003 and returns サービスID and ユーザID.
-    static func issue(_ browser: Browser, _ harness: APIHarness, activation: String = "4321") async throws -> (String, String) {
+    /// BOT001 with valid input (the smartphone address phone@example.jp).
+    static func applyForToken(_ browser: Browser, activation: String) async throws {
         try await browser.get("/otp/issue")
         try await browser.post(
             "/otp/issue",
             ["phoneEmail": "phone@example.jp", "phoneEmailConfirmation": "phone@example.jp",
              "activationPassword": activation, "activationPasswordConfirmation": activation])
-        try #require(browser.screenID == "BOT002", "\(browser.page)")
+    }
+
+    /// The mail notification password in the newest mail to the customer's registered address.
+    static func mailPassword(_ harness: APIHarness) async throws -> String {
         let mail = try #require(try await Self.mail(harness, to: "yamada@example.jp"))
-        let code = try #require(mail.body.firstMatch(of: /メール通知パスワード: (\d+)/)?.1)
-        try await browser.post("/otp/issue/confirm", ["action": "confirm", "confirmationPassword": confirmation, "mailPassword": String(code)])
+        return String(try #require(mail.body.firstMatch(of: /メール通知パスワード: (\d+)/)?.1))
+    }
+
+    /// Runs BOT001–BOT003 and returns サービスID and ユーザID.
+    static func issue(_ browser: Browser, _ harness: APIHarness, activation: String = "4321") async throws -> (String, String) {
+        try await applyForToken(browser, activation: activation)
+        try #require(browser.screenID == "BOT002", "\(browser.page)")
+        let code = try await mailPassword(harness)
+        try await browser.post("/otp/issue/confirm", ["action": "confirm", "confirmationPassword": confirmation, "mailPassword": code])
         try #require(browser.screenID == "BOT003", "\(browser.page)")
         return (try #require(browser.text(of: "service-id")), try #require(browser.text(of: "app-user-id")))
     }
@@ -164,10 +174,7 @@ struct RetailScreenTests {
             #expect(browser.has("翌日以降に、新たに「トークン発行」"))
 
             // BOT001 → mail notification password to the registered address.
-            try await browser.get("/otp/issue")
-            try await browser.post(
-                "/otp/issue",
-                ["phoneEmail": "phone@example.jp", "phoneEmailConfirmation": "phone@example.jp", "activationPassword": "4321", "activationPasswordConfirmation": "4321"])
+            try await Self.applyForToken(browser, activation: "4321")
             #expect(browser.screenID == "BOT002" && browser.text(of: "phone-email") == "phone@example.jp")
             #expect(browser.text(of: "registered-email") == "yamada@example.jp")
             let mail = try #require(try await Self.mail(harness, to: "yamada@example.jp"))
@@ -274,10 +281,7 @@ struct RetailScreenTests {
         try await harness.test { api in
             let browser = Browser(client: api.client)
             try await Self.login(browser)
-            try await browser.get("/otp/issue")
-            try await browser.post(
-                "/otp/issue",
-                ["phoneEmail": "phone@example.jp", "phoneEmailConfirmation": "phone@example.jp", "activationPassword": "1234", "activationPasswordConfirmation": "1234"])
+            try await Self.applyForToken(browser, activation: "1234")
             try await browser.post("/otp/issue/confirm", ["action": "abort"])
             #expect(browser.screenID == "BOP001" && browser.flash == "お申込みを中止しました。")
             #expect(try await harness.repository.userWithToken(user.id)?.token == nil)
@@ -292,11 +296,8 @@ struct RetailScreenTests {
         try await harness.test { api in
             let browser = Browser(client: api.client)
             try await Self.login(browser)
-            try await browser.get("/otp/issue")
-            try await browser.post(
-                "/otp/issue",
-                ["phoneEmail": "phone@example.jp", "phoneEmailConfirmation": "phone@example.jp", "activationPassword": "1234", "activationPasswordConfirmation": "1234"])
-            let code = String(try #require(try await Self.mail(harness, to: "yamada@example.jp")?.body.firstMatch(of: /メール通知パスワード: (\d+)/)?.1))
+            try await Self.applyForToken(browser, activation: "1234")
+            let code = try await Self.mailPassword(harness)
             for _ in 1...4 {
                 try await browser.post("/otp/issue/confirm", ["action": "confirm", "confirmationPassword": Self.confirmation, "mailPassword": "11111111"])
                 #expect(browser.screenID == "BOT002")
@@ -316,11 +317,8 @@ struct RetailScreenTests {
         try await harness.test { api in
             let browser = Browser(client: api.client)
             try await Self.login(browser)
-            try await browser.get("/otp/issue")
-            try await browser.post(
-                "/otp/issue",
-                ["phoneEmail": "phone@example.jp", "phoneEmailConfirmation": "phone@example.jp", "activationPassword": "1234", "activationPasswordConfirmation": "1234"])
-            let code = String(try #require(try await Self.mail(harness, to: "yamada@example.jp")?.body.firstMatch(of: /メール通知パスワード: (\d+)/)?.1))
+            try await Self.applyForToken(browser, activation: "1234")
+            let code = try await Self.mailPassword(harness)
             for _ in 0..<3 {  // keep the session alive across the ten minutes
                 harness.clock.advance(by: 201)
                 try await browser.get("/otp/issue/confirm")
