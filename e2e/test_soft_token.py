@@ -96,3 +96,32 @@ def test_clear_errors_for_unreachable_server_and_refused_consent():
         assert result.returncode == 1 and "No token is set up" in result.stderr
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_tls_failure_is_reported_as_such():
+    """A server whose certificate is not trusted: setup says the secure connection failed."""
+    import http.server
+    import ssl
+    import threading
+    from conftest import free_port
+
+    work = tempfile.mkdtemp(prefix="ichigo-tls-")
+    home = tempfile.mkdtemp(prefix="ichigo-token-")
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    port = free_port()
+    httpd = http.server.HTTPServer(("127.0.0.1", port), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = token_cli(home, "setup", "--server", f"https://localhost:{port}", "--service-id", "12345678",
+                           "--user-id", "123456789012", "--activation-password", "1234", "--agree", check=False)
+        assert result.returncode == 1 and "安全な接続（TLS）を確立できません" in result.stderr, result.stderr
+    finally:
+        httpd.shutdown()
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)

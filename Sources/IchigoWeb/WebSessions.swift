@@ -6,6 +6,7 @@ import Ichigo
 import Mustache
 import NIOCore
 import OTP
+import ServiceLifecycle
 
 /// Flow state kept in the session between the steps of a screen flow (never a password).
 struct SessionData: Codable, Sendable {
@@ -190,5 +191,23 @@ struct Renderer: Sendable {
 
     func render(_ template: String, _ context: [String: Any]) -> String {
         library.render(context, withTemplate: template) ?? "template \(template) missing"
+    }
+}
+
+/// Removes browser sessions idle longer than the timeout, once a minute, so the table holds only live ones.
+public struct SessionJanitor: ServiceLifecycle.Service {
+    let repository: any RetailRepository
+    let interval: Duration
+
+    public init(repository: any RetailRepository, interval: Duration = .seconds(60)) {
+        self.repository = repository
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
+            try? await Task.sleep(for: interval)
+        }
     }
 }

@@ -100,7 +100,7 @@ struct Serve: AsyncParsableCommand {
         let mail = runtime.mailDestination
         try await runServer(
             services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [runtime.mailSender]
+            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository)]
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
             say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
