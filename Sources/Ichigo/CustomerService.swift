@@ -74,13 +74,14 @@ public struct CustomerService: Sendable {
         let contract = Contract(id: .random(), kind: .retail, name: new.name, createdAt: now)
         // Validate before writing anything, so bad input changes nothing.
         let user = try makeUser(new, contract: contract.id, at: now)
-        guard try await repository.user(loginID: new.loginID) == nil else { throw IchigoError(.loginIDTaken) }
         try await repository.insert(
-            contract,
-            audit: AuditEvent(
-                at: now, actor: actor, action: "contract.create", subject: contract.id.rawValue, outcome: "ok",
-                reason: "retail"))
-        try await insert(user, actor: actor, at: now)
+            contract, with: user,
+            audit: [
+                AuditEvent(
+                    at: now, actor: actor, action: "contract.create", subject: contract.id.rawValue, outcome: "ok",
+                    reason: "retail"),
+                userCreated(user, actor: actor, at: now),
+            ])
         return user
     }
 
@@ -133,11 +134,13 @@ public struct CustomerService: Sendable {
     }
 
     private func insert(_ user: User, actor: String, at now: Date) async throws {
-        try await repository.insert(
-            user,
-            audit: AuditEvent(
-                at: now, actor: actor, action: "user.create", subject: user.id.rawValue, outcome: "ok",
-                reason: "login=\(user.loginID.rawValue) role=\(user.role.rawValue)"))
+        try await repository.insert(user, audit: userCreated(user, actor: actor, at: now))
+    }
+
+    private func userCreated(_ user: User, actor: String, at now: Date) -> AuditEvent {
+        AuditEvent(
+            at: now, actor: actor, action: "user.create", subject: user.id.rawValue, outcome: "ok",
+            reason: "login=\(user.loginID.rawValue) role=\(user.role.rawValue)")
     }
 }
 

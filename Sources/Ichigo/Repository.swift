@@ -27,6 +27,9 @@ public protocol IchigoRepository: Sendable {
 
     /// Stores a new contract.
     func insert(_ contract: Contract, audit: AuditEvent) async throws
+    /// Stores a retail customer: the contract and its one user, together or not at all.
+    /// Throws `loginIDTaken` if the login ID is in use.
+    func insert(_ contract: Contract, with user: User, audit: [AuditEvent]) async throws
     /// The contract with `id`, if any.
     func contract(_ id: ContractID) async throws -> Contract?
     /// Stores a new user. Throws `loginIDTaken` if the login ID is in use, `contractNotFound` if the contract is unknown.

@@ -6,7 +6,7 @@ extension SQLiteRepository: RetailRepository {
     // MARK: Issuance applications
 
     public func insert(_ application: IssuanceApplication, mail: OutgoingMail, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE issuance_applications SET status = 'cancelled', updated_at = ? WHERE user_id = ? AND status = 'pending'",
                 arguments: [application.createdAt.millis, application.userID.rawValue])
@@ -49,7 +49,7 @@ extension SQLiteRepository: RetailRepository {
     public func recordMailPasswordFailure(
         _ id: ApplicationID, maxAttempts: Int, at now: Date, audit: AuditEvent
     ) async throws -> Int? {
-        try await pool.write { db in
+        try await write { db in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
@@ -69,7 +69,7 @@ extension SQLiteRepository: RetailRepository {
         _ id: ApplicationID, token: Token, provisioning: Provisioning, mail: OutgoingMail, at now: Date,
         audit: [AuditEvent]
     ) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE issuance_applications SET status = 'completed', updated_at = ? WHERE id = ? AND status = 'pending'",
                 arguments: [now.millis, id.rawValue])
@@ -96,7 +96,7 @@ extension SQLiteRepository: RetailRepository {
     public func close(_ id: ApplicationID, as status: ApplicationStatus, at now: Date, audit: AuditEvent) async throws
         -> Bool
     {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE issuance_applications SET status = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
                 arguments: [status.rawValue, now.millis, id.rawValue])
@@ -133,7 +133,7 @@ extension SQLiteRepository: RetailRepository {
     public func recordActivationFailure(
         token: TokenID, maxAttempts: Int, at now: Date, audit: AuditEvent
     ) async throws -> (attempts: Int, voided: Bool)? {
-        try await pool.write { db in
+        try await write { db in
             guard let row = try Row.fetchOne(
                 db,
                 sql: """
@@ -164,7 +164,7 @@ extension SQLiteRepository: RetailRepository {
     public func completeProvisioning(token: TokenID, serial: SerialNumber, at now: Date, audit: AuditEvent) async throws
         -> Bool
     {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE serial = ?", arguments: [serial.rawValue]) == nil
             else { throw IchigoError(.serialTaken) }
             try db.execute(
@@ -181,7 +181,7 @@ extension SQLiteRepository: RetailRepository {
     }
 
     public func expireProvisioning(token: TokenID, at now: Date, audit: AuditEvent) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE tokens SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'awaiting_app_setup'",
                 arguments: [now.millis, token.rawValue])
@@ -194,7 +194,7 @@ extension SQLiteRepository: RetailRepository {
     // MARK: Use
 
     public func enqueue(_ mail: OutgoingMail) async throws {
-        try await pool.write { db in try Self.enqueue(mail, in: db) }
+        try await write { db in try Self.enqueue(mail, in: db) }
     }
 
     static func enqueue(_ mail: OutgoingMail, in db: Database) throws {
@@ -209,7 +209,7 @@ extension SQLiteRepository: RetailRepository {
     public func cancelUse(
         of token: TokenID, from state: TokenState, by user: UserID, at now: Date, audit: AuditEvent
     ) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "UPDATE tokens SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = ?",
                 arguments: [now.millis, token.rawValue, state.rawValue])
@@ -231,7 +231,7 @@ extension SQLiteRepository: RetailRepository {
     // MARK: Accounts and transfers
 
     public func insert(_ account: Account) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO accounts (id, user_id, name, branch, number, balance) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance])
@@ -249,7 +249,7 @@ extension SQLiteRepository: RetailRepository {
     }
 
     public func execute(_ transfer: Transfer, by user: UserID, audit: AuditEvent) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM transfers WHERE id = ?", arguments: [transfer.id]) == nil else {
                 throw IchigoError(.transferDuplicate)
             }
@@ -306,7 +306,7 @@ extension SQLiteRepository: RetailRepository {
     // MARK: Sessions
 
     public func insert(_ session: WebSession) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO web_sessions (id_hash, user_id, stage, csrf_token, language, flash, data, created_at, last_seen_at)
@@ -333,7 +333,7 @@ extension SQLiteRepository: RetailRepository {
     }
 
     public func update(_ session: WebSession) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     UPDATE web_sessions SET user_id = ?, stage = ?, csrf_token = ?, language = ?, flash = ?, data = ?,
@@ -348,11 +348,11 @@ extension SQLiteRepository: RetailRepository {
     }
 
     public func deleteSession(idHash: String) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM web_sessions WHERE id_hash = ?", arguments: [idHash]) }
+        try await write { db in try db.execute(sql: "DELETE FROM web_sessions WHERE id_hash = ?", arguments: [idHash]) }
     }
 
     public func purgeSessions(idleSince cutoff: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM web_sessions WHERE last_seen_at < ?", arguments: [cutoff.millis])
         }
     }
@@ -374,13 +374,13 @@ extension SQLiteRepository: RetailRepository {
     }
 
     public func markSent(_ id: Int64, at now: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE mail_outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?", arguments: [now.millis, id])
         }
     }
 
     public func markFailed(_ id: Int64, error: String, at now: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             // Back off: 10 s, 20 s, 40 s, … up to an hour.
             try db.execute(
                 sql: """

@@ -8,6 +8,7 @@ import OTP
 public final class SQLiteRepository: IchigoRepository {
     let pool: DatabasePool
     let chain: AuditChain
+    let groupCommit: GroupCommit
 
     /// How commits reach the disk.
     public enum Durability: Sendable {
@@ -27,8 +28,14 @@ public final class SQLiteRepository: IchigoRepository {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.groupCommit = GroupCommit(pool: pool)
         self.chain = chain
         try Schema.migrator.migrate(pool)
+    }
+
+    /// Runs `work` in a write transaction; concurrent writes share one commit (`GroupCommit`).
+    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await groupCommit.write(work)
     }
 
     /// Closes the database.
@@ -37,17 +44,29 @@ public final class SQLiteRepository: IchigoRepository {
     // MARK: Contracts and users
 
     public func insert(_ contract: Contract, audit: AuditEvent) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO contracts (id, kind, name, usage_mode, pin_hash, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    contract.id.rawValue, contract.kind.rawValue, contract.name, contract.usageMode.rawValue,
-                    contract.pinHash?.encoded, contract.createdAt.millis,
-                ])
+        try await write { db in
+            try Self.insertContract(contract, in: db)
             try self.appendAudit(audit, in: db)
+        }
+    }
+
+    static func insertContract(_ contract: Contract, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO contracts (id, kind, name, usage_mode, pin_hash, created_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                contract.id.rawValue, contract.kind.rawValue, contract.name, contract.usageMode.rawValue,
+                contract.pinHash?.encoded, contract.createdAt.millis,
+            ])
+    }
+
+    public func insert(_ contract: Contract, with user: User, audit: [AuditEvent]) async throws {
+        try await write { db in
+            try Self.insertContract(contract, in: db)
+            try Self.insertUser(user, in: db)
+            for event in audit { try self.appendAudit(event, in: db) }
         }
     }
 
@@ -59,28 +78,28 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func insert(_ user: User, audit: AuditEvent) async throws {
-        try await pool.write { db in
-            guard
-                try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM contracts WHERE id = ?", arguments: [user.contractID.rawValue]) != nil
-            else { throw IchigoError(.contractNotFound) }
-            guard
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE login_id = ?", arguments: [user.loginID.rawValue])
-                    == nil
-            else { throw IchigoError(.loginIDTaken) }
-            try db.execute(
-                sql: """
-                    INSERT INTO users (id, contract_id, login_id, name, role, email, login_password_hash,
-                        confirmation_password_hash, token_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    user.id.rawValue, user.contractID.rawValue, user.loginID.rawValue, user.name, user.role.rawValue,
-                    user.email, user.loginPasswordHash?.encoded, user.confirmationPasswordHash?.encoded,
-                    user.tokenID?.rawValue, user.createdAt.millis,
-                ])
+        try await write { db in
+            try Self.insertUser(user, in: db)
             try self.appendAudit(audit, in: db)
         }
+    }
+
+    static func insertUser(_ user: User, in db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM contracts WHERE id = ?", arguments: [user.contractID.rawValue]) != nil
+        else { throw IchigoError(.contractNotFound) }
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE login_id = ?", arguments: [user.loginID.rawValue]) == nil
+        else { throw IchigoError(.loginIDTaken) }
+        try db.execute(
+            sql: """
+                INSERT INTO users (id, contract_id, login_id, name, role, email, login_password_hash,
+                    confirmation_password_hash, token_id, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                user.id.rawValue, user.contractID.rawValue, user.loginID.rawValue, user.name, user.role.rawValue,
+                user.email, user.loginPasswordHash?.encoded, user.confirmationPasswordHash?.encoded,
+                user.tokenID?.rawValue, user.createdAt.millis,
+            ])
     }
 
     public func user(_ id: UserID) async throws -> User? {
@@ -135,7 +154,7 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try self.insertToken(token, assigningTo: users, in: db)
             try self.appendAudit(audit, in: db)
         }
@@ -191,7 +210,7 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func assign(_ token: TokenID, to user: UserID, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM tokens WHERE id = ?", arguments: [token.rawValue]) != nil
             else { throw IchigoError(.tokenNotFound) }
             let current = try String.fetchOne(
@@ -208,7 +227,7 @@ public final class SQLiteRepository: IchigoRepository {
         _ token: TokenID, from state: TokenState, to newState: TokenState, resetFailures: Bool, at now: Date,
         audit: AuditEvent
     ) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     UPDATE tokens SET state = ?, updated_at = ?,
@@ -226,7 +245,7 @@ public final class SQLiteRepository: IchigoRepository {
         ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
         at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             // The accept-once rule: only a step later than the last accepted one moves the token.
             try db.execute(
                 sql: """
@@ -247,7 +266,7 @@ public final class SQLiteRepository: IchigoRepository {
     public func recordFailure(
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
     ) async throws -> FailureOutcome? {
-        try await pool.write { db in
+        try await write { db in
             // Counted and locked in one statement: the count is exact under any concurrency.
             guard
                 let row = try Row.fetchOne(
@@ -271,7 +290,7 @@ public final class SQLiteRepository: IchigoRepository {
     // MARK: Audit trail
 
     public func append(_ event: AuditEvent) async throws {
-        try await pool.write { db in try self.appendAudit(event, in: db) }
+        try await write { db in try self.appendAudit(event, in: db) }
     }
 
     public func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord] {

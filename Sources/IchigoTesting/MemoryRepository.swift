@@ -18,6 +18,13 @@ public actor MemoryRepository: IchigoRepository {
         appendAudit(event)
     }
 
+    public func insert(_ contract: Contract, with user: User, audit events: [AuditEvent]) async throws {
+        guard !usersByID.values.contains(where: { $0.loginID == user.loginID }) else { throw IchigoError(.loginIDTaken) }
+        contracts[contract.id] = contract
+        usersByID[user.id] = user
+        for event in events { appendAudit(event) }
+    }
+
     public func contract(_ id: ContractID) async throws -> Contract? { contracts[id] }
 
     public func insert(_ user: User, audit event: AuditEvent) async throws {

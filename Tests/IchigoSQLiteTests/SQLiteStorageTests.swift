@@ -93,4 +93,29 @@ struct SQLiteStorageTests {
         return try await queue.read { try String.fetchOne($0, sql: "SELECT serial FROM tokens") }.flatMap(
             SerialNumber.init(rawValue:))
     }
+
+    @Test func groupCommitIsolatesFailuresAndKeepsTheChain() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = MasterKey.random()
+        let repository = try SQLiteRepository(path: directory.appendingPathComponent("g.sqlite").path, chain: AuditChain(masterKey: key))
+        let fixture = ContractFixture(repository: repository, masterKey: key)
+        // 40 concurrent creations; 20 of them fight over one login ID. They share commits, yet each stands alone.
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    (try? await fixture.customer(index.isMultiple(of: 2) ? "same" : "user\(index)")) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 21)
+        #expect(try await repository.userCount() == 21)
+        let report = try await AuditVerifier(repository: repository, chain: AuditChain(masterKey: key)).verify()
+        #expect(report.isIntact)
+        // Each creation wrote its contract and user together, or nothing: no orphan contract, no stray record.
+        #expect(report.recordCount == 42)
+        try repository.close()
+    }
 }
