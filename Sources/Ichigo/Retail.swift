@@ -243,7 +243,8 @@ public protocol RetailRepository: Sendable {
     ) async throws -> Bool
 
     // MARK: Accounts and transfers
-    func insert(_ account: Account) async throws
+    /// Opens an account, with its audit record.
+    func insert(_ account: Account, audit: AuditEvent) async throws
     func accounts(of user: UserID) async throws -> [Account]
     /// Debits the account if it belongs to `user` and has the funds, records the transfer, credits the payee
     /// when it is an account of this bank. One transaction. Returns false (nothing moved) if funds are short.

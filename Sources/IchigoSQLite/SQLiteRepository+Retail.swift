@@ -230,8 +230,9 @@ extension SQLiteRepository: RetailRepository {
 
     // MARK: Accounts and transfers
 
-    public func insert(_ account: Account) async throws {
+    public func insert(_ account: Account, audit: AuditEvent) async throws {
         try await write { db in
+            try self.appendAudit(audit, in: db)
             try db.execute(
                 sql: "INSERT INTO accounts (id, user_id, name, branch, number, balance) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance])

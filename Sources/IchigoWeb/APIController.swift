@@ -226,7 +226,10 @@ struct APIController<Context: RequestContext>: Sendable {
         body.id = "K" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
         do {
             try await services.repository.insert(
-                Account(id: body.id!, userID: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance))
+                Account(id: body.id!, userID: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance),
+                audit: AuditEvent(
+                    at: services.clock.now(), actor: "api", action: "account.open", subject: body.id!, outcome: "ok",
+                    reason: "user=\(id.rawValue) branch=\(body.branch) number=\(body.number) balance=\(body.balance)"))
         } catch {
             throw IchigoError(.invalidInput, field: "number", detail: "account number in use")
         }

@@ -228,6 +228,10 @@ struct WebController<Context: RequestContext>: Sendable {
         let fields = try await request.formFields()
         let page = try await sessions.load(request)
         try checkCSRF(fields, page)
+        if let user = page.user {
+            try await services.repository.append(
+                AuditEvent(at: services.clock.now(), actor: "user:\(user.id.rawValue)", action: "logout", subject: user.id.rawValue, outcome: "ok"))
+        }
         try await sessions.destroy(page)
         var fresh = try await sessions.load(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/"), body: .init(buffer: ByteBuffer())))
         fresh.session.language = page.language

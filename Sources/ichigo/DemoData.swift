@@ -44,10 +44,12 @@ enum DemoData {
             let user = try await services.customers.createRetailCustomer(newUser(person), actor: "demo", at: now)
             try await services.repository.insert(
                 Account(id: "D\(index)A", userID: user.id, name: "普通預金", branch: "001",
-                        number: String(1_234_560 + index), balance: 1_000_000))
+                        number: String(1_234_560 + index), balance: 1_000_000),
+                audit: AuditEvent(at: now, actor: "demo", action: "account.open", subject: user.id.rawValue, outcome: "ok"))
             try await services.repository.insert(
                 Account(id: "D\(index)B", userID: user.id, name: "貯蓄預金", branch: "001",
-                        number: String(7_654_320 + index), balance: 250_000))
+                        number: String(7_654_320 + index), balance: 250_000),
+                audit: AuditEvent(at: now, actor: "demo", action: "account.open", subject: user.id.rawValue, outcome: "ok"))
         }
         let contract = try await services.customers.createCorporateContract(
             name: "いちご商事株式会社", usageMode: .individual, pin: contractPIN, actor: "demo", at: now)
