@@ -74,5 +74,6 @@ def test_server_log_has_no_secrets(server):
     server.api("POST", f"/api/v1/users/{user['id']}/token/activate", {"code": code})
     server.api("POST", f"/api/v1/users/{user['id']}/verify", {"code": "000000"})
     server.stop()
+    assert server.process.returncode == 0, "the server must stop gracefully on SIGTERM"
     log = open(os.path.join(server.data_dir, "server.log")).read()
     assert totp.secret not in log and code not in log and server.api_key not in log

@@ -222,9 +222,12 @@ public struct MailSender: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await deliverPending()
-            try? await Task.sleep(for: interval)
+        // On graceful shutdown the sleep is cancelled at once; what is due is still sent before leaving.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await deliverPending()
+                try await Task.sleep(for: interval)
+            }
         }
         await deliverPending()
     }

@@ -205,9 +205,11 @@ public struct SessionJanitor: ServiceLifecycle.Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            try? await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
-            try? await Task.sleep(for: interval)
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
+                try await Task.sleep(for: interval)
+            }
         }
     }
 }

@@ -108,9 +108,15 @@ public struct ProvisioningClient: Sendable {
             tls.trustRoots = .file(caFile)
             request.tlsConfiguration = tls
         }
+        // A refused or failed connection is reported at once, not retried until the deadline.
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(20))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        defer { client.shutdown { _ in } }
         let response: HTTPClientResponse
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(20))
+            response = try await client.execute(request, timeout: .seconds(30))
         } catch {
             let text = String(describing: error)
             if error is NIOSSLError || text.contains("SSL") || text.contains("certificate") || text.contains("handshake") {
