@@ -41,6 +41,19 @@ struct RetailScreenTests {
         try await harness.repository.pendingMails(limit: 100, at: .distantFuture).last { $0.recipient == recipient }
     }
 
+    /// A fresh app and database, a customer, and a browser logged in as that customer.
+    static func loggedIn(
+        _ body: @escaping @Sendable (APIHarness, User, APIClient, Browser) async throws -> Void
+    ) async throws {
+        let harness = try APIHarness()
+        let user = try await customer(harness)
+        try await harness.test { api in
+            let browser = Browser(client: api.client)
+            try await login(browser)
+            try await body(harness, user, api, browser)
+        }
+    }
+
     /// BOT001 with valid input (the smartphone address phone@example.jp).
     static func applyForToken(_ browser: Browser, activation: String) async throws {
         try await browser.get("/otp/issue")
@@ -119,11 +132,7 @@ struct RetailScreenTests {
     }
 
     @Test func sessionsEndAfterFiveMinutesIdle() async throws {
-        let harness = try APIHarness()
-        _ = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             harness.clock.advance(by: 299)
             try await browser.get("/top")
             #expect(browser.screenID == "BTP001")
@@ -135,11 +144,7 @@ struct RetailScreenTests {
     }
 
     @Test func bot001ValidatesEachFieldAndKeepsValuesButNeverPasswords() async throws {
-        let harness = try APIHarness()
-        _ = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await browser.get("/otp/issue")
             #expect(browser.screenID == "BOT001" && browser.has("[必須]") && browser.has("ソフトウェアキーボードを使用して入力する"))
             #expect(browser.has("aria-current=\"step\">ソフトウェアトークン発行情報入力<"))
@@ -164,11 +169,7 @@ struct RetailScreenTests {
     }
 
     @Test func theWholeSoftwareTokenJourney() async throws {
-        let harness = try APIHarness()
-        let user = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             // BOP001: not registered; only issuance offered.
             try await browser.get("/otp")
             #expect(browser.screenID == "BOP001" && browser.text(of: "status") == "未登録")
@@ -278,11 +279,7 @@ struct RetailScreenTests {
     }
 
     @Test func abortingAtBOT002LeavesNoToken() async throws {
-        let harness = try APIHarness()
-        let user = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await Self.applyForToken(browser, activation: "1234")
             try await browser.post("/otp/issue/confirm", ["action": "abort"])
             #expect(browser.screenID == "BOP001" && browser.flash == "お申込みを中止しました。")
@@ -293,11 +290,7 @@ struct RetailScreenTests {
     }
 
     @Test func fiveWrongMailPasswordsVoidTheApplication() async throws {
-        let harness = try APIHarness()
-        let user = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await Self.applyForToken(browser, activation: "1234")
             let code = try await Self.mailPassword(harness)
             for _ in 1...4 {
@@ -314,11 +307,7 @@ struct RetailScreenTests {
     }
 
     @Test func mailPasswordsExpireAfterTenMinutes() async throws {
-        let harness = try APIHarness()
-        _ = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await Self.applyForToken(browser, activation: "1234")
             let code = try await Self.mailPassword(harness)
             for _ in 0..<3 {  // keep the session alive across the ten minutes
@@ -331,11 +320,7 @@ struct RetailScreenTests {
     }
 
     @Test func fiveWrongActivationPasswordsVoidTheIssuance() async throws {
-        let harness = try APIHarness()
-        let user = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             let ids = try await Self.issue(browser, harness)
             for left in stride(from: 4, through: 1, by: -1) {
                 let (_, response) = try await Self.provision(api.client, ids, activation: "0000")
@@ -350,11 +335,7 @@ struct RetailScreenTests {
     }
 
     @Test func provisioningExpires() async throws {
-        let harness = try APIHarness()
-        _ = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             let ids = try await Self.issue(browser, harness)
             harness.clock.advance(by: 7 * 24 * 3600 + 1)
             let (_, response) = try await Self.provision(api.client, ids)
@@ -389,11 +370,7 @@ struct RetailScreenTests {
     }
 
     @Test func screensSwitchToEnglish() async throws {
-        let harness = try APIHarness()
-        _ = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await browser.get("/lang?to=en&back=/otp")
             #expect(browser.screenID == "BOP001" && browser.title == "One-time password application")
             #expect(browser.text(of: "status") == "Not registered")
@@ -403,11 +380,7 @@ struct RetailScreenTests {
     }
 
     @Test func transferValidationAndInsufficientFunds() async throws {
-        let harness = try APIHarness()
-        let user = try await Self.customer(harness)
-        try await harness.test { api in
-            let browser = Browser(client: api.client)
-            try await Self.login(browser)
+        try await Self.loggedIn { harness, user, api, browser in
             try await browser.get("/transfer")
             try await browser.post("/transfer", ["account": "yamada-A", "payeeBank": "99", "payeeBranch": "", "payeeAccount": "abc", "payeeName": "", "amount": "-5"])
             #expect(browser.screenID == "BFK001")
