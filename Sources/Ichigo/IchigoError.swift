@@ -49,6 +49,8 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let concurrentUpdate = Code("storage.concurrent_update")
         /// Login ID or password wrong (which one is not said).
         public static let loginFailed = Code("login.failed")
+        /// Too many wrong passwords: the user's access is stopped until the bank lifts it.
+        public static let loginLocked = Code("login.locked")
         /// The session expired (5 minutes idle) or does not exist.
         public static let sessionExpired = Code("session.expired")
         /// The form's CSRF token is missing or wrong.

@@ -62,6 +62,10 @@ public enum Messages {
         "login.failed": (
             "ログインIDまたはログインパスワードが正しくありません。", "The login ID or login password is not correct."
         ),
+        "login.locked": (
+            "パスワードの誤入力が規定回数を超えたため、ご利用を停止しています。お取引店にお問い合わせください。",
+            "Too many wrong passwords: access is stopped. Please contact your branch."
+        ),
         "session.expired": (
             "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。",
             "You were logged out after a period of inactivity. Please log in again."

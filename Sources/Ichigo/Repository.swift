@@ -45,6 +45,17 @@ public protocol IchigoRepository: Sendable {
     /// The number of users, to tell an empty database.
     func userCount() async throws -> Int
 
+    /// Counts a wrong password (login or confirmation) for `user`, stopping the login when the count reaches
+    /// `threshold` (and then also writing `lockAudit`). One atomic update.
+    /// - Returns: the new count and whether it locked now, or `nil` for an unknown user.
+    func recordPasswordFailure(
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome?
+    /// Sets the password failure count to zero (after a right password).
+    func resetPasswordFailures(of user: UserID) async throws
+    /// Lifts a login lock. Returns whether the user was locked.
+    func unlockLogin(of user: UserID, at now: Date, audit: AuditEvent) async throws -> Bool
+
     // MARK: Tokens
 
     /// A user and their current token, in one read, for verification.

@@ -8,6 +8,8 @@ public struct RetailPolicy: Sendable, Hashable {
     public var mailPasswordLifetime: TimeInterval = 600
     /// Wrong mail notification passwords before the application is void. 5.
     public var mailPasswordMaxAttempts = 5
+    /// Consecutive wrong passwords (login or confirmation) that stop the login. 5.
+    public var passwordLockoutThreshold = 5
     /// Wrong activation passwords before the issuance is void. 5.
     public var activationMaxAttempts = 5
     /// How long the app may take to be set up after BOT003. 7 days.
@@ -116,12 +118,23 @@ public struct RetailService: Sendable {
         // Hash even when the user is unknown, so the answer takes as long either way.
         let hash = user?.loginPasswordHash ?? PasswordHash(encoded: Self.dummyHash)
         let matches = hasher.verify(password, against: hash)
-        guard let user, matches, user.loginPasswordHash != nil else {
-            try await repository.append(
-                AuditEvent(at: now, actor: "web", action: "login.password", subject: "login:\(text.prefix(32))",
-                           outcome: "refused", reason: user == nil ? "unknown_login" : "wrong_password"))
+        guard let user, matches, user.loginPasswordHash != nil, !user.loginLocked else {
+            let event = AuditEvent(
+                at: now, actor: "web", action: "login.password", subject: user.map { $0.id.rawValue } ?? "login:\(text.prefix(32))",
+                outcome: "refused",
+                reason: user == nil ? "unknown_login" : (user!.loginLocked ? "login_locked" : "wrong_password"))
+            guard let user else {
+                try await repository.append(event)
+                throw IchigoError(.loginFailed)
+            }
+            if user.loginLocked {
+                try await repository.append(event)
+                throw IchigoError(.loginLocked)
+            }
+            try await countPasswordFailure(of: user, event, at: now)
             throw IchigoError(.loginFailed)
         }
+        if user.passwordFailures > 0 { try await repository.resetPasswordFailures(of: user.id) }
         try await repository.append(
             AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "login.password", subject: user.id.rawValue, outcome: "accepted"))
         return user
@@ -138,11 +151,24 @@ public struct RetailService: Sendable {
     /// Checks the confirmation password (確認用パスワード); audits a refusal.
     public func checkConfirmationPassword(_ password: String, of user: User, action: String, at now: Date) async throws {
         guard let hash = user.confirmationPasswordHash, hasher.verify(password, against: hash) else {
-            try await repository.append(
+            try await countPasswordFailure(
+                of: user,
                 AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: action, subject: user.id.rawValue,
-                           outcome: "refused", reason: "wrong_confirmation_password"))
+                           outcome: "refused", reason: "wrong_confirmation_password"),
+                at: now)
             throw IchigoError(.wrongConfirmationPassword, field: "confirmationPassword")
         }
+        if user.passwordFailures > 0 { try await repository.resetPasswordFailures(of: user.id) }
+    }
+
+    /// Counts a wrong password; throws `loginLocked` when this one reached the threshold.
+    private func countPasswordFailure(of user: User, _ event: AuditEvent, at now: Date) async throws {
+        let outcome = try await repository.recordPasswordFailure(
+            of: user.id, lockingAt: policy.passwordLockoutThreshold, at: now, audit: event,
+            lockAudit: AuditEvent(
+                at: now, actor: "system", action: "login.lock", subject: user.id.rawValue, outcome: "ok",
+                reason: "\(policy.passwordLockoutThreshold) consecutive wrong passwords"))
+        if outcome?.lockedNow == true { throw IchigoError(.loginLocked) }
     }
 
     // MARK: BOP001

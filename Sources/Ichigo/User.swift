@@ -70,6 +70,10 @@ public struct User: Sendable, Hashable {
     /// The token the user authenticates with; several users may share one.
     public var tokenID: TokenID?
     public var createdAt: Date
+    /// Consecutive wrong passwords (login or confirmation) since the last right one.
+    public var passwordFailures = 0
+    /// Stopped after too many wrong passwords, until the bank lifts it.
+    public var loginLocked = false
 
     public init(
         id: UserID, contractID: ContractID, loginID: LoginID, name: String, role: UserRole, email: String? = nil,

@@ -137,6 +137,48 @@ public final class SQLiteRepository: IchigoRepository {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
     }
 
+    public func recordPasswordFailure(
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        try await write { db in
+            guard let row = try Row.fetchOne(
+                db,
+                sql: """
+                    UPDATE users SET password_failures = password_failures + 1,
+                        login_locked_at = CASE WHEN login_locked_at IS NULL AND password_failures + 1 >= ? THEN ?
+                                               ELSE login_locked_at END
+                    WHERE id = ?
+                    RETURNING password_failures, login_locked_at
+                    """,
+                arguments: [threshold, now.millis, user.rawValue])
+            else { return nil }
+            let count: Int = row["password_failures"]
+            let lockedNow = (row["login_locked_at"] as Int64?) == now.millis && count == threshold
+            try self.appendAudit(audit, in: db)
+            if lockedNow { try self.appendAudit(lockAudit, in: db) }
+            return FailureOutcome(failureCount: count, lockedNow: lockedNow)
+        }
+    }
+
+    public func resetPasswordFailures(of user: UserID) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE users SET password_failures = 0 WHERE id = ? AND password_failures <> 0 AND login_locked_at IS NULL",
+                arguments: [user.rawValue])
+        }
+    }
+
+    public func unlockLogin(of user: UserID, at now: Date, audit: AuditEvent) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE users SET password_failures = 0, login_locked_at = NULL WHERE id = ? AND login_locked_at IS NOT NULL",
+                arguments: [user.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try self.appendAudit(audit, in: db)
+            return true
+        }
+    }
+
     // MARK: Tokens
 
     public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
@@ -342,13 +384,16 @@ public final class SQLiteRepository: IchigoRepository {
         guard let loginID = LoginID(rawValue: row["login_id"]), let role = UserRole(rawValue: row["role"]) else {
             throw IchigoError(.corruptData, detail: "user row")
         }
-        return User(
+        var user = User(
             id: UserID(rawValue: row["id"]), contractID: ContractID(rawValue: row["contract_id"]), loginID: loginID,
             name: row["name"], role: role, email: row["email"],
             loginPasswordHash: (row["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
             confirmationPasswordHash: (row["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
             tokenID: (row["token_id"] as String?).map(TokenID.init(rawValue:)),
             createdAt: Date(millis: row["created_at"]))
+        user.passwordFailures = row["password_failures"]
+        user.loginLocked = (row["login_locked_at"] as Int64?) != nil
+        return user
     }
 
     static func token(from row: Row) throws -> Token {

@@ -136,6 +136,13 @@ enum Schema {
                     CREATE INDEX mail_outbox_pending ON mail_outbox(sent_at, next_attempt_at);
                     """)
         }
+        migrator.registerMigration("v3: password failures and login lock") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE users ADD COLUMN password_failures INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE users ADD COLUMN login_locked_at BIGINT;
+                    """)
+        }
         return migrator
     }
 }

@@ -50,6 +50,31 @@ public actor MemoryRepository: IchigoRepository {
 
     public func userCount() async throws -> Int { usersByID.count }
 
+    public func recordPasswordFailure(
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        guard var stored = usersByID[user] else { return nil }
+        stored.passwordFailures += 1
+        let lockedNow = !stored.loginLocked && stored.passwordFailures >= threshold
+        if lockedNow { stored.loginLocked = true }
+        usersByID[user] = stored
+        appendAudit(event)
+        if lockedNow { appendAudit(lockAudit) }
+        return FailureOutcome(failureCount: stored.passwordFailures, lockedNow: lockedNow)
+    }
+
+    public func resetPasswordFailures(of user: UserID) async throws {
+        if usersByID[user]?.loginLocked == false { usersByID[user]?.passwordFailures = 0 }
+    }
+
+    public func unlockLogin(of user: UserID, at now: Date, audit event: AuditEvent) async throws -> Bool {
+        guard usersByID[user]?.loginLocked == true else { return false }
+        usersByID[user]?.loginLocked = false
+        usersByID[user]?.passwordFailures = 0
+        appendAudit(event)
+        return true
+    }
+
     public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
         guard let user = usersByID[id] else { return nil }
         return (user, user.tokenID.flatMap { tokens[$0] })

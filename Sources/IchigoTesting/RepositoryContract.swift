@@ -97,6 +97,7 @@ public enum RepositoryContract {
         ContractCheck(name: "concurrency: 50 tasks, same valid code, exactly one accepted", run: concurrentReplay),
         ContractCheck(name: "concurrency: 30 wrong codes at once lock exactly once", run: concurrentFailures),
         ContractCheck(name: "audit: every change chained and verifiable", run: auditChain),
+        ContractCheck(name: "passwords: 20 wrong at once stop the login exactly once", run: passwordLockout),
     ]
 
     static func usersRoundTrip(_ f: ContractFixture) async throws {
@@ -345,6 +346,31 @@ public enum RepositoryContract {
         // No secret in the trail.
         let code = totp.code(at: now).text
         try ensure(!records.contains { "\($0.event)".contains(code) }, "a code reached the audit trail")
+    }
+
+    static func passwordLockout(_ f: ContractFixture) async throws {
+        let user = try await f.customer("pw")
+        let now = ContractFixture.start
+        let repository = f.repository
+        let outcomes = try await withThrowingTaskGroup(of: FailureOutcome?.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    try await repository.recordPasswordFailure(
+                        of: user.id, lockingAt: 5, at: now,
+                        audit: AuditEvent(at: now, actor: "t", action: "login.password", subject: "t", outcome: "refused"),
+                        lockAudit: AuditEvent(at: now, actor: "system", action: "login.lock", subject: "t", outcome: "ok"))
+                }
+            }
+            var all: [FailureOutcome?] = []
+            for try await outcome in group { all.append(outcome) }
+            return all
+        }
+        try ensure(outcomes.filter { $0?.lockedNow == true }.count == 1, "the lock was reported \(outcomes.filter { $0?.lockedNow == true }.count) times")
+        try ensure(try await f.repository.user(user.id)?.loginLocked == true, "not locked")
+        try ensure(try await f.repository.unlockLogin(of: user.id, at: now, audit: AuditEvent(at: now, actor: "api", action: "login.unlock", subject: "t", outcome: "ok")), "unlock failed")
+        let unlocked = try await f.repository.user(user.id)
+        try ensure(unlocked?.loginLocked == false && unlocked?.passwordFailures == 0, "unlock did not reset")
+        try ensure(try await f.repository.recordPasswordFailure(of: .random(), lockingAt: 5, at: now, audit: AuditEvent(at: now, actor: "t", action: "t", subject: "t", outcome: "refused"), lockAudit: AuditEvent(at: now, actor: "t", action: "t", subject: "t", outcome: "ok")) == nil, "unknown user counted")
     }
 
     /// A code that is not valid anywhere in `step ± 3`.

@@ -21,6 +21,7 @@ struct APIController<Context: RequestContext>: Sendable {
         group.post("tokens/:serial/revoke", use: revoke)
         group.post("tokens/:serial/users", use: share)
         group.post("users/:userID/accounts", use: openAccount)
+        group.post("users/:userID/unlock-login", use: unlockLogin)
         group.get("users/:userID/accounts", use: listAccounts)
     }
 
@@ -243,6 +244,19 @@ struct APIController<Context: RequestContext>: Sendable {
             accounts: try await services.repository.accounts(of: id).map {
                 AccountBody(id: $0.id, name: $0.name, branch: $0.branch, number: $0.number, balance: $0.balance)
             })
+    }
+
+    /// Lifts a login stopped after too many wrong passwords.
+    @Sendable func unlockLogin(_ request: Request, context: Context) async throws -> UserBody {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
+        let now = services.clock.now()
+        guard try await services.repository.unlockLogin(
+            of: id, at: now,
+            audit: AuditEvent(at: now, actor: "api", action: "login.unlock", subject: id.rawValue, outcome: "ok"))
+        else { throw IchigoError(.illegalTransition, detail: "login is not locked") }
+        guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
+        return userBody(found.user, token: found.token)
     }
 
     // MARK: Helpers

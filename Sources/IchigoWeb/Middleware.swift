@@ -88,7 +88,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
             .tokenNotActive:
             .conflict
-        case .otpInvalid, .tokenLocked, .csrfFailed: .forbidden
+        case .otpInvalid, .tokenLocked, .csrfFailed, .loginLocked: .forbidden
         case .consentRequired, .required: .badRequest
         case .provisioningNotFound: .notFound
         case .provisioningExpired, .provisioningVoid: .gone

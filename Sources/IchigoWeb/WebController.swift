@@ -189,7 +189,7 @@ struct WebController<Context: RequestContext>: Sendable {
         let user: User
         do {
             user = try await services.retail.authenticate(loginID: loginID, password: fields["password"] ?? "", at: now)
-        } catch let error as IchigoError where error.code == .loginFailed {
+        } catch let error as IchigoError where error.code == .loginFailed || error.code == .loginLocked {
             page.data.pageError = error.code.description
             page.data.formValues = ["loginId": loginID]
             return try await redirect("/login", page)

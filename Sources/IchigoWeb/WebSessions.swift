@@ -93,7 +93,15 @@ struct SessionManager: Sendable {
                 }
                 session.lastSeenAt = now
                 try await services.repository.update(session)
-                let user = try await session.userID.asyncMap { try await services.repository.user($0) } ?? nil
+                var user = try await session.userID.asyncMap { try await services.repository.user($0) } ?? nil
+                if user?.loginLocked == true {
+                    // Stopped after too many wrong passwords: the session ends here.
+                    user = nil
+                    session.userID = nil
+                    session.stage = .anonymous
+                    session.flash = IchigoError.Code.loginLocked.description
+                    try await services.repository.update(session)
+                }
                 let data = session.data.flatMap { try? JSONDecoder().decode(SessionData.self, from: Data($0.utf8)) }
                 return WebPage(session: session, cookieValue: value, user: user, expired: expired, data: data ?? SessionData())
             }

@@ -404,4 +404,41 @@ struct RetailScreenTests {
             #expect(try await harness.repository.accounts(of: user.id).map(\.balance) == [99_000, 0])
         }
     }
+
+    @Test func fiveWrongPasswordsStopTheLoginUntilTheBankLiftsIt() async throws {
+        let harness = try APIHarness()
+        let user = try await Self.customer(harness)
+        try await harness.test { api in
+            let browser = Browser(client: api.client)
+            try await browser.get("/login")
+            for _ in 1...4 {
+                try await browser.post("/login", ["loginId": "yamada", "password": "wrong-password"])
+                #expect(browser.pageError == "ログインIDまたはログインパスワードが正しくありません。")
+            }
+            try await browser.post("/login", ["loginId": "yamada", "password": "wrong-password"])
+            #expect(browser.pageError?.contains("ご利用を停止しています") == true)
+            try await browser.post("/login", ["loginId": "yamada", "password": Self.password])
+            #expect(browser.screenID == "BLI001" && browser.pageError?.contains("ご利用を停止しています") == true)
+            let unlocked = try await api.call(.post, "/api/v1/users/\(user.id.rawValue)/unlock-login")
+            #expect(unlocked.status == .ok)
+            try await browser.post("/login", ["loginId": "yamada", "password": Self.password])
+            #expect(browser.screenID == "BTP001")
+        }
+    }
+
+    @Test func wrongConfirmationPasswordsCountTooAndEndTheSession() async throws {
+        try await Self.loggedIn { harness, user, api, browser in
+            try await browser.get("/transfer")
+            try await browser.post("/transfer", ["account": "yamada-A", "payeeBank": "0001", "payeeBranch": "123", "payeeAccount": "1234567", "payeeName": "X", "amount": "1000"])
+            for _ in 1...4 {
+                try await browser.post("/transfer/confirm", ["confirmationPassword": "wrong12"])
+                #expect(browser.fieldError("confirmationPassword") == "確認用パスワードが正しくありません。")
+            }
+            try await browser.post("/transfer/confirm", ["confirmationPassword": "wrong12"])
+            #expect(browser.status == .forbidden && browser.has("ご利用を停止しています"))
+            try await browser.get("/top")
+            #expect(browser.screenID == "BLI001" && browser.flash?.contains("ご利用を停止しています") == true)
+            #expect(try await harness.repository.accounts(of: user.id).map(\.balance) == [100_000, 0])
+        }
+    }
 }
