@@ -74,7 +74,7 @@ public struct AuditChain: Sendable {
         put(event.outcome)
         put(event.reason ?? "")
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
-        return mac.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return mac.hexString
     }
 
     /// The record that follows `previous` (or starts the chain).

@@ -11,14 +11,18 @@ enum RandomText {
 
     /// `byteCount` random bytes as lower-case hex.
     static func hex(byteCount: Int) -> String {
-        SymmetricKey(size: .init(bitCount: byteCount * 8)).withUnsafeBytes { bytes in
-            bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        }
+        SymmetricKey(size: .init(bitCount: byteCount * 8)).withUnsafeBytes { $0.hexString }
     }
 }
 
+extension Sequence where Element == UInt8 {
+    /// The bytes as lower-case hex, two digits each.
+    public var hexString: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+}
+
 extension String {
-    func leftPadded(to length: Int, with pad: Character = "0") -> String {
+    /// The string padded on the left with `pad` to `length` characters (unchanged if already as long).
+    public func leftPadded(to length: Int, with pad: Character = "0") -> String {
         count >= length ? self : String(repeating: pad, count: length - count) + self
     }
 }

@@ -445,7 +445,8 @@ public struct ValidationErrors: Error, Sendable {
 }
 
 extension Optional {
-    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+    /// `flatMap` for an async transform.
+    public func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
         guard let value = self else { return nil }
         return try await transform(value)
     }

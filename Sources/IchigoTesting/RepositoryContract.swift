@@ -377,8 +377,8 @@ public enum RepositoryContract {
     public static func wrongCode(for totp: TOTP, near step: Int64) -> OTPCode {
         let valid = Set((step - 3...step + 3).map { totp.code(forStep: $0).text })
         var candidate = 0
-        while valid.contains(String(candidate).leftPadded(6)) { candidate += 1 }
-        return OTPCode(String(candidate).leftPadded(6))!
+        while valid.contains(String(candidate).leftPadded(to: 6)) { candidate += 1 }
+        return OTPCode(String(candidate).leftPadded(to: 6))!
     }
 }
 
@@ -387,12 +387,6 @@ extension VerificationResult {
     public var refusalCode: IchigoError.Code? {
         if case .refused(let reason) = self { return reason.errorCode }
         return nil
-    }
-}
-
-extension String {
-    func leftPadded(_ length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
 

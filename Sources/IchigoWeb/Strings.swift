@@ -145,7 +145,6 @@ enum Strings {
         "bos002.lead": ("ワンタイムパスワード利用解除登録を受けました。", "The cancellation of your one-time password has been registered."),
         "bos002.next": ("次回ログイン時から、ワンタイムパスワード認証画面は表示されません。スマートフォンのトークンを削除してください。新たなトークン発行は翌日以降に行えます。", "From your next login no one-time password is asked. Please delete the token from your smartphone. A new token can be issued from tomorrow."),
         "flash.aborted": ("お申込みを中止しました。", "The application was cancelled."),
-        "error.title": ("エラー", "Error"),
     ]
 
     static func dictionary(for language: Language) -> [String: String] {

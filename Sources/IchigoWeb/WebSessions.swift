@@ -48,8 +48,6 @@ struct WebPage {
     /// The cookie value (the session ID); only its SHA-256 is stored.
     var cookieValue: String
     var user: User?
-    /// The previous session ended by the idle timeout.
-    var expired: Bool
     var data: SessionData
 
     var language: Language { session.language }
@@ -65,7 +63,7 @@ struct SessionManager: Sendable {
     static let idleTimeout: TimeInterval = 300
 
     static func hash(_ value: String) -> String {
-        SHA256.hash(data: Array(value.utf8)).map { String($0, radix: 16).leftPadded(2) }.joined()
+        SHA256.hash(data: Array(value.utf8)).hexString
     }
 
     static func randomToken() -> String {
@@ -77,14 +75,13 @@ struct SessionManager: Sendable {
     /// Loads the request's session, ending it if idle too long; starts an anonymous one if there is none.
     func load(_ request: Request) async throws -> WebPage {
         let now = services.clock.now()
-        var expired = false
         if let value = request.cookies[Self.cookieName]?.value, !value.isEmpty {
             let idHash = Self.hash(value)
             if var session = try await services.repository.session(idHash: idHash) {
                 if now.timeIntervalSince(session.lastSeenAt) > Self.idleTimeout {
                     // Idle too long: the session is logged out in place (a login renews the ID anyway), and
                     // the next page says why.
-                    expired = session.userID != nil
+                    let expired = session.userID != nil
                     session.userID = nil
                     session.stage = .anonymous
                     session.csrfToken = Self.randomToken()
@@ -93,7 +90,7 @@ struct SessionManager: Sendable {
                 }
                 session.lastSeenAt = now
                 try await services.repository.update(session)
-                var user = try await session.userID.asyncMap { try await services.repository.user($0) } ?? nil
+                var user = try await session.userID.asyncFlatMap { try await services.repository.user($0) }
                 if user?.loginLocked == true {
                     // Stopped after too many wrong passwords: the session ends here.
                     user = nil
@@ -103,19 +100,19 @@ struct SessionManager: Sendable {
                     try await services.repository.update(session)
                 }
                 let data = session.data.flatMap { try? JSONDecoder().decode(SessionData.self, from: Data($0.utf8)) }
-                return WebPage(session: session, cookieValue: value, user: user, expired: expired, data: data ?? SessionData())
+                return WebPage(session: session, cookieValue: value, user: user, data: data ?? SessionData())
             }
         }
         // Screens open in Japanese; the customer switches to English with the link on every page.
-        return try await start(language: .ja, expired: expired, at: now)
+        return try await start(language: .ja, at: now)
     }
 
-    private func start(language: Language, expired: Bool, at now: Date) async throws -> WebPage {
+    private func start(language: Language, at now: Date) async throws -> WebPage {
         let value = Self.randomToken()
         let session = WebSession(
             idHash: Self.hash(value), csrfToken: Self.randomToken(), language: language, createdAt: now, lastSeenAt: now)
         try await services.repository.insert(session)
-        return WebPage(session: session, cookieValue: value, user: nil, expired: expired, data: SessionData())
+        return WebPage(session: session, cookieValue: value, user: nil, data: SessionData())
     }
 
     /// Replaces the session with a new ID and CSRF token (at each login step), keeping the language.
@@ -148,19 +145,6 @@ struct SessionManager: Sendable {
         Cookie(
             name: Self.cookieName, value: page.cookieValue, path: "/", secure: services.secureCookies, httpOnly: true,
             sameSite: .lax)
-    }
-}
-
-extension Optional {
-    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
-        guard let value = self else { return nil }
-        return try await transform(value)
-    }
-}
-
-extension String {
-    func leftPadded(_ length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
 
