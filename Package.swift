@@ -32,10 +32,13 @@ let package = Package(
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
-        // Pure one-time-password algorithms: HOTP, TOTP, base32, otpauth URIs.
+        // Pure one-time-password algorithms: HOTP, TOTP, base32, otpauth URIs, PSKC (RFC 6030) reading.
         .target(
             name: "OTP",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The domain: customers, tokens, lifecycle, policies, services. No I/O.
@@ -128,6 +131,7 @@ let package = Package(
         .testTarget(
             name: "OTPTests",
             dependencies: ["OTP"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

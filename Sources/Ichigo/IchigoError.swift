@@ -82,6 +82,31 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let accountNotFound = Code("transfer.account_not_found")
         /// The same transfer was submitted twice; it was carried out once.
         public static let transferDuplicate = Code("transfer.duplicate")
+        /// A wrong code, and the next wrong one will stop the token (残り1回). Reads as `otpInvalid` in the API.
+        public static let otpLastTry = Code("otp.last_try")
+        /// The serial is unknown, or the token belongs to another customer, or cannot be registered now.
+        public static let tokenNotRegistrable = Code("token.not_registrable")
+        /// The contract confirmation PIN (ご契約先確認暗証番号) is wrong.
+        public static let wrongPIN = Code("contract.pin_wrong")
+        /// An OTP transaction needs a token in use (利用中) first.
+        public static let tokenRequired = Code("otp.token_required")
+        /// The user lacks the authority (権限) for this operation.
+        public static let forbidden = Code("authority.missing")
+        /// The amount is over the user's transfer limit (振込振替 限度額) for the account.
+        public static let overLimit = Code("transfer.over_limit")
+        /// The transfer is not awaiting approval (already approved, or unknown).
+        public static let transferNotPending = Code("transfer.not_pending")
+        /// The creator of a transfer cannot approve it.
+        public static let selfApproval = Code("transfer.self_approval")
+        /// Unlock must select every user sharing a token (利用停止解除).
+        public static let partialSelection = Code("unlock.partial_selection")
+        /// Nothing was selected.
+        public static let nothingSelected = Code("field.nothing_selected")
+        public static let invalidSerial = Code("field.invalid_serial")
+        public static let invalidPIN = Code("field.invalid_pin")
+        public static let invalidLimit = Code("field.invalid_limit")
+        /// A PSKC file could not be imported; `detail` says where and why. Nothing was imported.
+        public static let importFailed = Code("import.failed")
     }
 
     /// What went wrong.

@@ -137,6 +137,43 @@ public enum Messages {
         ),
         "transfer.insufficient_funds": ("お引出し可能残高が不足しています。", "The available balance is not sufficient."),
         "transfer.account_not_found": ("口座が見つかりません。", "The account was not found."),
+        "otp.last_try": (
+            "ワンタイムパスワードが正しくありません。あと1回誤入力すると、ワンタイムパスワードが必要なお取引が停止されます。",
+            "The one-time password is not correct. One more wrong one-time password will stop every transaction that needs one."
+        ),
+        "token.not_registrable": (
+            "入力されたシリアル番号のトークンは登録できません。トークン裏面のシリアル番号をご確認ください。",
+            "The token with this serial number cannot be registered. Please check the serial number on the back of the token."
+        ),
+        "contract.pin_wrong": ("ご契約先確認暗証番号が正しくありません。", "The contract confirmation PIN is not correct."),
+        "otp.token_required": (
+            "このお取引にはワンタイムパスワードが必要です。トークンの利用登録を行ってください。",
+            "This transaction needs a one-time password: please register a token first."
+        ),
+        "authority.missing": ("この操作を行う権限がありません。", "You do not have the authority for this operation."),
+        "transfer.over_limit": ("振込振替の限度額を超えています。", "The amount is over your transfer limit."),
+        "transfer.not_pending": (
+            "この振込振替データは承認待ちではありません。", "This transfer is not awaiting approval."
+        ),
+        "transfer.self_approval": (
+            "ご自身で作成された振込振替データは承認できません。", "You cannot approve a transfer you created."
+        ),
+        "unlock.partial_selection": (
+            "トークンを共有している利用者はすべて選択してください。",
+            "Select every user who shares the token."
+        ),
+        "field.nothing_selected": ("対象を選択してください。", "Select at least one."),
+        "field.invalid_serial": (
+            "シリアル番号はSKTHまたはSKTSに続く半角数字で入力してください。",
+            "Enter the serial number as SKTH or SKTS followed by half-width digits."
+        ),
+        "field.invalid_pin": (
+            "ご契約先確認暗証番号は4～8桁の半角数字で入力してください。", "Enter the contract PIN as 4 to 8 half-width digits."
+        ),
+        "field.invalid_limit": (
+            "限度額は0円以上の半角数字で入力してください。", "Enter the limit in half-width digits (0 or more yen)."
+        ),
+        "import.failed": ("トークンファイルを取り込めませんでした。", "The token file could not be imported."),
         "transfer.duplicate": (
             "このお振込は既に受け付けています。", "This transfer has already been accepted."
         ),

@@ -2,6 +2,24 @@ import Foundation
 import Logging
 import OTP
 
+/// Which login page a user came through; each admits only its own users.
+public enum LoginAudience: String, Sendable, Hashable, Codable {
+    /// 個人: the retail login.
+    case retail
+    /// 法人 ログイン: every user of a corporate contract.
+    case corporateUser = "corporate_user"
+    /// 管理者ログイン: the master user and administrators of a corporate contract.
+    case corporateAdmin = "corporate_admin"
+
+    public func admits(_ user: User) -> Bool {
+        switch self {
+        case .retail: user.role == .customer
+        case .corporateUser: user.isCorporate
+        case .corporateAdmin: user.role.managesTokens
+        }
+    }
+}
+
 /// The retail rules that are policy, not law: lifetimes and attempt limits.
 public struct RetailPolicy: Sendable, Hashable {
     /// How long a mail notification password is valid. 10 minutes.
@@ -113,8 +131,12 @@ public struct RetailService: Sendable {
     // MARK: Login
 
     /// Checks login ID and password. Unknown login ID and wrong password read the same.
-    public func authenticate(loginID text: String, password: String, at now: Date) async throws -> User {
+    public func authenticate(
+        loginID text: String, password: String, as audience: LoginAudience = .retail, at now: Date
+    ) async throws -> User {
+        // A user of another audience reads as unknown (a retail login page does not log corporate users in).
         let user = try await LoginID(rawValue: text).asyncFlatMap { try await repository.user(loginID: $0) }
+            .flatMap { audience.admits($0) ? $0 : nil }
         // Hash even when the user is unknown, so the answer takes as long either way.
         let hash = user?.loginPasswordHash ?? PasswordHash(encoded: Self.dummyHash)
         let matches = hasher.verify(password, against: hash)
@@ -162,7 +184,7 @@ public struct RetailService: Sendable {
     }
 
     /// Counts a wrong password; throws `loginLocked` when this one reached the threshold.
-    private func countPasswordFailure(of user: User, _ event: AuditEvent, at now: Date) async throws {
+    func countPasswordFailure(of user: User, _ event: AuditEvent, at now: Date) async throws {
         let outcome = try await repository.recordPasswordFailure(
             of: user.id, lockingAt: policy.passwordLockoutThreshold, at: now, audit: event,
             lockAudit: AuditEvent(
@@ -279,7 +301,8 @@ public struct RetailService: Sendable {
         let tokenID = TokenID.random()
         let token = Token(
             id: tokenID, serial: .randomSoftware(), kind: .software, state: .awaitingAppSetup,
-            sealedSeed: try tokens.vault.seal(seed, for: tokenID), parameters: tokens.policy.parameters, createdAt: now)
+            sealedSeed: try tokens.vault.seal(seed, for: tokenID), parameters: tokens.policy.parameters,
+            contractID: user.contractID, createdAt: now)
         let provisioning = Provisioning(
             tokenID: tokenID, serviceID: "1" + RandomText.digits(7), appUserID: "9" + RandomText.digits(11),
             activationPasswordHash: application.activationPasswordHash, expiresAt: now + policy.provisioningLifetime)

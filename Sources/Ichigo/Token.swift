@@ -65,12 +65,16 @@ public struct Token: Sendable, Hashable {
     public var updatedAt: Date
     /// When a code was last accepted.
     public var lastUsedAt: Date?
+    /// The contract the token belongs to: the customer it was issued or registered for. `nil` for a hardware
+    /// token in the bank's inventory (not yet handed to anyone).
+    public var contractID: ContractID?
 
     public init(
         id: TokenID, serial: SerialNumber, kind: TokenKind, state: TokenState, sealedSeed: SealedSeed,
         parameters: TOTPParameters, lastAcceptedStep: Int64 = -1, failureCount: Int = 0, driftSteps: Int = 0,
-        createdAt: Date, updatedAt: Date? = nil, lastUsedAt: Date? = nil
+        contractID: ContractID? = nil, createdAt: Date, updatedAt: Date? = nil, lastUsedAt: Date? = nil
     ) {
+        self.contractID = contractID
         self.id = id
         self.serial = serial
         self.kind = kind

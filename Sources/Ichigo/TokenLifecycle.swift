@@ -34,6 +34,8 @@ public enum TokenState: String, Sendable, Hashable, Codable, CaseIterable {
         case (.issued, .confirmFirstCode): return .active
         case (.active, .lock), (.issued, .lock): return .locked
         case (.locked, .unlock): return .active
+        // The bank takes a hardware token back into its inventory (e.g. after a contract replaced it).
+        case (.issued, .reissue), (.active, .reissue), (.locked, .reissue): return .issued
         case (.awaitingAppSetup, .cancel), (.issued, .cancel), (.active, .cancel), (.locked, .cancel):
             return .cancelled
         case (.awaitingAppSetup, .revoke), (.issued, .revoke), (.active, .revoke), (.locked, .revoke):
@@ -58,4 +60,6 @@ public enum TokenEvent: String, Sendable, Hashable, CaseIterable {
     case cancel
     /// Revoked (失効).
     case revoke
+    /// The bank returns a hardware token to its inventory: no holder, no contract, first code pending again.
+    case reissue
 }

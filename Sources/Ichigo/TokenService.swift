@@ -12,11 +12,14 @@ public enum Refusal: String, Sendable, Hashable {
     case replay
     /// A wrong code that reached the lockout threshold with this attempt.
     case lockedByThisAttempt = "invalid_code_locked"
+    /// A wrong code after which one more wrong code locks the token (残り1回).
+    case invalidCodeLastTry = "invalid_code_last_try"
 
     /// The error the outside sees: unknown user, no token, wrong code and replay are indistinguishable.
     public var errorCode: IchigoError.Code {
         switch self {
         case .unknownUser, .noToken, .invalidCode, .replay: .otpInvalid
+        case .invalidCodeLastTry: .otpLastTry
         case .locked, .lockedByThisAttempt: .tokenLocked
         case .notActive: .tokenNotActive
         }
@@ -61,13 +64,14 @@ public struct TokenService: Sendable {
     public func enrolSoftwareToken(
         for user: UserID, state: TokenState = .issued, actor: String, at now: Date
     ) async throws -> (token: Token, seed: Seed) {
-        guard try await repository.user(user) != nil else { throw IchigoError(.userNotFound) }
+        guard let holder = try await repository.user(user) else { throw IchigoError(.userNotFound) }
         let seed = Seed.random(byteCount: policy.parameters.algorithm == .sha1 ? 20 : 32)
         for attempt in 1...5 {
             let id = TokenID.random()
             let token = Token(
                 id: id, serial: .randomSoftware(), kind: .software, state: state,
-                sealedSeed: try vault.seal(seed, for: id), parameters: policy.parameters, createdAt: now)
+                sealedSeed: try vault.seal(seed, for: id), parameters: policy.parameters, contractID: holder.contractID,
+                createdAt: now)
             do {
                 try await repository.insert(
                     token, assigningTo: [user],
@@ -121,6 +125,30 @@ public struct TokenService: Sendable {
             return try await refuse(.unknownUser, subject: "user:\(userID.rawValue)")
         }
         guard let token = found.token else { return try await refuse(.noToken, subject: "user:\(userID.rawValue)") }
+        return try await check(code, on: token, requiring: requiredState, action: action, actor: actor, at: now, mail: mail)
+    }
+
+    /// Checks `code` against `token` directly (token registration by serial, where the token may have no
+    /// holder yet). Accepts in `issued` (moving it to `active`) or `active` state.
+    public func verify(_ code: OTPCode, onToken token: Token, action: String, actor: String, at now: Date) async throws
+        -> VerificationResult
+    {
+        let required: TokenState = token.state == .issued ? .issued : .active
+        return try await check(code, on: token, requiring: required, action: action, actor: actor, at: now, mail: nil)
+    }
+
+    private func check(
+        _ code: OTPCode, on token: Token, requiring requiredState: TokenState, action: String, actor: String,
+        at now: Date, mail: OutgoingMail?
+    ) async throws -> VerificationResult {
+        func event(_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent {
+            AuditEvent(
+                at: now, actor: actor, action: action, subject: subject, outcome: outcome, reason: reason?.rawValue)
+        }
+        func refuse(_ reason: Refusal, subject: String) async throws -> VerificationResult {
+            try await repository.append(event(subject, "refused", reason))
+            return .refused(reason)
+        }
         let subject = token.serial.rawValue
         guard token.state == requiredState else {
             return try await refuse(token.state == .locked ? .locked : .notActive, subject: subject)
@@ -150,7 +178,8 @@ public struct TokenService: Sendable {
         guard let outcome else {
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
         }
-        return .refused(outcome.lockedNow ? .lockedByThisAttempt : .invalidCode)
+        if outcome.lockedNow { return .refused(.lockedByThisAttempt) }
+        return .refused(outcome.failureCount == policy.lockoutThreshold - 1 ? .invalidCodeLastTry : .invalidCode)
     }
 
     private func reasonAfterLostRace(_ token: TokenID, _ requiredState: TokenState) async throws -> Refusal {

@@ -74,6 +74,11 @@ public struct User: Sendable, Hashable {
     public var passwordFailures = 0
     /// Stopped after too many wrong passwords, until the bank lifts it.
     public var loginLocked = false
+    /// Corporate users: what they may do, with which accounts (権限, 限度額).
+    public var permissions = Permissions.empty
+
+    /// Whether the user belongs to a corporate contract.
+    public var isCorporate: Bool { role != .customer }
 
     public init(
         id: UserID, contractID: ContractID, loginID: LoginID, name: String, role: UserRole, email: String? = nil,

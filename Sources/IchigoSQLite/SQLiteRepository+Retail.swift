@@ -234,8 +234,14 @@ extension SQLiteRepository: RetailRepository {
         try await write { db in
             try self.appendAudit(audit, in: db)
             try db.execute(
-                sql: "INSERT INTO accounts (id, user_id, name, branch, number, balance) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance])
+                sql: """
+                    INSERT INTO accounts (id, user_id, name, branch, number, balance, contract_id)
+                    VALUES (?, ?, ?, ?, ?, ?, (SELECT contract_id FROM users WHERE id = ?))
+                    """,
+                arguments: [
+                    account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
+                    account.userID.rawValue,
+                ])
         }
     }
 

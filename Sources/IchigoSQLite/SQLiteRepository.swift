@@ -92,13 +92,13 @@ public final class SQLiteRepository: IchigoRepository {
         try db.execute(
             sql: """
                 INSERT INTO users (id, contract_id, login_id, name, role, email, login_password_hash,
-                    confirmation_password_hash, token_id, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    confirmation_password_hash, token_id, created_at, permissions)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 user.id.rawValue, user.contractID.rawValue, user.loginID.rawValue, user.name, user.role.rawValue,
                 user.email, user.loginPasswordHash?.encoded, user.confirmationPasswordHash?.encoded,
-                user.tokenID?.rawValue, user.createdAt.millis,
+                user.tokenID?.rawValue, user.createdAt.millis, try encodePermissions(user.permissions),
             ])
     }
 
@@ -210,14 +210,14 @@ public final class SQLiteRepository: IchigoRepository {
         try db.execute(
             sql: """
                 INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
-                    failure_count, drift_steps, created_at, updated_at, last_used_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
                 Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
                 token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
-                token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis,
+                token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis, token.contractID?.rawValue,
             ])
         for user in users {
             try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
@@ -393,6 +393,12 @@ public final class SQLiteRepository: IchigoRepository {
             createdAt: Date(millis: row["created_at"]))
         user.passwordFailures = row["password_failures"]
         user.loginLocked = (row["login_locked_at"] as Int64?) != nil
+        if let text: String = row["permissions"] {
+            guard let permissions = try? JSONDecoder().decode(Permissions.self, from: Data(text.utf8)) else {
+                throw IchigoError(.corruptData, detail: "user permissions")
+            }
+            user.permissions = permissions
+        }
         return user
     }
 
@@ -406,9 +412,17 @@ public final class SQLiteRepository: IchigoRepository {
             sealedSeed: SealedSeed(combined: Array(sealed)),
             parameters: TOTPParameters(algorithm: algorithm, digits: row["digits"], period: row["period"]),
             lastAcceptedStep: row["last_step"], failureCount: row["failure_count"], driftSteps: row["drift_steps"],
+            contractID: (row["contract_id"] as String?).map(ContractID.init(rawValue:)),
             createdAt: Date(millis: row["created_at"]), updatedAt: Date(millis: row["updated_at"]),
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)))
     }
+}
+
+/// Permissions as stored: JSON with sorted keys.
+func encodePermissions(_ permissions: Permissions) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return String(decoding: try encoder.encode(permissions), as: UTF8.self)
 }
 
 extension Date {

@@ -143,6 +143,48 @@ enum Schema {
                     ALTER TABLE users ADD COLUMN login_locked_at BIGINT;
                     """)
         }
+        migrator.registerMigration("v4: corporate flows, hardware inventory, operators") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE tokens ADD COLUMN contract_id TEXT REFERENCES contracts(id);
+                    UPDATE tokens SET contract_id =
+                        (SELECT u.contract_id FROM users u WHERE u.token_id = tokens.id LIMIT 1);
+                    CREATE INDEX tokens_by_contract ON tokens(contract_id);
+                    CREATE INDEX tokens_by_kind_state ON tokens(kind, state);
+                    ALTER TABLE users ADD COLUMN permissions TEXT NOT NULL
+                        DEFAULT '{"accountLimits":{},"authorities":[]}';
+                    ALTER TABLE accounts ADD COLUMN contract_id TEXT REFERENCES contracts(id);
+                    UPDATE accounts SET contract_id = (SELECT u.contract_id FROM users u WHERE u.id = accounts.user_id);
+                    CREATE INDEX accounts_by_contract ON accounts(contract_id);
+                    CREATE TABLE corporate_transfers (
+                        id TEXT PRIMARY KEY,
+                        contract_id TEXT NOT NULL REFERENCES contracts(id),
+                        account_id TEXT NOT NULL REFERENCES accounts(id),
+                        payee_bank TEXT NOT NULL,
+                        payee_branch TEXT NOT NULL,
+                        payee_account TEXT NOT NULL,
+                        payee_name TEXT NOT NULL,
+                        amount BIGINT NOT NULL CHECK (amount > 0),
+                        status TEXT NOT NULL CHECK (status IN ('pending', 'approved')),
+                        created_by TEXT NOT NULL REFERENCES users(id),
+                        created_at BIGINT NOT NULL,
+                        approved_by TEXT REFERENCES users(id),
+                        approved_at BIGINT
+                    );
+                    CREATE INDEX corporate_transfers_by_contract ON corporate_transfers(contract_id, status, created_at);
+                    CREATE TABLE operators (
+                        id TEXT PRIMARY KEY,
+                        login_id TEXT NOT NULL UNIQUE,
+                        name TEXT NOT NULL,
+                        password_hash TEXT NOT NULL,
+                        password_failures INTEGER NOT NULL DEFAULT 0,
+                        locked_at BIGINT,
+                        created_at BIGINT NOT NULL
+                    );
+                    CREATE INDEX audit_by_subject ON audit_log(subject);
+                    CREATE INDEX audit_by_actor ON audit_log(actor);
+                    """)
+        }
         return migrator
     }
 }

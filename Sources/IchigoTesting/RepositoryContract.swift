@@ -186,7 +186,9 @@ public enum RepositoryContract {
         let wrong = wrongCode(for: totp, near: token.parameters.step(at: now))
         for attempt in 1...4 {
             let result = try await f.tokens.verify(wrong, for: user.id, actor: "test", at: now)
-            try ensure(result == .refused(.invalidCode), "attempt \(attempt): \(result)")
+            // The fourth wrong code warns that the next one stops the token (残り1回).
+            let expected: Refusal = attempt == 4 ? .invalidCodeLastTry : .invalidCode
+            try ensure(result == .refused(expected), "attempt \(attempt): \(result)")
             try ensure(try await f.repository.token(token.id)?.failureCount == attempt, "count after \(attempt)")
         }
         let fifth = try await f.tokens.verify(wrong, for: user.id, actor: "test", at: now)
@@ -319,7 +321,9 @@ public enum RepositoryContract {
         let lockedNow = results.filter { $0 == .refused(.lockedByThisAttempt) }.count
         try ensure(lockedNow == 1, "\(lockedNow) attempts claim to have locked the token")
         try ensure(
-            results.filter { $0 == .refused(.invalidCode) }.count == 4, "exactly 4 plain failures before the lock")
+            results.filter { $0 == .refused(.invalidCode) }.count == 3
+                && results.filter { $0 == .refused(.invalidCodeLastTry) }.count == 1,
+            "exactly 3 plain failures and one last-try warning before the lock")
         let stored = try await f.repository.token(token.id)
         try ensure(
             stored?.state == .locked && stored?.failureCount == 5,

@@ -9,11 +9,19 @@ import ServiceLifecycle
 /// the JSON API under `/api/v1` behind the API key.
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
     let router = Router(context: IchigoRequestContext.self)
-    router.add(middleware: ErrorMiddleware(logger: services.logger))
+    router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
     router.get("health") { _, _ -> HealthBody in
         HealthBody(status: "ok")
     }
-    WebController(services: services, renderer: try await Renderer.load()).addRoutes(to: router)
+    // The HTML screens: one session load per request; each audience's screens sit on a group whose request
+    // context cannot be built without that audience's login (`AuthenticatedWebContext`).
+    let sessions = SessionManager(services: services)
+    let renderer = try await Renderer.load()
+    let web = router.group().add(middleware: SessionMiddleware(sessions: sessions))
+    RetailController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
+    CorporateController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
+    CorporateAdminController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
+    OperatorController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
     let api = router.group("api/v1").add(middleware: APIKeyMiddleware(apiKey: services.apiKey))
     APIController(services: services).addRoutes(to: api)

@@ -4,10 +4,12 @@ import Logging
 
 /// Everything the web layer needs, built once at start.
 public struct IchigoServices: Sendable {
-    public let repository: any IchigoRepository & RetailRepository
+    public let repository: any IchigoStore
     public let tokens: TokenService
     public let customers: CustomerService
     public let retail: RetailService
+    public let corporate: CorporateService
+    public let operators: OperatorService
     public let clock: any IchigoClock
     /// The bearer key integrating systems present to the JSON API.
     public let apiKey: String
@@ -18,7 +20,7 @@ public struct IchigoServices: Sendable {
     public let logger: Logger
 
     public init(
-        repository: any IchigoRepository & RetailRepository, masterKey: MasterKey, policy: OTPPolicy,
+        repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
         apiKey: String, bankName: String, secureCookies: Bool = false, logger: Logger
     ) {
@@ -29,6 +31,8 @@ public struct IchigoServices: Sendable {
         self.retail = RetailService(
             repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
             logger: logger)
+        self.corporate = CorporateService(repository: repository, retail: retail)
+        self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
         self.clock = clock
         self.apiKey = apiKey
         self.bankName = bankName

@@ -90,6 +90,15 @@ enum StaticAssets {
             panel.querySelector(".swkb-bs").addEventListener("click", function () { if (target) target.value = target.value.slice(0, -1); });
             panel.querySelector(".swkb-clear").addEventListener("click", function () { if (target) target.value = ""; });
             panel.querySelector(".swkb-close").addEventListener("click", function () { panel.hidden = true; });
+            // 利用停止解除: selecting (or clearing) one user does the same for every user sharing the token.
+            document.querySelectorAll("table[data-shared-select] input[type=checkbox][data-token]").forEach(function (box) {
+              box.addEventListener("change", function () {
+                var token = box.getAttribute("data-token");
+                if (!token) return;
+                document.querySelectorAll("table[data-shared-select] input[type=checkbox][data-token='" + token + "']")
+                  .forEach(function (other) { other.checked = box.checked; });
+              });
+            });
             // Double submit: a form is sent once.
             document.querySelectorAll("form").forEach(function (form) {
               form.addEventListener("submit", function (event) {

@@ -3,7 +3,9 @@ import Ichigo
 
 /// The screens' texts in Japanese (the seeds' wording) and English.
 enum Strings {
-    static let table: [String: (ja: String, en: String)] = [
+    static let table = retailTable.merging(corporateTable) { first, _ in first }
+
+    static let retailTable: [String: (ja: String, en: String)] = [
         "bank": ("いちご銀行 インターネットバンキング", "Ichigo Bank Internet Banking"),
         "lang.switch": ("English", "日本語"),
         "screenID": ("画面ID", "Screen ID"),

@@ -26,6 +26,7 @@ enum DemoData {
         Person(
             loginID: "ichigo-admin", name: "いちご商事 管理者", email: "admin@ichigo-shoji.example.jp", role: .administrator),
         Person(loginID: "ichigo-staff", name: "いちご商事 担当者", email: "staff@ichigo-shoji.example.jp", role: .ordinary),
+        Person(loginID: "ichigo-keiri", name: "いちご商事 経理", email: "keiri@ichigo-shoji.example.jp", role: .ordinary),
     ]
 
     /// Adds the demo data if there are no users yet, and prints how to log in.
@@ -53,9 +54,25 @@ enum DemoData {
         }
         let contract = try await services.customers.createCorporateContract(
             name: "いちご商事株式会社", usageMode: .individual, pin: contractPIN, actor: "demo", at: now)
+        var corporateUsers: [User] = []
         for person in corporate {
-            _ = try await services.customers.addUser(newUser(person), to: contract.id, actor: "demo", at: now)
+            corporateUsers.append(try await services.customers.addUser(newUser(person), to: contract.id, actor: "demo", at: now))
         }
+        // The contract's accounts (held under the master user) and an approver: 経理 may approve transfers up to
+        // 5,000,000 yen from either account; the administrator gives other users their authorities.
+        let accounts = [
+            Account(id: "DC1", userID: corporateUsers[0].id, name: "普通預金", branch: "001", number: "2000001", balance: 5_000_000),
+            Account(id: "DC2", userID: corporateUsers[0].id, name: "当座預金", branch: "001", number: "2000002", balance: 3_000_000),
+        ]
+        for account in accounts {
+            try await services.repository.insert(
+                account, for: contract.id,
+                audit: AuditEvent(at: now, actor: "demo", action: "account.open", subject: contract.id.rawValue, outcome: "ok"))
+        }
+        try await services.repository.setPermissions(
+            Permissions(authorities: [.transferApproval], accountLimits: ["DC1": 5_000_000, "DC2": 5_000_000]),
+            of: corporateUsers[3].id,
+            audit: AuditEvent(at: now, actor: "demo", action: "user.permissions", subject: corporateUsers[3].id.rawValue, outcome: "ok"))
         out("Demo data added (デモデータを登録しました):")
         out("  retail customers (個人): \(retail.map(\.loginID).joined(separator: ", "))")
         out(

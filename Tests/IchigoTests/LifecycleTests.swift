@@ -6,9 +6,9 @@ struct LifecycleTests {
     /// Every allowed transition; every other (state, event) pair must be an illegal-transition error.
     static let allowed: [TokenState: [TokenEvent: TokenState]] = [
         .awaitingAppSetup: [.provision: .issued, .cancel: .cancelled, .revoke: .revoked],
-        .issued: [.confirmFirstCode: .active, .lock: .locked, .cancel: .cancelled, .revoke: .revoked],
-        .active: [.lock: .locked, .cancel: .cancelled, .revoke: .revoked],
-        .locked: [.unlock: .active, .cancel: .cancelled, .revoke: .revoked],
+        .issued: [.confirmFirstCode: .active, .lock: .locked, .cancel: .cancelled, .revoke: .revoked, .reissue: .issued],
+        .active: [.lock: .locked, .cancel: .cancelled, .revoke: .revoked, .reissue: .issued],
+        .locked: [.unlock: .active, .cancel: .cancelled, .revoke: .revoked, .reissue: .issued],
         .cancelled: [:],
         .revoked: [:],
     ]

@@ -8,45 +8,52 @@ import OTP
 
 /// The retail internet-banking screens: login (with OTP), top page, transfers, and the one-time-password
 /// screens of the seeds — BOP001, BOT001–003, BOK001–002, BOS001–002 — in Japanese and English.
-struct WebController<Context: RequestContext>: Sendable {
+struct RetailController: ScreenController {
     let services: IchigoServices
     let sessions: SessionManager
     let renderer: Renderer
 
-    init(services: IchigoServices, renderer: Renderer) {
+    init(services: IchigoServices, sessions: SessionManager, renderer: Renderer) {
         self.services = services
-        self.sessions = SessionManager(services: services)
+        self.sessions = sessions
         self.renderer = renderer
     }
 
-    func addRoutes(to router: Router<Context>) {
-        router.get("/") { request, _ in try await self.root(request) }
-        router.get("static/ichigo.css") { _, _ in Self.asset(StaticAssets.css, type: "text/css; charset=utf-8") }
-        router.get("static/ichigo.js") { _, _ in Self.asset(StaticAssets.js, type: "text/javascript; charset=utf-8") }
-        router.get("lang") { request, _ in try await self.switchLanguage(request) }
-        router.get("login") { request, _ in try await self.loginPage(request) }
-        router.post("login") { request, _ in try await self.login(request) }
-        router.get("login/otp") { request, _ in try await self.loginOTPPage(request) }
-        router.post("login/otp") { request, _ in try await self.loginOTP(request) }
-        router.post("logout") { request, _ in try await self.logout(request) }
-        router.get("top") { request, _ in try await self.top(request) }
-        router.get("transfer") { request, _ in try await self.transferPage(request) }
-        router.post("transfer") { request, _ in try await self.transferInput(request) }
-        router.get("transfer/confirm") { request, _ in try await self.transferConfirmPage(request) }
-        router.post("transfer/confirm") { request, _ in try await self.transferConfirm(request) }
-        router.get("transfer/done") { request, _ in try await self.transferDone(request) }
-        router.get("otp") { request, _ in try await self.bop001(request) }
-        router.get("otp/issue") { request, _ in try await self.bot001(request) }
-        router.post("otp/issue") { request, _ in try await self.bot001Submit(request) }
-        router.get("otp/issue/confirm") { request, _ in try await self.bot002(request) }
-        router.post("otp/issue/confirm") { request, _ in try await self.bot002Submit(request) }
-        router.get("otp/issue/done") { request, _ in try await self.bot003(request) }
-        router.get("otp/start") { request, _ in try await self.bok001(request) }
-        router.post("otp/start") { request, _ in try await self.bok001Submit(request) }
-        router.get("otp/start/done") { request, _ in try await self.doneScreen(request, "BOK002", "bok002", steps: "bok", step: 2) }
-        router.get("otp/cancel") { request, _ in try await self.bos001(request) }
-        router.post("otp/cancel") { request, _ in try await self.bos001Submit(request) }
-        router.get("otp/cancel/done") { request, _ in try await self.doneScreen(request, "BOS002", "bos002", steps: "bos", step: 2) }
+    /// Public routes (login, language, assets) on `web`; the customer's screens on a group whose context
+    /// cannot be built without a retail login.
+    func addRoutes(to web: RouterGroup<IchigoRequestContext>) {
+        web.get("/") { _, context in try await self.root(context) }
+        web.get("static/ichigo.css") { _, _ in Self.asset(StaticAssets.css, type: "text/css; charset=utf-8") }
+        web.get("static/ichigo.js") { _, _ in Self.asset(StaticAssets.js, type: "text/javascript; charset=utf-8") }
+        web.get("lang") { request, context in try await self.switchLanguage(request, context) }
+        LoginController(
+            services: services, sessions: sessions, renderer: renderer, audience: .retail, loginScreen: "BLI001",
+            otpScreen: "BLI002", titleKey: "login.title"
+        ).addRoutes(to: web)
+        web.post("logout") { request, context in try await LoginController.logout(self, request, context) }
+        let retail = web.group(context: RetailContext.self)
+        retail.get("top", use: top)
+        retail.get("transfer", use: transferPage)
+        retail.post("transfer", use: transferInput)
+        retail.get("transfer/confirm", use: transferConfirmPage)
+        retail.post("transfer/confirm", use: transferConfirm)
+        retail.get("transfer/done", use: transferDone)
+        retail.get("otp", use: bop001)
+        retail.get("otp/issue", use: bot001)
+        retail.post("otp/issue", use: bot001Submit)
+        retail.get("otp/issue/confirm", use: bot002)
+        retail.post("otp/issue/confirm", use: bot002Submit)
+        retail.get("otp/issue/done", use: bot003)
+        retail.get("otp/start", use: bok001)
+        retail.post("otp/start", use: bok001Submit)
+        retail.get("otp/start/done") { request, context in
+            try await self.doneScreen(request, context, "BOK002", "bok002", steps: "bok", step: 2)
+        }
+        retail.get("otp/cancel", use: bos001)
+        retail.post("otp/cancel", use: bos001Submit)
+        retail.get("otp/cancel/done") { request, context in
+            try await self.doneScreen(request, context, "BOS002", "bos002", steps: "bos", step: 2)
+        }
     }
 
     static func asset(_ text: String, type: String) -> Response {
@@ -55,117 +62,23 @@ struct WebController<Context: RequestContext>: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    // MARK: Responses
-
-    func t(_ key: String, _ language: Language) -> String {
-        if let entry = Strings.table[key] { return language == .ja ? entry.ja : entry.en }
-        return Messages.text(key, in: language)
-    }
-
-    /// Renders a screen with the common context (strings, CSRF token, language switch, step bar, errors).
-    func screen(
-        _ template: String, _ page: WebPage, id: String, titleKey: String, request: Request,
-        steps: String? = nil, step: Int = 0, _ extra: [String: Any] = [:], status: HTTPResponse.Status = .ok
-    ) async throws -> Response {
-        var page = page
-        let language = page.language
-        var context: [String: Any] = [
-            "t": Strings.dictionary(for: language), "lang": language.rawValue, "csrf": page.session.csrfToken,
-            "screenID": id, "title": t(titleKey, language), "loggedIn": page.isAuthenticated,
-            "userName": page.user?.name ?? "",
-            "langSwitchURL": "/lang?to=\(language == .ja ? "en" : "ja")&back=\(request.uri.path)",
-        ]
-        if let steps {
-            let count = steps == "bot" ? 3 : 2
-            context["hasSteps"] = true
-            context["steps"] = (1...count).map { ["label": t("steps.\(steps).\($0)", language), "current": $0 == step] }
-        }
-        // One-shot values from a failed POST.
-        if let errors = page.data.formErrors, !errors.isEmpty {
-            context["errors"] = errors.mapValues { t($0, language) }
-            context["hasFieldErrors"] = true
-        }
-        context["values"] = page.data.formValues ?? [:]
-        if let error = page.data.pageError { context["pageError"] = t(error, language) }
-        if let flash = page.session.flash { context["flash"] = t(flash, language) }
-        // An empty string is "present" to Mustache; leave it out so `{{#key}}` sections stay closed.
-        for (key, value) in extra where (value as? String)?.isEmpty != true { context[key] = value }
-        page.data.formErrors = nil
-        page.data.formValues = nil
-        page.data.pageError = nil
-        page.session.flash = nil
-        try await sessions.save(page)
-        var response = Response(
-            status: status,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .contentSecurityPolicy: "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
-                HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("Referrer-Policy")!: "same-origin",
-                HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: renderer.render(template, context))))
-        response.setCookie(sessions.cookie(for: page))
-        return response
-    }
-
-    /// 303 See Other to `location`, saving the session first (post-redirect-get).
-    func redirect(_ location: String, _ page: WebPage) async throws -> Response {
-        try await sessions.save(page)
-        var response = Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
-        response.setCookie(sessions.cookie(for: page))
-        return response
-    }
-
-    /// Back to `location` with field errors and the values to keep (never passwords).
-    func redirectWithErrors(
-        _ location: String, _ page: WebPage, errors: [String: IchigoError.Code], values: [String: String] = [:]
-    ) async throws -> Response {
-        var page = page
-        page.data.formErrors = errors.mapValues(\.description)
-        page.data.formValues = values
-        return try await redirect(location, page)
-    }
-
-    func redirectWithError(_ location: String, _ page: WebPage, _ code: IchigoError.Code) async throws -> Response {
-        var page = page
-        page.data.pageError = code.description
-        return try await redirect(location, page)
-    }
-
-    /// Loads the session and requires a logged-in user; otherwise answers with a redirect to the login page.
-    func authenticated(_ request: Request) async throws -> (WebPage, User)? {
-        let page = try await sessions.load(request)
-        guard page.isAuthenticated, let user = page.user else { return nil }
-        return (page, user)
-    }
-
-    func toLogin(_ request: Request) async throws -> Response {
-        try await redirect("/login", try await sessions.load(request))
-    }
-
-    /// Loads the session, requires login, checks the CSRF token and parses the form.
-    func authenticatedPost(_ request: Request) async throws -> (WebPage, User, [String: String])? {
-        let fields = try await request.formFields()
-        guard let (page, user) = try await authenticated(request) else { return nil }
-        try checkCSRF(fields, page)
-        return (page, user, fields)
-    }
-
-    func checkCSRF(_ fields: [String: String], _ page: WebPage) throws {
-        guard let token = fields["_csrf"], constantTimeEqual(token, page.session.csrfToken) else {
-            throw IchigoError(.csrfFailed)
-        }
-    }
-
     // MARK: Entry, language, login
 
-    func root(_ request: Request) async throws -> Response {
-        let page = try await sessions.load(request)
-        return try await redirect(page.isAuthenticated ? "/top" : "/login", page)
+    func root(_ context: IchigoRequestContext) async throws -> Response {
+        let page = try context.session()
+        let home: String
+        switch page.session.stage == .authenticated ? page.data.audience : nil {
+        case .retail?: home = "/top"
+        case .corporateUser?: home = "/corp/top"
+        case .corporateAdmin?: home = "/corp/admin"
+        case .bankOperator?: home = "/operator"
+        case nil: home = "/login"
+        }
+        return try await redirect(home, page)
     }
 
-    func switchLanguage(_ request: Request) async throws -> Response {
-        var page = try await sessions.load(request)
+    func switchLanguage(_ request: Request, _ context: IchigoRequestContext) async throws -> Response {
+        var page = try context.session()
         if let to = request.uri.queryParameters.get("to"), let language = Language(rawValue: to) {
             page.session.language = language
         }
@@ -174,80 +87,7 @@ struct WebController<Context: RequestContext>: Sendable {
         return try await redirect(back, page)
     }
 
-    func loginPage(_ request: Request) async throws -> Response {
-        let page = try await sessions.load(request)
-        if page.isAuthenticated { return try await redirect("/top", page) }
-        return try await screen("login", page, id: "BLI001", titleKey: "login.title", request: request)
-    }
-
-    func login(_ request: Request) async throws -> Response {
-        let fields = try await request.formFields()
-        var page = try await sessions.load(request)
-        try checkCSRF(fields, page)
-        let loginID = fields["loginId"] ?? ""
-        let now = services.clock.now()
-        let user: User
-        do {
-            user = try await services.retail.authenticate(loginID: loginID, password: fields["password"] ?? "", at: now)
-        } catch let error as IchigoError where error.code == .loginFailed || error.code == .loginLocked {
-            page.data.pageError = error.code.description
-            page.data.formValues = ["loginId": loginID]
-            return try await redirect("/login", page)
-        }
-        if try await services.retail.loginNeedsOTP(user) {
-            try await sessions.renew(&page, user: user, stage: .awaitingOTP)
-            return try await redirect("/login/otp", page)
-        }
-        try await sessions.renew(&page, user: user, stage: .authenticated)
-        return try await redirect("/top", page)
-    }
-
-    func loginOTPPage(_ request: Request) async throws -> Response {
-        let page = try await sessions.load(request)
-        guard page.session.stage == .awaitingOTP, page.user != nil else { return try await toLogin(request) }
-        return try await screen("login_otp", page, id: "BLI002", titleKey: "otpLogin.title", request: request)
-    }
-
-    func loginOTP(_ request: Request) async throws -> Response {
-        let fields = try await request.formFields()
-        var page = try await sessions.load(request)
-        guard page.session.stage == .awaitingOTP, let user = page.user else { return try await toLogin(request) }
-        try checkCSRF(fields, page)
-        do {
-            try await services.retail.verifyOTP(fields["otp"] ?? "", for: user, at: services.clock.now())
-        } catch let errors as ValidationErrors {
-            return try await redirectWithErrors("/login/otp", page, errors: errors.fields)
-        } catch let error as IchigoError where error.field == "otp" {
-            return try await redirectWithErrors("/login/otp", page, errors: ["otp": error.code])
-        }
-        try await sessions.renew(&page, user: user, stage: .authenticated)
-        return try await redirect("/top", page)
-    }
-
-    func logout(_ request: Request) async throws -> Response {
-        let fields = try await request.formFields()
-        let page = try await sessions.load(request)
-        try checkCSRF(fields, page)
-        if let user = page.user {
-            try await services.repository.append(
-                AuditEvent(at: services.clock.now(), actor: "user:\(user.id.rawValue)", action: "logout", subject: user.id.rawValue, outcome: "ok"))
-        }
-        try await sessions.destroy(page)
-        var fresh = try await sessions.load(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/"), body: .init(buffer: ByteBuffer())))
-        fresh.session.language = page.language
-        fresh.session.flash = "login.bye"
-        return try await redirect("/login", fresh)
-    }
-
     // MARK: Top page and transfers
-
-    static func yen(_ amount: Int64) -> String {
-        let formatter = NumberFormatter()
-        formatter.numberStyle = .decimal
-        formatter.groupingSeparator = ","
-        formatter.usesGroupingSeparator = true
-        return formatter.string(from: NSNumber(value: amount)) ?? String(amount)
-    }
 
     func accountRows(_ user: User, selected: String? = nil) async throws -> [[String: Any]] {
         try await services.repository.accounts(of: user.id).map {
@@ -258,8 +98,8 @@ struct WebController<Context: RequestContext>: Sendable {
         }
     }
 
-    func top(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func top(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         let (status, _, _) = try await services.retail.overview(of: user.id)
         let formatter = DateFormatter()
         formatter.timeZone = Calendar.japan.timeZone
@@ -275,16 +115,17 @@ struct WebController<Context: RequestContext>: Sendable {
             ])
     }
 
-    func transferPage(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func transferPage(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         let selected = page.data.formValues?["account"] ?? page.data.transferDraft?.accountID
         return try await screen(
             "transfer", page, id: "BFK001", titleKey: "transfer.title", request: request,
             ["accounts": try await accountRows(user, selected: selected)])
     }
 
-    func transferInput(_ request: Request) async throws -> Response {
-        guard let (loaded, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func transferInput(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
         var page = loaded
         let accounts = try await services.repository.accounts(of: user.id)
         var errors: [String: IchigoError.Code] = [:]
@@ -328,16 +169,17 @@ struct WebController<Context: RequestContext>: Sendable {
         ]
     }
 
-    func transferConfirmPage(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func transferConfirmPage(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
         return try await screen(
             "transfer_confirm", page, id: "BFK002", titleKey: "transferConfirm.title", request: request,
             ["draft": draftContext(draft), "needsOTP": try await services.retail.loginNeedsOTP(user)])
     }
 
-    func transferConfirm(_ request: Request) async throws -> Response {
-        guard let (loaded, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func transferConfirm(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
         var page = loaded
         guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
         let transfer = Transfer(
@@ -363,8 +205,8 @@ struct WebController<Context: RequestContext>: Sendable {
         return try await redirect("/transfer/done", page)
     }
 
-    func transferDone(_ request: Request) async throws -> Response {
-        guard let (page, _) = try await authenticated(request) else { return try await toLogin(request) }
+    func transferDone(_ request: Request, context: RetailContext) async throws -> Response {
+        let page = context.page
         guard let done = page.data.transferDone else { return try await redirect("/top", page) }
         return try await screen(
             "transfer_done", page, id: "BFK003", titleKey: "transferDone.title", request: request,
@@ -373,8 +215,8 @@ struct WebController<Context: RequestContext>: Sendable {
 
     // MARK: BOP001
 
-    func bop001(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bop001(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         let now = services.clock.now()
         let (status, token, provisioning) = try await services.retail.overview(of: user.id)
         var issueBlocked: String? = nil
@@ -409,8 +251,8 @@ struct WebController<Context: RequestContext>: Sendable {
 
     // MARK: BOT001–BOT003
 
-    func bot001(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bot001(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         do {
             try await services.retail.checkMayIssue(user, at: services.clock.now())
         } catch let error as IchigoError {
@@ -420,8 +262,9 @@ struct WebController<Context: RequestContext>: Sendable {
             "bot001", page, id: "BOT001", titleKey: "bot001.title", request: request, steps: "bot", step: 1)
     }
 
-    func bot001Submit(_ request: Request) async throws -> Response {
-        guard let (loaded, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func bot001Submit(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
         var page = loaded
         let values = ["phoneEmail": fields["phoneEmail"] ?? "", "phoneEmailConfirmation": fields["phoneEmailConfirmation"] ?? ""]
         do {
@@ -446,8 +289,8 @@ struct WebController<Context: RequestContext>: Sendable {
         return application
     }
 
-    func bot002(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bot002(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         guard let application = try await pendingApplication(page) else { return try await redirect("/otp", page) }
         let formatter = DateFormatter()
         formatter.timeZone = Calendar.japan.timeZone
@@ -460,8 +303,9 @@ struct WebController<Context: RequestContext>: Sendable {
             ])
     }
 
-    func bot002Submit(_ request: Request) async throws -> Response {
-        guard let (loaded, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func bot002Submit(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
         var page = loaded
         guard let id = page.data.applicationID.map(ApplicationID.init(rawValue:)) else {
             return try await redirect("/otp", page)
@@ -495,8 +339,8 @@ struct WebController<Context: RequestContext>: Sendable {
         }
     }
 
-    func bot003(_ request: Request) async throws -> Response {
-        guard let (loaded, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bot003(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
         var page = loaded
         guard var issued = page.data.issued else { return try await redirect("/otp", page) }
         var qr = ""
@@ -518,8 +362,8 @@ struct WebController<Context: RequestContext>: Sendable {
 
     // MARK: BOK001–BOK002
 
-    func bok001(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bok001(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         guard try await services.retail.overview(of: user.id).token?.state == .issued else {
             return try await redirectWithError("/otp", page, .illegalTransition)
         }
@@ -527,8 +371,9 @@ struct WebController<Context: RequestContext>: Sendable {
             "bok001", page, id: "BOK001", titleKey: "bok001.title", request: request, steps: "bok", step: 1)
     }
 
-    func bok001Submit(_ request: Request) async throws -> Response {
-        guard let (loaded, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func bok001Submit(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
         var page = loaded
         let now = services.clock.now()
         if fields["action"] == "abort" {
@@ -549,8 +394,10 @@ struct WebController<Context: RequestContext>: Sendable {
         return try await redirect("/otp/start/done", page)
     }
 
-    func doneScreen(_ request: Request, _ id: String, _ key: String, steps: String, step: Int) async throws -> Response {
-        guard let (page, _) = try await authenticated(request) else { return try await toLogin(request) }
+    func doneScreen(
+        _ request: Request, _ context: RetailContext, _ id: String, _ key: String, steps: String, step: Int
+    ) async throws -> Response {
+        let page = context.page
         let next = Strings.table["\(key).next"] != nil ? t("\(key).next", page.language) : ""
         return try await screen(
             "done", page, id: id, titleKey: "\(key).title", request: request, steps: steps, step: step,
@@ -562,8 +409,8 @@ struct WebController<Context: RequestContext>: Sendable {
 
     // MARK: BOS001–BOS002
 
-    func bos001(_ request: Request) async throws -> Response {
-        guard let (page, user) = try await authenticated(request) else { return try await toLogin(request) }
+    func bos001(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
         let token = try await services.retail.overview(of: user.id).token
         guard token?.state == .active, token?.kind == .software else {
             return try await redirectWithError("/otp", page, .illegalTransition)
@@ -572,8 +419,9 @@ struct WebController<Context: RequestContext>: Sendable {
             "bos001", page, id: "BOS001", titleKey: "bos001.title", request: request, steps: "bos", step: 1)
     }
 
-    func bos001Submit(_ request: Request) async throws -> Response {
-        guard let (page, user, fields) = try await authenticatedPost(request) else { return try await toLogin(request) }
+    func bos001Submit(_ request: Request, context: RetailContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
+        let fields = try await form(request, page)
         if fields["action"] == "abort" { return try await redirect("/otp", page) }
         do {
             try await services.retail.cancelUse(

@@ -22,6 +22,37 @@ struct SessionData: Codable, Sendable {
     var formErrors: [String: String]?
     var pageError: String?
 
+    /// Who logged in on which page (set at the end of a login).
+    var audience: Audience?
+    /// A corporate user's permissions as they were at login: changes apply from the next login.
+    var grants: Permissions?
+    /// The operator of an operator-console session.
+    var operatorID: String?
+    /// Corporate flows: transfer data being created, the one just created or approved, the permission change
+    /// being prepared, the serial just registered, the users just unlocked.
+    var corporateDraft: CorporateTransferDraft?
+    var corporateDone: CorporateTransferDraft?
+    var permissionDraft: PermissionDraft?
+    var registeredSerial: String?
+    var resultLines: [String]?
+    var modeDraft: String?
+
+    struct CorporateTransferDraft: Codable, Sendable {
+        var id: String
+        var accountID: String
+        var payeeBank: String
+        var payeeBranch: String
+        var payeeAccount: String
+        var payeeName: String
+        var amount: Int64
+    }
+
+    struct PermissionDraft: Codable, Sendable {
+        var userID: String
+        var authorities: [String]
+        var limits: [String: Int64]
+    }
+
     struct IssuedInfo: Codable, Sendable {
         var phoneEmail: String
         var serviceID: String
@@ -49,9 +80,21 @@ struct WebPage {
     var cookieValue: String
     var user: User?
     var data: SessionData
+    /// The operator of an operator-console session.
+    var bankOperator: BankOperator?
 
     var language: Language { session.language }
     var isAuthenticated: Bool { session.stage == .authenticated && user != nil }
+
+    /// The login page this session's user came through.
+    var loginAudience: LoginAudience? {
+        switch data.audience {
+        case .retail?: .retail
+        case .corporateUser?: .corporateUser
+        case .corporateAdmin?: .corporateAdmin
+        case .bankOperator?, nil: nil
+        }
+    }
 }
 
 /// Browser sessions in the database: 5 minutes idle ends them, login renews the ID, every form carries a
@@ -100,14 +143,20 @@ struct SessionManager: Sendable {
                     try await services.repository.update(session)
                 }
                 let data = session.data.flatMap { try? JSONDecoder().decode(SessionData.self, from: Data($0.utf8)) }
-                return WebPage(session: session, cookieValue: value, user: user, data: data ?? SessionData())
+                var bankOperator = try await data?.operatorID.asyncFlatMap {
+                    try await services.repository.bankOperator(OperatorID(rawValue: $0))
+                }
+                if bankOperator?.locked == true { bankOperator = nil }
+                return WebPage(
+                    session: session, cookieValue: value, user: user, data: data ?? SessionData(),
+                    bankOperator: bankOperator)
             }
         }
         // Screens open in Japanese; the customer switches to English with the link on every page.
         return try await start(language: .ja, at: now)
     }
 
-    private func start(language: Language, at now: Date) async throws -> WebPage {
+    func start(language: Language, at now: Date) async throws -> WebPage {
         let value = Self.randomToken()
         let session = WebSession(
             idHash: Self.hash(value), csrfToken: Self.randomToken(), language: language, createdAt: now, lastSeenAt: now)
@@ -116,16 +165,18 @@ struct SessionManager: Sendable {
     }
 
     /// Replaces the session with a new ID and CSRF token (at each login step), keeping the language.
-    func renew(_ page: inout WebPage, user: User, stage: WebSession.Stage) async throws {
+    func renew(_ page: inout WebPage, user: User?, stage: WebSession.Stage, audience: Audience) async throws {
         let now = services.clock.now()
         try await services.repository.deleteSession(idHash: page.session.idHash)
         let value = Self.randomToken()
         page.session = WebSession(
-            idHash: Self.hash(value), userID: user.id, stage: stage, csrfToken: Self.randomToken(),
+            idHash: Self.hash(value), userID: user?.id, stage: stage, csrfToken: Self.randomToken(),
             language: page.session.language, createdAt: now, lastSeenAt: now)
         page.cookieValue = value
         page.user = user
         page.data = SessionData()
+        page.data.audience = audience
+        page.bankOperator = nil
         try await services.repository.insert(page.session)
     }
 
@@ -141,10 +192,10 @@ struct SessionManager: Sendable {
         try await services.repository.deleteSession(idHash: page.session.idHash)
     }
 
-    func cookie(for page: WebPage) -> Cookie {
-        Cookie(
-            name: Self.cookieName, value: page.cookieValue, path: "/", secure: services.secureCookies, httpOnly: true,
-            sameSite: .lax)
+    func cookie(for page: WebPage) -> Cookie { Self.cookie(for: page, secure: services.secureCookies) }
+
+    static func cookie(for page: WebPage, secure: Bool) -> Cookie {
+        Cookie(name: cookieName, value: page.cookieValue, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
     }
 }
 

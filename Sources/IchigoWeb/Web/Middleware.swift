@@ -5,14 +5,6 @@ import Ichigo
 import Logging
 import NIOCore
 
-/// The request context: Hummingbird's core storage, and a small body limit for a JSON API.
-public struct IchigoRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public init(source: Source) { coreContext = .init(source: source) }
-    /// JSON requests are small; anything larger is refused with 413.
-    public var maxUploadSize: Int { 64 * 1024 }
-}
-
 /// An error answer for the JSON API: `{"error":{"code":…,"message":…,"field":…}}`.
 struct APIErrorBody: Codable {
     struct Detail: Codable {
@@ -29,6 +21,8 @@ struct APIErrorBody: Codable {
 /// anything unexpected to a 500 with a generic text, logged in full.
 struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    /// Whether session cookies carry `Secure`.
+    var secureCookies = false
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -38,6 +32,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || path == "/health")
         do {
             return try await next(request, context)
+        } catch let redirect as WebRedirect {
+            // A screen of another audience, or no login: to the right login page, keeping the session cookie.
+            var response = Response(
+                status: .seeOther, headers: [.location: redirect.location, .cacheControl: "no-store"])
+            response.setCookie(SessionManager.cookie(for: redirect.page, secure: secureCookies))
+            return response
         } catch let error as IchigoError {
             if error.code == .corruptData { logger.error("corrupt data", metadata: ["error": "\(error)"]) }
             let status = Self.status(for: error.code)

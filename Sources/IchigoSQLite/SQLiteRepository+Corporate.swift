@@ -1,0 +1,403 @@
+import Foundation
+import GRDB
+import Ichigo
+
+extension SQLiteRepository: CorporateRepository {
+    public func changeUsageMode(
+        of contract: ContractID, to mode: TokenUsageMode, at now: Date, audit: AuditEvent
+    ) async throws -> [UserID] {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE contracts SET usage_mode = ? WHERE id = ? AND kind = 'corporate'",
+                arguments: [mode.rawValue, contract.rawValue])
+            guard db.changesCount == 1 else { throw IchigoError(.contractNotFound) }
+            let released = try String.fetchAll(
+                db, sql: "SELECT id FROM users WHERE contract_id = ? AND token_id IS NOT NULL ORDER BY login_id",
+                arguments: [contract.rawValue])
+            try db.execute(
+                sql: "UPDATE users SET token_id = NULL WHERE contract_id = ?", arguments: [contract.rawValue])
+            var event = audit
+            event.reason = [audit.reason, "released=\(released.count)"].compactMap { $0 }.joined(separator: " ")
+            try self.appendAudit(event, in: db)
+            return released.map(UserID.init(rawValue:))
+        }
+    }
+
+    public func register(
+        _ token: TokenID, to contract: ContractID, for users: [UserID], at now: Date, audit: [AuditEvent],
+        mails: [OutgoingMail]
+    ) async throws {
+        try await write { db in
+            // Checked again inside the transaction: the token may have moved since the caller read it.
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT kind, state, contract_id FROM tokens WHERE id = ?", arguments: [token.rawValue])
+            else { throw IchigoError(.tokenNotRegistrable) }
+            let state: String = row["state"]
+            let owner: String? = row["contract_id"]
+            let kind: String = row["kind"]
+            // An inventory token has no contract; its first code (just verified by the caller) made it active.
+            let inventory = owner == nil && kind == TokenKind.hardware.rawValue
+            guard state == TokenState.issued.rawValue || state == TokenState.active.rawValue,
+                inventory || owner == contract.rawValue
+            else { throw IchigoError(.tokenNotRegistrable) }
+            try db.execute(
+                sql: "UPDATE tokens SET contract_id = ?, updated_at = ? WHERE id = ?",
+                arguments: [contract.rawValue, now.millis, token.rawValue])
+            for user in users {
+                try db.execute(
+                    sql: "UPDATE users SET token_id = ? WHERE id = ? AND contract_id = ?",
+                    arguments: [token.rawValue, user.rawValue, contract.rawValue])
+                guard db.changesCount == 1 else { throw IchigoError(.userNotFound) }
+            }
+            for event in audit { try self.appendAudit(event, in: db) }
+            for mail in mails { try Self.enqueue(mail, in: db) }
+        }
+    }
+
+    public func deregister(_ users: [UserID], at now: Date, audit: [AuditEvent]) async throws {
+        try await write { db in
+            for user in users {
+                try db.execute(sql: "UPDATE users SET token_id = NULL WHERE id = ?", arguments: [user.rawValue])
+            }
+            for event in audit { try self.appendAudit(event, in: db) }
+        }
+    }
+
+    public func setPermissions(_ permissions: Permissions, of user: UserID, audit: AuditEvent) async throws {
+        let text = try encodePermissions(permissions)
+        try await write { db in
+            try db.execute(sql: "UPDATE users SET permissions = ? WHERE id = ?", arguments: [text, user.rawValue])
+            guard db.changesCount == 1 else { throw IchigoError(.userNotFound) }
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func accounts(ofContract contract: ContractID) async throws -> [Account] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM accounts WHERE contract_id = ? ORDER BY branch, number",
+                arguments: [contract.rawValue]
+            ).map {
+                Account(
+                    id: $0["id"], userID: UserID(rawValue: $0["user_id"]), name: $0["name"], branch: $0["branch"],
+                    number: $0["number"], balance: $0["balance"])
+            }
+        }
+    }
+
+    public func insert(_ account: Account, for contract: ContractID, audit: AuditEvent) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO accounts (id, user_id, name, branch, number, balance, contract_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
+                    contract.rawValue,
+                ])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func insert(_ transfer: CorporateTransfer, audit: AuditEvent) async throws {
+        try await write { db in
+            guard
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM corporate_transfers WHERE id = ?", arguments: [transfer.id])
+                    == nil
+            else { throw IchigoError(.transferDuplicate) }
+            try db.execute(
+                sql: """
+                    INSERT INTO corporate_transfers (id, contract_id, account_id, payee_bank, payee_branch, payee_account,
+                        payee_name, amount, status, created_by, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                    """,
+                arguments: [
+                    transfer.id, transfer.contractID.rawValue, transfer.accountID, transfer.payeeBank,
+                    transfer.payeeBranch, transfer.payeeAccount, transfer.payeeName, transfer.amount,
+                    transfer.createdBy.rawValue, transfer.createdAt.millis,
+                ])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    static func corporateTransfer(from row: Row) throws -> CorporateTransfer {
+        guard let status = CorporateTransferStatus(rawValue: row["status"]) else {
+            throw IchigoError(.corruptData, detail: "corporate transfer row")
+        }
+        return CorporateTransfer(
+            id: row["id"], contractID: ContractID(rawValue: row["contract_id"]), accountID: row["account_id"],
+            payeeBank: row["payee_bank"], payeeBranch: row["payee_branch"], payeeAccount: row["payee_account"],
+            payeeName: row["payee_name"], amount: row["amount"], status: status,
+            createdBy: UserID(rawValue: row["created_by"]), createdAt: Date(millis: row["created_at"]),
+            approvedBy: (row["approved_by"] as String?).map(UserID.init(rawValue:)),
+            approvedAt: (row["approved_at"] as Int64?).map(Date.init(millis:)))
+    }
+
+    public func corporateTransfer(_ id: String) async throws -> CorporateTransfer? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM corporate_transfers WHERE id = ?", arguments: [id])
+                .map(Self.corporateTransfer(from:))
+        }
+    }
+
+    public func corporateTransfers(of contract: ContractID, status: CorporateTransferStatus?, limit: Int) async throws
+        -> [CorporateTransfer]
+    {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM corporate_transfers WHERE contract_id = ? AND (? IS NULL OR status = ?)
+                    ORDER BY created_at DESC, id LIMIT ?
+                    """,
+                arguments: [contract.rawValue, status?.rawValue, status?.rawValue, limit]
+            ).map(Self.corporateTransfer(from:))
+        }
+    }
+
+    public func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome {
+        try await write { db in
+            // One writer at a time: the status read, the debit and the status change cannot interleave with another.
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM corporate_transfers WHERE id = ? AND status = 'pending'", arguments: [id])
+            else { return .notPending }
+            let transfer = try Self.corporateTransfer(from: row)
+            try db.execute(
+                sql: "UPDATE accounts SET balance = balance - ? WHERE id = ? AND contract_id = ? AND balance >= ?",
+                arguments: [transfer.amount, transfer.accountID, transfer.contractID.rawValue, transfer.amount])
+            guard db.changesCount == 1 else { return .insufficientFunds }
+            try db.execute(
+                sql: """
+                    UPDATE corporate_transfers SET status = 'approved', approved_by = ?, approved_at = ?
+                    WHERE id = ? AND status = 'pending'
+                    """,
+                arguments: [user.rawValue, now.millis, id])
+            guard db.changesCount == 1 else { throw IchigoError(.concurrentUpdate) }
+            if transfer.payeeBank == SQLiteRepository.ownBankCode {
+                try db.execute(
+                    sql: "UPDATE accounts SET balance = balance + ? WHERE branch = ? AND number = ? AND id <> ?",
+                    arguments: [transfer.amount, transfer.payeeBranch, transfer.payeeAccount, transfer.accountID])
+            }
+            try self.appendAudit(audit, in: db)
+            return .approved
+        }
+    }
+
+    public func tokens(ofContract contract: ContractID) async throws -> [Token] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM tokens WHERE contract_id = ? ORDER BY serial", arguments: [contract.rawValue]
+            ).map(Self.token(from:))
+        }
+    }
+}
+
+extension SQLiteRepository: OperatorRepository {
+    public func insert(_ bankOperator: BankOperator, audit: AuditEvent) async throws {
+        try await write { db in
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM operators WHERE login_id = ?", arguments: [bankOperator.loginID.rawValue])
+                    == nil
+            else { throw IchigoError(.loginIDTaken) }
+            try db.execute(
+                sql: "INSERT INTO operators (id, login_id, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    bankOperator.id.rawValue, bankOperator.loginID.rawValue, bankOperator.name,
+                    bankOperator.passwordHash.encoded, bankOperator.createdAt.millis,
+                ])
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    static func bankOperator(from row: Row) throws -> BankOperator {
+        guard let loginID = LoginID(rawValue: row["login_id"]) else {
+            throw IchigoError(.corruptData, detail: "operator row")
+        }
+        var result = BankOperator(
+            id: OperatorID(rawValue: row["id"]), loginID: loginID, name: row["name"],
+            passwordHash: PasswordHash(encoded: row["password_hash"]), createdAt: Date(millis: row["created_at"]))
+        result.passwordFailures = row["password_failures"]
+        result.locked = (row["locked_at"] as Int64?) != nil
+        return result
+    }
+
+    public func bankOperator(loginID: LoginID) async throws -> BankOperator? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM operators WHERE login_id = ?", arguments: [loginID.rawValue])
+                .map(Self.bankOperator(from:))
+        }
+    }
+
+    public func bankOperator(_ id: OperatorID) async throws -> BankOperator? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM operators WHERE id = ?", arguments: [id.rawValue])
+                .map(Self.bankOperator(from:))
+        }
+    }
+
+    public func recordOperatorPasswordFailure(
+        _ id: OperatorID, lockingAt threshold: Int, audit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        try await write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        UPDATE operators SET password_failures = password_failures + 1,
+                            locked_at = CASE WHEN locked_at IS NULL AND password_failures + 1 >= ? THEN ?
+                                             ELSE locked_at END
+                        WHERE id = ? AND locked_at IS NULL
+                        RETURNING password_failures, locked_at
+                        """,
+                    arguments: [threshold, audit.at.millis, id.rawValue])
+            else { return nil }
+            let count: Int = row["password_failures"]
+            try self.appendAudit(audit, in: db)
+            let lockedNow = (row["locked_at"] as Int64?) != nil
+            if lockedNow {
+                try self.appendAudit(
+                    AuditEvent(
+                        at: audit.at, actor: "system", action: "operator.lock", subject: id.rawValue, outcome: "ok",
+                        reason: "\(threshold) consecutive wrong passwords"), in: db)
+            }
+            return FailureOutcome(failureCount: count, lockedNow: lockedNow)
+        }
+    }
+
+    public func resetOperatorPasswordFailures(_ id: OperatorID) async throws {
+        try await write { db in
+            try db.execute(
+                sql: "UPDATE operators SET password_failures = 0 WHERE id = ? AND locked_at IS NULL",
+                arguments: [id.rawValue])
+        }
+    }
+
+    public func unlockOperator(_ id: OperatorID, newPasswordHash: PasswordHash?, audit: AuditEvent) async throws {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE operators SET password_failures = 0, locked_at = NULL,
+                        password_hash = COALESCE(?, password_hash) WHERE id = ?
+                    """,
+                arguments: [newPasswordHash?.encoded, id.rawValue])
+            guard db.changesCount == 1 else { throw IchigoError(.userNotFound) }
+            try self.appendAudit(audit, in: db)
+        }
+    }
+
+    public func importTokens(_ tokens: [Token], audit: [AuditEvent]) async throws {
+        try await write { db in
+            let exists = try db.makeStatement(sql: "SELECT 1 FROM tokens WHERE serial = ?")
+            for (index, token) in tokens.enumerated() {
+                if try Bool.fetchOne(exists, arguments: [token.serial.rawValue]) != nil {
+                    throw IchigoError(
+                        .importFailed,
+                        detail: "key package \(index + 1): serial \(token.serial.rawValue) is already in the database")
+                }
+                try self.insertToken(token, assigningTo: [], in: db)
+            }
+            for event in audit { try self.appendAudit(event, in: db) }
+        }
+    }
+
+    public func tokens(matching filter: TokenFilter, limit: Int, offset: Int) async throws -> [Token] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let prefix = filter.serialPrefix, !prefix.isEmpty {
+                clauses.append("serial >= ? AND serial < ?")
+                arguments += [prefix.uppercased(), prefix.uppercased() + "\u{FFFF}"]
+            }
+            if let kind = filter.kind {
+                clauses.append("kind = ?")
+                arguments += [kind.rawValue]
+            }
+            if let state = filter.state {
+                clauses.append("state = ?")
+                arguments += [state.rawValue]
+            }
+            if filter.unassignedOnly { clauses.append("contract_id IS NULL") }
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [limit, offset]
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM tokens \(whereClause) ORDER BY serial LIMIT ? OFFSET ?", arguments: arguments
+            ).map(Self.token(from:))
+        }
+    }
+
+    public func tokenCounts() async throws -> [TokenKind: [TokenState: Int]] {
+        try await pool.read { db in
+            var result: [TokenKind: [TokenState: Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT kind, state, COUNT(*) AS n FROM tokens GROUP BY kind, state") {
+                guard let kind = TokenKind(rawValue: row["kind"]), let state = TokenState(rawValue: row["state"]) else {
+                    continue
+                }
+                result[kind, default: [:]][state] = row["n"]
+            }
+            return result
+        }
+    }
+
+    public func returnToInventory(_ token: TokenID, at now: Date, audit: AuditEvent) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE tokens SET state = 'issued', contract_id = NULL, failure_count = 0, updated_at = ?
+                    WHERE id = ? AND kind = 'hardware' AND state IN ('issued', 'active', 'locked')
+                    """,
+                arguments: [now.millis, token.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "UPDATE users SET token_id = NULL WHERE token_id = ?", arguments: [token.rawValue])
+            try self.appendAudit(audit, in: db)
+            return true
+        }
+    }
+
+    public func users(loginIDPrefix prefix: String, limit: Int) async throws -> [User] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM users WHERE login_id >= ? AND login_id < ? ORDER BY login_id LIMIT ?",
+                arguments: [prefix, prefix + "\u{FFFF}", limit]
+            ).map(Self.user(from:))
+        }
+    }
+
+    public func auditRecords(matching filter: AuditFilter, limit: Int) async throws -> [AuditRecord] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let party = filter.party, !party.isEmpty {
+                clauses.append("(subject = ? OR actor = ? OR actor = ? OR reason LIKE ?)")
+                arguments += [party, party, "user:" + party, "%user=\(party)%"]
+            }
+            if let action = filter.action, !action.isEmpty {
+                clauses.append("action = ?")
+                arguments += [action]
+            }
+            if let from = filter.from {
+                clauses.append("at >= ?")
+                arguments += [from.millis]
+            }
+            if let until = filter.until {
+                clauses.append("at < ?")
+                arguments += [until.millis]
+            }
+            let whereClause = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [limit]
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT ?", arguments: arguments
+            ).map { row in
+                AuditRecord(
+                    sequence: row["seq"],
+                    event: AuditEvent(
+                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"],
+                        subject: row["subject"], outcome: row["outcome"], reason: row["reason"]),
+                    previousHash: row["prev_hash"], hash: row["hash"])
+            }
+        }
+    }
+}

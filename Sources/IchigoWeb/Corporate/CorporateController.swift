@@ -1,0 +1,286 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ichigo
+import NIOCore
+
+/// The corporate user's screens (法人): login (HLI001/HLI003), the top page (HTP001), self-registration of a token at
+/// first use (HOR001–HOR002, seed 002 §1), transfer data (HFF001–HFF003) and its approval (HSN001–HSN003, seed 002 §3).
+struct CorporateController: ScreenController {
+    let services: IchigoServices
+    let sessions: SessionManager
+    let renderer: Renderer
+
+    func addRoutes(to web: RouterGroup<IchigoRequestContext>) {
+        LoginController(
+            services: services, sessions: sessions, renderer: renderer, audience: .corporateUser, loginScreen: "HLI001",
+            otpScreen: "HLI003", titleKey: "corp.userLoginTitle"
+        ).addRoutes(to: web)
+        LoginController(
+            services: services, sessions: sessions, renderer: renderer, audience: .corporateAdmin,
+            loginScreen: "HLI002", otpScreen: "HLI003", titleKey: "corp.adminLoginTitle"
+        ).addRoutes(to: web)
+        let corp = web.group("corp", context: CorporateContext.self)
+        corp.get("top", use: top)
+        corp.get("otp/register", use: registerPage)
+        corp.post("otp/register", use: register)
+        corp.get("otp/register/done", use: registerDone)
+        corp.get("transfers/new", use: transferPage)
+        corp.post("transfers/new", use: transferInput)
+        corp.get("transfers/confirm", use: transferConfirmPage)
+        corp.post("transfers/confirm", use: transferConfirm)
+        corp.get("transfers/done", use: transferDone)
+        corp.get("approvals", use: approvals)
+        corp.get("approvals/done", use: approvalDone)
+        corp.get("approvals/:id", use: approvalPage)
+        corp.post("approvals/:id", use: approve)
+    }
+
+    // MARK: HTP001
+
+    /// What the screens say about the user's token: 利用中, 停止中 (with whom to contact), or none.
+    func tokenStatus(_ user: User, _ language: Language) async throws -> [String: Any] {
+        let token = try await user.tokenID.asyncFlatMap { try await services.repository.token($0) }
+        let status = RegistrationStatus(token: token)
+        var result: [String: Any] = ["statusText": t("status.\(status.rawValue)", language)]
+        if token?.state.occupiesUser == true { result["serial"] = token!.serial.rawValue }
+        if status == .stopped { result["stopped"] = true }
+        return result
+    }
+
+    func top(_ request: Request, context: CorporateContext) async throws -> Response {
+        let (page, user) = (context.page, context.user)
+        let accounts = try await services.repository.accounts(ofContract: user.contractID)
+            .filter { context.grants.limit(for: $0.id) != nil }
+        let pending = try await services.repository.corporateTransfers(of: user.contractID, status: .pending, limit: 100)
+        return try await screen(
+            "corp_top", page, id: "HTP001", titleKey: "top.title", request: request,
+            try await tokenStatus(user, page.language).merging([
+                "accounts": accounts.map {
+                    [
+                        "name": $0.name, "branch": $0.branch, "number": $0.number, "balance": Self.yen($0.balance),
+                        "limit": Self.yen(context.grants.limit(for: $0.id) ?? 0),
+                    ]
+                },
+                "canTransfer": context.grants.authorities.contains(.transfer),
+                "canApprove": context.grants.authorities.contains(.transferApproval),
+                "pendingCount": pending.count,
+                "needsRegistration": try await services.corporate.needsSelfRegistration(user),
+            ]) { $1 })
+    }
+
+    // MARK: HOR001–HOR002 self-registration
+
+    func registerPage(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard try await services.corporate.needsSelfRegistration(context.user) else {
+            return try await redirect("/corp/top", context.page)
+        }
+        return try await screen(
+            "corp_register", context.page, id: "HOR001", titleKey: "hor001.title", request: request, steps: "hor",
+            step: 1)
+    }
+
+    func register(_ request: Request, context: CorporateContext) async throws -> Response {
+        var page = context.page
+        let fields = try await form(request, page)
+        let serial = fields["serial"] ?? ""
+        return try await handling("/corp/otp/register", page, values: ["serial": serial]) {
+            let token = try await services.corporate.selfRegister(
+                serial: serial, code: fields["otp"] ?? "", by: context.user, at: services.clock.now())
+            page.data.registeredSerial = token.serial.rawValue
+            return try await redirect("/corp/otp/register/done", page)
+        }
+    }
+
+    func registerDone(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard let serial = context.page.data.registeredSerial else { return try await redirect("/corp/top", context.page) }
+        return try await screen(
+            "corp_done", context.page, id: "HOR002", titleKey: "hor002.title", request: request, steps: "hor", step: 2,
+            [
+                "lead": t("hor002.lead", context.page.language), "serial": serial,
+                "next": t("hor002.next", context.page.language), "buttonURL": "/corp/top",
+                "buttonLabel": t("top", context.page.language),
+            ])
+    }
+
+    // MARK: HFF001–HFF003 transfer data
+
+    func accountChoices(_ context: CorporateContext, selected: String?) async throws -> [[String: Any]] {
+        try await services.repository.accounts(ofContract: context.user.contractID).compactMap { account in
+            guard let limit = context.grants.limit(for: account.id) else { return nil }
+            return [
+                "id": account.id, "label": "\(account.name) \(account.branch)-\(account.number)",
+                "limit": Self.yen(limit), "selected": account.id == selected,
+            ]
+        }
+    }
+
+    func transferPage(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard context.grants.authorities.contains(.transfer) else {
+            return try await redirectWithError("/corp/top", context.page, .forbidden)
+        }
+        let selected = context.page.data.formValues?["account"] ?? context.page.data.corporateDraft?.accountID
+        return try await screen(
+            "corp_transfer", context.page, id: "HFF001", titleKey: "hff001.title", request: request, steps: "hff",
+            step: 1, ["accounts": try await accountChoices(context, selected: selected)])
+    }
+
+    func transferInput(_ request: Request, context: CorporateContext) async throws -> Response {
+        var page = context.page
+        let fields = try await form(request, page)
+        let input = TransferInput(
+            accountID: fields["account"] ?? "", payeeBank: (fields["payeeBank"] ?? "").trimmingCharacters(in: .whitespaces),
+            payeeBranch: (fields["payeeBranch"] ?? "").trimmingCharacters(in: .whitespaces),
+            payeeAccount: (fields["payeeAccount"] ?? "").trimmingCharacters(in: .whitespaces),
+            payeeName: (fields["payeeName"] ?? "").trimmingCharacters(in: .whitespaces), amount: fields["amount"] ?? "")
+        let values = [
+            "account": input.accountID, "payeeBank": input.payeeBank, "payeeBranch": input.payeeBranch,
+            "payeeAccount": input.payeeAccount, "payeeName": input.payeeName, "amount": input.amount,
+        ]
+        return try await handling("/corp/transfers/new", page, values: values) {
+            let transfer = try await services.corporate.validateTransfer(
+                input, by: context.user, grants: context.grants, at: services.clock.now())
+            page.data.corporateDraft = .init(
+                id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
+                payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+                amount: transfer.amount)
+            return try await redirect("/corp/transfers/confirm", page)
+        }
+    }
+
+    func draftContext(_ draft: SessionData.CorporateTransferDraft, contract: ContractID) async throws -> [String: Any] {
+        let account = try await services.repository.accounts(ofContract: contract).first { $0.id == draft.accountID }
+        return [
+            "from": account.map { "\($0.name) \($0.branch)-\($0.number)" } ?? draft.accountID,
+            "payeeBank": draft.payeeBank, "payeeBranch": draft.payeeBranch, "payeeAccount": draft.payeeAccount,
+            "payeeName": draft.payeeName, "amount": Self.yen(draft.amount), "id": draft.id,
+        ]
+    }
+
+    func transferConfirmPage(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard let draft = context.page.data.corporateDraft else {
+            return try await redirect("/corp/transfers/new", context.page)
+        }
+        return try await screen(
+            "corp_transfer_confirm", context.page, id: "HFF002", titleKey: "hff002.title", request: request,
+            steps: "hff", step: 2, ["draft": try await draftContext(draft, contract: context.user.contractID)])
+    }
+
+    func transferConfirm(_ request: Request, context: CorporateContext) async throws -> Response {
+        var page = context.page
+        let fields = try await form(request, page)
+        guard let draft = page.data.corporateDraft else { return try await redirect("/corp/transfers/new", page) }
+        let now = services.clock.now()
+        let transfer = CorporateTransfer(
+            id: draft.id, contractID: context.user.contractID, accountID: draft.accountID, payeeBank: draft.payeeBank,
+            payeeBranch: draft.payeeBranch, payeeAccount: draft.payeeAccount, payeeName: draft.payeeName,
+            amount: draft.amount, createdBy: context.user.id, createdAt: now)
+        return try await handling("/corp/transfers/confirm", page) {
+            do {
+                try await services.corporate.createTransfer(
+                    transfer, by: context.user, grants: context.grants,
+                    confirmationPassword: fields["confirmationPassword"] ?? "", at: now)
+            } catch let error as IchigoError where error.code == .transferDuplicate {
+                // Posted twice: it was stored once; show the result.
+            }
+            page.data.corporateDraft = nil
+            page.data.corporateDone = draft
+            return try await redirect("/corp/transfers/done", page)
+        }
+    }
+
+    func transferDone(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard let done = context.page.data.corporateDone else { return try await redirect("/corp/top", context.page) }
+        return try await screen(
+            "corp_transfer_done", context.page, id: "HFF003", titleKey: "hff003.title", request: request, steps: "hff",
+            step: 3, ["draft": try await draftContext(done, contract: context.user.contractID)])
+    }
+
+    // MARK: HSN001–HSN003 approval
+
+    func approvals(_ request: Request, context: CorporateContext) async throws -> Response {
+        let users = Dictionary(
+            try await services.repository.users(of: context.user.contractID).map { ($0.id, $0.name) }) { a, _ in a }
+        let pending = try await services.repository.corporateTransfers(
+            of: context.user.contractID, status: .pending, limit: 200)
+        let approved = try await services.repository.corporateTransfers(
+            of: context.user.contractID, status: .approved, limit: 10)
+        func row(_ transfer: CorporateTransfer) -> [String: Any] {
+            [
+                "id": transfer.id, "date": Self.dateTime(transfer.createdAt), "payee": transfer.payeeName,
+                "payeeAccount": "\(transfer.payeeBank)-\(transfer.payeeBranch)-\(transfer.payeeAccount)",
+                "amount": Self.yen(transfer.amount), "creator": users[transfer.createdBy] ?? "-",
+                "approver": transfer.approvedBy.flatMap { users[$0] } ?? "-",
+            ]
+        }
+        return try await screen(
+            "corp_approvals", context.page, id: "HSN001", titleKey: "hsn001.title", request: request,
+            [
+                "pending": pending.map(row), "hasPending": !pending.isEmpty, "approved": approved.map(row),
+                "hasApproved": !approved.isEmpty,
+                "canApprove": context.grants.authorities.contains(.transferApproval),
+            ])
+    }
+
+    func approvalPage(_ request: Request, context: CorporateContext) async throws -> Response {
+        let id = context.parameters.get("id") ?? ""
+        guard context.grants.authorities.contains(.transferApproval) else {
+            return try await redirectWithError("/corp/approvals", context.page, .forbidden)
+        }
+        guard let transfer = try await services.repository.corporateTransfer(id),
+            transfer.contractID == context.user.contractID, transfer.status == .pending
+        else { return try await redirectWithError("/corp/approvals", context.page, .transferNotPending) }
+        let draft = SessionData.CorporateTransferDraft(
+            id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
+            payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+            amount: transfer.amount)
+        let creator = try await services.repository.user(transfer.createdBy)
+        return try await screen(
+            "corp_approve", context.page, id: "HSN002", titleKey: "hsn002.title", request: request, steps: "hsn", step: 1,
+            try await tokenStatus(context.user, context.page.language).merging([
+                "draft": try await draftContext(draft, contract: context.user.contractID),
+                "creator": creator?.name ?? "-", "createdAt": Self.dateTime(transfer.createdAt),
+                "needsOTP": try await services.corporate.hasToken(context.user),
+            ]) { $1 })
+    }
+
+    func approve(_ request: Request, context: CorporateContext) async throws -> Response {
+        var page = context.page
+        let fields = try await form(request, page)
+        let id = context.parameters.get("id") ?? ""
+        let location = "/corp/approvals/\(id)"
+        do {
+            try await services.corporate.approve(
+                id, by: context.user, grants: context.grants, confirmationPassword: fields["confirmationPassword"] ?? "",
+                code: fields["otp"] ?? "", at: services.clock.now())
+        } catch let error as IchigoError where error.code == .transferNotPending {
+            // Approved meanwhile (or posted twice): nothing moved twice.
+            return try await redirectWithError("/corp/approvals", page, .transferNotPending)
+        } catch let error as IchigoError where error.code == .tokenLocked || error.code == .tokenRequired {
+            return try await redirectWithError(location, page, error.code)
+        } catch let errors as ValidationErrors {
+            return try await redirectWithErrors(location, page, errors: errors.fields)
+        } catch let error as IchigoError where error.field != nil {
+            return try await redirectWithErrors(location, page, errors: [error.field!: error.code])
+        } catch let error as IchigoError
+            where [.forbidden, .overLimit, .selfApproval, .insufficientFunds].contains(error.code)
+        {
+            return try await redirectWithError("/corp/approvals", page, error.code)
+        }
+        if let transfer = try await services.repository.corporateTransfer(id) {
+            page.data.corporateDone = .init(
+                id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
+                payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+                amount: transfer.amount)
+        }
+        return try await redirect("/corp/approvals/done", page)
+    }
+
+    func approvalDone(_ request: Request, context: CorporateContext) async throws -> Response {
+        guard let done = context.page.data.corporateDone else { return try await redirect("/corp/approvals", context.page) }
+        return try await screen(
+            "corp_transfer_done", context.page, id: "HSN003", titleKey: "hsn003.title", request: request, steps: "hsn",
+            step: 2,
+            ["draft": try await draftContext(done, contract: context.user.contractID), "approved": true])
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Ichigo
+import NIOCore
+
+/// The bank operator console: its own login (OLI001), inventory by serial, kind and state (OTK001–OTK002) with
+/// unlock, revoke, return to inventory and assignment to a retail customer who applied at a branch; customer
+/// search (OUS001–OUS002) with unlock of a stopped login; the audit trail (OAU001).
+struct OperatorController: ScreenController {
+    let services: IchigoServices
+    let sessions: SessionManager
+    let renderer: Renderer
+
+    func addRoutes(to web: RouterGroup<IchigoRequestContext>) {
+        web.get("operator/login") { request, context in try await self.loginPage(request, context) }
+        web.post("operator/login") { request, context in try await self.login(request, context) }
+        let console = web.group("operator", context: OperatorContext.self)
+        console.get(use: menu)
+        console.get("tokens", use: tokens)
+        console.get("tokens/:serial", use: token)
+        console.post("tokens/:serial", use: tokenAction)
+        console.get("users", use: users)
+        console.get("users/:loginId", use: user)
+        console.post("users/:loginId", use: userAction)
+        console.get("audit", use: audit)
+    }
+
+    var actorPrefix: String { "operator:" }
+
+    // MARK: OLI001
+
+    func loginPage(_ request: Request, _ context: IchigoRequestContext) async throws -> Response {
+        let page = try context.session()
+        if page.bankOperator != nil, page.data.audience == .bankOperator { return try await redirect("/operator", page) }
+        return try await screen(
+            "login", page, id: "OLI001", titleKey: "oli001.title", request: request,
+            ["action": "/operator/login", "operator": true])
+    }
+
+    func login(_ request: Request, _ context: IchigoRequestContext) async throws -> Response {
+        var page = try context.session()
+        let fields = try await form(request, page)
+        let loginID = fields["loginId"] ?? ""
+        do {
+            let bankOperator = try await services.operators.authenticate(
+                loginID: loginID, password: fields["password"] ?? "", at: services.clock.now())
+            try await sessions.renew(&page, user: nil, stage: .authenticated, audience: .bankOperator)
+            page.data.operatorID = bankOperator.id.rawValue
+            page.bankOperator = bankOperator
+            return try await redirect("/operator", page)
+        } catch let error as IchigoError where error.code == .loginFailed || error.code == .loginLocked {
+            page.data.pageError = error.code.description
+            page.data.formValues = ["loginId": loginID]
+            return try await redirect("/operator/login", page)
+        }
+    }
+
+    // MARK: OTP001
+
+    func menu(_ request: Request, context: OperatorContext) async throws -> Response {
+        let counts = try await services.repository.tokenCounts()
+        let language = context.page.language
+        var rows: [[String: Any]] = []
+        for kind in TokenKind.allCases {
+            for state in TokenState.allCases {
+                guard let count = counts[kind]?[state] else { continue }
+                rows.append([
+                    "kind": t("kind.\(kind.rawValue)", language), "state": t("state.\(state.rawValue)", language),
+                    "count": count, "href": "/operator/tokens?kind=\(kind.rawValue)&state=\(state.rawValue)",
+                ])
+            }
+        }
+        return try await screen(
+            "op_menu", context.page, id: "OTP001", titleKey: "op.menu", request: request, ["counts": rows])
+    }
+
+    // MARK: OTK001–OTK002 inventory
+
+    func tokenRow(_ token: Token, _ language: Language) -> [String: Any] {
+        [
+            "serial": token.serial.rawValue, "kind": t("kind.\(token.kind.rawValue)", language),
+            "state": t("state.\(token.state.rawValue)", language), "stateKey": token.state.rawValue,
+            "owner": token.contractID == nil ? t("op.inventory", language) : token.contractID!.rawValue,
+            "failures": token.failureCount, "updated": Self.dateTime(token.updatedAt),
+        ]
+    }
+
+    func tokens(_ request: Request, context: OperatorContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let filter = TokenFilter(
+            serialPrefix: query.get("serial").map { String($0) }.flatMap { $0.isEmpty ? nil : $0 },
+            kind: query.get("kind").flatMap { TokenKind(rawValue: String($0)) },
+            state: query.get("state").flatMap { TokenState(rawValue: String($0)) },
+            unassignedOnly: query.get("unassigned") == "1")
+        let found = try await services.repository.tokens(matching: filter, limit: 200, offset: 0)
+        let language = context.page.language
+        return try await screen(
+            "op_tokens", context.page, id: "OTK001", titleKey: "otk001.title", request: request,
+            [
+                "tokens": found.map { tokenRow($0, language) }, "hasTokens": !found.isEmpty,
+                "serial": filter.serialPrefix ?? "",
+                "kinds": TokenKind.allCases.map { ["key": $0.rawValue, "label": t("kind.\($0.rawValue)", language), "selected": $0 == filter.kind] },
+                "states": TokenState.allCases.map { ["key": $0.rawValue, "label": t("state.\($0.rawValue)", language), "selected": $0 == filter.state] },
+                "unassigned": filter.unassignedOnly,
+            ])
+    }
+
+    func token(_ request: Request, context: OperatorContext) async throws -> Response {
+        let serial = context.parameters.get("serial") ?? ""
+        let token: Token
+        do {
+            token = try await services.operators.token(serial: serial)
+        } catch let error as IchigoError where error.code == .tokenNotFound {
+            return try await redirectWithError("/operator/tokens", context.page, .tokenNotFound)
+        }
+        let language = context.page.language
+        let holders = try await services.repository.users(holding: token.id)
+        let history = try await services.repository.auditRecords(
+            matching: AuditFilter(party: token.serial.rawValue), limit: 20)
+        return try await screen(
+            "op_token", context.page, id: "OTK002", titleKey: "otk002.title", request: request,
+            [
+                "token": tokenRow(token, language),
+                "holders": holders.map { ["loginId": $0.loginID.rawValue, "name": $0.name, "role": t("role.\($0.role.rawValue)", language)] },
+                "hasHolders": !holders.isEmpty,
+                "canUnlock": token.state == .locked, "canRevoke": token.state.occupiesUser,
+                "canReissue": token.kind == .hardware && [.issued, .active, .locked].contains(token.state) && token.contractID != nil,
+                "canAssign": token.kind == .hardware && token.state == .issued && token.contractID == nil,
+                "history": history.map(auditRow),
+            ])
+    }
+
+    func tokenAction(_ request: Request, context: OperatorContext) async throws -> Response {
+        let page = context.page
+        let fields = try await form(request, page)
+        let serial = context.parameters.get("serial") ?? ""
+        let location = "/operator/tokens/\(serial)"
+        let actor = actorPrefix + context.bankOperator.id.rawValue
+        let now = services.clock.now()
+        return try await handling(location, page, values: ["loginId": fields["loginId"] ?? ""]) {
+            switch fields["action"] {
+            case "unlock": _ = try await services.operators.apply(.unlock, serial: serial, actor: actor, at: now)
+            case "revoke": _ = try await services.operators.apply(.revoke, serial: serial, actor: actor, at: now)
+            case "reissue": _ = try await services.operators.apply(.reissue, serial: serial, actor: actor, at: now)
+            case "assign":
+                let loginID = fields["loginId"] ?? ""
+                guard !loginID.isEmpty else { throw ValidationErrors(fields: ["loginId": .required]) }
+                _ = try await services.operators.assignHardwareToken(
+                    serial: serial, toCustomer: loginID, actor: actor, at: now)
+            default: throw IchigoError(.invalidInput, field: "action")
+            }
+            return try await redirectWithFlash(location, page, "op.done.\(fields["action"] ?? "")")
+        }
+    }
+
+    // MARK: OUS001–OUS002 customers
+
+    func users(_ request: Request, context: OperatorContext) async throws -> Response {
+        let prefix = request.uri.queryParameters.get("loginId").map { String($0) } ?? ""
+        let found = prefix.isEmpty ? [] : try await services.repository.users(loginIDPrefix: prefix, limit: 100)
+        let language = context.page.language
+        return try await screen(
+            "op_users", context.page, id: "OUS001", titleKey: "ous001.title", request: request,
+            [
+                "loginId": prefix, "searched": !prefix.isEmpty, "hasUsers": !found.isEmpty,
+                "users": found.map {
+                    ["loginId": $0.loginID.rawValue, "name": $0.name, "role": t("role.\($0.role.rawValue)", language), "locked": $0.loginLocked]
+                },
+            ])
+    }
+
+    func user(_ request: Request, context: OperatorContext) async throws -> Response {
+        let loginID = context.parameters.get("loginId") ?? ""
+        let user: User
+        do {
+            user = try await services.operators.user(loginID: loginID)
+        } catch let error as IchigoError where error.code == .userNotFound {
+            return try await redirectWithError("/operator/users", context.page, .userNotFound)
+        }
+        let language = context.page.language
+        let token = try await user.tokenID.asyncFlatMap { try await services.repository.token($0) }
+        let contract = try await services.repository.contract(user.contractID)
+        let history = try await services.repository.auditRecords(matching: AuditFilter(party: user.id.rawValue), limit: 20)
+        return try await screen(
+            "op_user", context.page, id: "OUS002", titleKey: "ous002.title", request: request,
+            [
+                "loginId": user.loginID.rawValue, "name": user.name, "role": t("role.\(user.role.rawValue)", language),
+                "contract": contract?.name ?? "-", "email": user.email ?? "-", "loginLocked": user.loginLocked,
+                "token": token.map { tokenRow($0, language) } ?? [:], "hasToken": token != nil,
+                "retail": user.role == .customer,
+                "canAssign": user.role == .customer && !(token?.state.occupiesUser ?? false),
+                "history": history.map(auditRow),
+            ])
+    }
+
+    func userAction(_ request: Request, context: OperatorContext) async throws -> Response {
+        let page = context.page
+        let fields = try await form(request, page)
+        let loginID = context.parameters.get("loginId") ?? ""
+        let location = "/operator/users/\(loginID)"
+        let actor = actorPrefix + context.bankOperator.id.rawValue
+        let now = services.clock.now()
+        return try await handling(location, page, values: ["serial": fields["serial"] ?? ""]) {
+            switch fields["action"] {
+            case "unlock-login": _ = try await services.operators.unlockLogin(loginID: loginID, actor: actor, at: now)
+            case "assign":
+                let serial = fields["serial"] ?? ""
+                guard !serial.isEmpty else { throw ValidationErrors(fields: ["serial": .required]) }
+                _ = try await services.operators.assignHardwareToken(
+                    serial: serial, toCustomer: loginID, actor: actor, at: now)
+            default: throw IchigoError(.invalidInput, field: "action")
+            }
+            return try await redirectWithFlash(location, page, "op.done.\(fields["action"] ?? "")")
+        }
+    }
+
+    // MARK: OAU001 audit trail
+
+    func auditRow(_ record: AuditRecord) -> [String: Any] {
+        let formatter = DateFormatter()
+        formatter.timeZone = Calendar.japan.timeZone
+        formatter.dateFormat = "yyyy/MM/dd HH:mm:ss"
+        return [
+            "seq": record.sequence, "at": formatter.string(from: record.event.at), "actor": record.event.actor,
+            "action": record.event.action, "subject": record.event.subject, "outcome": record.event.outcome,
+            "reason": record.event.reason ?? "",
+        ]
+    }
+
+    func audit(_ request: Request, context: OperatorContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        func text(_ key: String) -> String { query.get(key).map { String($0) }?.trimmingCharacters(in: .whitespaces) ?? "" }
+        let parser = DateFormatter()
+        parser.timeZone = Calendar.japan.timeZone
+        parser.dateFormat = "yyyy-MM-dd"
+        var party = text("party")
+        // A login ID or serial typed by the operator is looked up to the ID the trail records.
+        if let loginID = LoginID(rawValue: party), let user = try await services.repository.user(loginID: loginID) {
+            party = user.id.rawValue
+        } else if let serial = SerialNumber(rawValue: party) {
+            party = serial.rawValue
+        }
+        let filter = AuditFilter(
+            party: party.isEmpty ? nil : party, action: text("action").isEmpty ? nil : text("action"),
+            from: parser.date(from: text("from")), until: parser.date(from: text("until")).map { $0 + 86_400 })
+        let records = try await services.repository.auditRecords(matching: filter, limit: 200)
+        return try await screen(
+            "op_audit", context.page, id: "OAU001", titleKey: "oau001.title", request: request,
+            [
+                "records": records.map(auditRow), "hasRecords": !records.isEmpty, "party": text("party"),
+                "action": text("action"), "from": text("from"), "until": text("until"),
+            ])
+    }
+}
