@@ -10,6 +10,7 @@ public struct IchigoServices: Sendable {
     public let retail: RetailService
     public let corporate: CorporateService
     public let operators: OperatorService
+    public let importer: TokenImporter
     public let clock: any IchigoClock
     /// The bearer key integrating systems present to the JSON API.
     public let apiKey: String
@@ -33,6 +34,7 @@ public struct IchigoServices: Sendable {
             logger: logger)
         self.corporate = CorporateService(repository: repository, retail: retail)
         self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
+        self.importer = TokenImporter(repository: repository, vault: tokens.vault)
         self.clock = clock
         self.apiKey = apiKey
         self.bankName = bankName

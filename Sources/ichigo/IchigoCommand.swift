@@ -11,7 +11,10 @@ struct IchigoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ichigo",
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
-        subcommands: [Serve.self, Migrate.self, Demo.self, Audit.self, BenchCore.self, BenchSeed.self],
+        subcommands: [
+            Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, Audit.self, BenchCore.self,
+            BenchSeed.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 
@@ -135,7 +138,44 @@ struct Demo: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Work with the audit trail.", subcommands: [Verify.self])
+        abstract: "Work with the audit trail.", subcommands: [Verify.self, Search.self])
+
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Search the audit trail by user (login ID or ID), serial, action and time, newest first.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "A login ID, user ID or serial.") var party: String?
+        @Option(help: "An action, e.g. otp.verify, token.register, token.unlock.") var action: String?
+        @Option(help: "From this day (YYYY-MM-DD, Japan time).") var from: String?
+        @Option(help: "Until this day, inclusive (YYYY-MM-DD, Japan time).") var until: String?
+        @Option(help: "At most this many records.") var limit = 100
+
+        func run() async throws {
+            let runtime = try Runtime(config: common.reader())
+            defer { try? runtime.repository.close() }
+            let parser = DateFormatter()
+            parser.timeZone = Calendar.japan.timeZone
+            parser.dateFormat = "yyyy-MM-dd"
+            var who = party
+            if let text = party, let loginID = LoginID(rawValue: text),
+                let user = try await runtime.repository.user(loginID: loginID)
+            {
+                who = user.id.rawValue
+            } else if let text = party, let serial = SerialNumber(rawValue: text) {
+                who = serial.rawValue
+            }
+            let filter = AuditFilter(
+                party: who, action: action, from: from.flatMap(parser.date(from:)),
+                until: until.flatMap(parser.date(from:)).map { $0 + 86_400 })
+            let printer = ISO8601DateFormatter()
+            for record in try await runtime.repository.auditRecords(matching: filter, limit: limit) {
+                let event = record.event
+                say(
+                    "\(record.sequence)\t\(printer.string(from: event.at))\t\(event.actor)\t\(event.action)\t\(event.subject)\t\(event.outcome)\t\(event.reason ?? "")"
+                )
+            }
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -1,0 +1,66 @@
+import Foundation
+import OTP
+
+/// Reads a vendor's PSKC file into sealed hardware tokens and stores them all, or none.
+public struct TokenImporter: Sendable {
+    public let repository: any OperatorRepository
+    public let vault: SeedVault
+
+    public init(repository: any OperatorRepository, vault: SeedVault) {
+        self.repository = repository
+        self.vault = vault
+    }
+
+    /// What an import did.
+    public struct Summary: Sendable {
+        public var count: Int
+        public var serials: [SerialNumber]
+    }
+
+    /// Imports the key packages of a PSKC file as hardware tokens in the bank's inventory (state `issued`, no
+    /// contract). Every package is checked before anything is written; the write is one transaction.
+    ///
+    /// - Parameter progress: called with (done, total) while preparing, for a progress bar.
+    /// - Throws: `importFailed` with the position and reason of the first bad key package, or a duplicate.
+    public func importPSKC(
+        _ data: [UInt8], key: PSKCDecryptionKey?, actor: String, at now: Date,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) async throws -> Summary {
+        let keys: [PSKCKey]
+        do {
+            keys = try PSKC.read(data, key: key)
+        } catch {
+            throw IchigoError(.importFailed, detail: error.description)
+        }
+        var tokens: [Token] = []
+        var audit: [AuditEvent] = []
+        tokens.reserveCapacity(keys.count)
+        audit.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() {
+            guard let serial = SerialNumber(rawValue: key.serial), serial.kind == .hardware else {
+                throw IchigoError(
+                    .importFailed,
+                    detail: "key package \(key.position): serial \(key.serial) is not a hardware serial (SKTH + digits)")
+            }
+            guard OTPCode.allowedLengths.contains(key.parameters.digits), (10...300).contains(key.parameters.period)
+            else {
+                throw IchigoError(
+                    .importFailed, detail: "key package \(key.position): unsupported digits or time step")
+            }
+            let id = TokenID.random()
+            tokens.append(
+                Token(
+                    id: id, serial: serial, kind: .hardware, state: .issued, sealedSeed: try vault.seal(key.seed, for: id),
+                    parameters: key.parameters, createdAt: now))
+            audit.append(
+                AuditEvent(
+                    at: now, actor: actor, action: "token.import", subject: serial.rawValue, outcome: "ok",
+                    reason: "position=\(key.position) manufacturer=\(key.manufacturer ?? "-")"))
+            if index % 1000 == 999 { progress?(index + 1, keys.count) }
+        }
+        progress?(keys.count, keys.count)
+        try await repository.importTokens(tokens, audit: audit)
+        return Summary(count: tokens.count, serials: tokens.map(\.serial))
+    }
+}
+
