@@ -95,6 +95,7 @@ let package = Package(
                 "OTP",
                 "IchigoSQLite",
                 "IchigoWeb",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

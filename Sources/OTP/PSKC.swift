@@ -83,13 +83,30 @@ public enum PSKC {
     ///   - key: the pre-shared key or password; `nil` for a file with plain secrets only.
     /// - Throws: `PSKCError` for the first problem, with the key package's position.
     public static func read(_ data: [UInt8], key: PSKCDecryptionKey?) throws(PSKCError) -> [PSKCKey] {
-        let root = try XMLTree.parse(data)
+        // Vendors' files hold up to hundreds of thousands of key packages: the container's header and each
+        // package are parsed as small documents of their own (with the container's namespace declarations), which
+        // keeps the XML parser within its limits and the memory flat.
+        let pieces = ContainerPieces(data)
+        let root = try XMLTree.parse(pieces.map { $0.rootOpen + $0.header + $0.rootClose } ?? data)
         guard root.name == "KeyContainer" else { throw PSKCError(.malformed, "not a PSKC KeyContainer") }
         let encryptionKey = try Self.encryptionKey(root, key)
         let macKey = try Self.macKey(root, encryptionKey)
         var keys: [PSKCKey] = []
         var seen: [String: Int] = [:]
-        for (index, package) in root.children(named: "KeyPackage").enumerated() {
+        let count = pieces?.packages.count ?? root.children(named: "KeyPackage").count
+        keys.reserveCapacity(count)
+        for index in 0..<count {
+            let package: XMLTree
+            if let pieces {
+                let range = pieces.packages[index]
+                let document = try XMLTree.parse(pieces.rootOpen + data[range] + pieces.rootClose)
+                guard let found = document.child("KeyPackage") else {
+                    throw PSKCError(.malformed, position: index + 1, "KeyPackage not well-formed")
+                }
+                package = found
+            } else {
+                package = root.children(named: "KeyPackage")[index]
+            }
             let position = index + 1
             let parsed = try Self.key(package, position: position, encryptionKey: encryptionKey, macKey: macKey)
             if let earlier = seen[parsed.serial] {
@@ -262,6 +279,64 @@ extension String {
     fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
 }
 
+/// A PSKC file cut at its top level: the container's start tag, what precedes the first key package (encryption
+/// and MAC methods), each key package's byte range, and the container's end tag.
+struct ContainerPieces {
+    let rootOpen: [UInt8]
+    let header: [UInt8]
+    let packages: [Range<Int>]
+    let rootClose: [UInt8]
+
+    /// `nil` when the file does not have the expected shape; the caller then parses it whole.
+    init?(_ data: [UInt8]) {
+        func find(_ needle: [UInt8], from start: Int) -> Int? {
+            guard let first = needle.first, start < data.count else { return nil }
+            var i = start
+            let last = data.count - needle.count
+            while i <= last {
+                if data[i] == first {
+                    var j = 1
+                    while j < needle.count && data[i + j] == needle[j] { j += 1 }
+                    if j == needle.count { return i }
+                }
+                i += 1
+            }
+            return nil
+        }
+        func isNameByte(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x3A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == 0x5F || byte == 0x2D || byte == 0x2E
+        }
+        // The container's start tag and its prefix.
+        guard let containerName = find(Array("KeyContainer".utf8), from: 0) else { return nil }
+        var open = containerName - 1
+        while open >= 0 && isNameByte(data[open]) { open -= 1 }
+        guard open >= 0, data[open] == UInt8(ascii: "<"), let openEnd = find([UInt8(ascii: ">")], from: containerName)
+        else { return nil }
+        guard data[openEnd - 1] != UInt8(ascii: "/") else { return nil }
+        let prefix = Array(data[(open + 1)..<containerName])
+        rootOpen = Array(data[open...openEnd])
+        rootClose = Array("</".utf8) + prefix + Array("KeyContainer>".utf8)
+        // Each <prefix:KeyPackage …> … </prefix:KeyPackage>.
+        let startTag = Array("<".utf8) + prefix + Array("KeyPackage".utf8)
+        let endTag = Array("</".utf8) + prefix + Array("KeyPackage>".utf8)
+        var ranges: [Range<Int>] = []
+        var cursor = openEnd + 1
+        while let start = find(startTag, from: cursor) {
+            let after = data[start + startTag.count]
+            guard after == UInt8(ascii: ">") || after == UInt8(ascii: " ") || after == UInt8(ascii: "\n")
+                || after == UInt8(ascii: "\t") || after == UInt8(ascii: "\r")
+            else { return nil }
+            guard let end = find(endTag, from: start) else { return nil }
+            ranges.append(start..<(end + endTag.count))
+            cursor = end + endTag.count
+        }
+        guard let first = ranges.first else { return nil }
+        header = Array(data[(openEnd + 1)..<first.lowerBound])
+        packages = ranges
+    }
+}
+
 /// A minimal element tree: local names (namespace prefixes dropped), attributes, text and children.
 final class XMLTree {
     let name: String
@@ -312,5 +387,62 @@ final class XMLTree {
         ) {
             _ = stack.popLast()
         }
+    }
+}
+
+extension PSKC {
+    /// Writes TOTP keys as a PSKC file with secrets encrypted under a pre-shared AES-128 key and HMAC-SHA1 value
+    /// MACs (RFC 6030 §6.1) — what a vendor delivers. Ichigo uses it for its demo batch; tests check it against
+    /// python-pskc.
+    public static func write(
+        _ keys: [(serial: String, seed: Seed, parameters: TOTPParameters)], preSharedKey: [UInt8],
+        manufacturer: String = "Ichigo demo"
+    ) throws -> [UInt8] {
+        let key = SymmetricKey(data: preSharedKey)
+        let macKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0.prefix(20)) }
+        func seal(_ bytes: [UInt8]) throws -> [UInt8] {
+            let iv = AES._CBC.IV()
+            return Array(iv) + Array(try AES._CBC.encrypt(bytes, using: key, iv: iv))
+        }
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        }
+        var xml = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <pskc:KeyContainer xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Version="1.0">
+             <pskc:EncryptionKey/>
+             <pskc:MACMethod Algorithm="http://www.w3.org/2000/09/xmldsig#hmac-sha1">
+              <pskc:MACKey>
+               <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+               <xenc:CipherData><xenc:CipherValue>\(Data(try seal(macKey)).base64EncodedString())</xenc:CipherValue></xenc:CipherData>
+              </pskc:MACKey>
+             </pskc:MACMethod>
+
+            """
+        for entry in keys {
+            let cipher = try seal(entry.seed.bytes)
+            let mac = Data(HMAC<Insecure.SHA1>.authenticationCode(for: cipher, using: SymmetricKey(data: macKey)))
+            xml += """
+                 <pskc:KeyPackage>
+                  <pskc:DeviceInfo><pskc:Manufacturer>\(escape(manufacturer))</pskc:Manufacturer><pskc:SerialNo>\(escape(entry.serial))</pskc:SerialNo></pskc:DeviceInfo>
+                  <pskc:Key Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
+                   <pskc:AlgorithmParameters><pskc:ResponseFormat Length="\(entry.parameters.digits)"/></pskc:AlgorithmParameters>
+                   <pskc:Data>
+                    <pskc:Secret>
+                     <pskc:EncryptedValue>
+                      <xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/>
+                      <xenc:CipherData><xenc:CipherValue>\(Data(cipher).base64EncodedString())</xenc:CipherValue></xenc:CipherData>
+                     </pskc:EncryptedValue>
+                     <pskc:ValueMAC>\(mac.base64EncodedString())</pskc:ValueMAC>
+                    </pskc:Secret>
+                    <pskc:TimeInterval><pskc:PlainValue>\(entry.parameters.period)</pskc:PlainValue></pskc:TimeInterval>
+                   </pskc:Data>
+                  </pskc:Key>
+                 </pskc:KeyPackage>
+
+                """
+        }
+        xml += "</pskc:KeyContainer>\n"
+        return Array(xml.utf8)
     }
 }

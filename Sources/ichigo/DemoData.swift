@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import OTP
 import Ichigo
 import IchigoWeb
 
@@ -29,8 +31,28 @@ enum DemoData {
         Person(loginID: "ichigo-keiri", name: "いちご商事 経理", email: "keiri@ichigo-shoji.example.jp", role: .ordinary),
     ]
 
+    /// Writes a vendor-style PSKC file of five demo hardware tokens (SKTH00000001–5) and its key into the data
+    /// folder, imports it, and says where they are (so `ichigo-token hardware add` can act as the key fob).
+    static func importHardwareBatch(_ services: IchigoServices, directory: URL, out: (String) -> Void) async throws {
+        let key = SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }
+        let keys = (1...5).map { (serial: String(format: "SKTH%08d", $0), seed: Seed.random(), parameters: TOTPParameters.ichigoDefault) }
+        let file = directory.appendingPathComponent("demo-tokens.pskc.xml")
+        let keyFile = directory.appendingPathComponent("demo-tokens.key")
+        let bytes = try PSKC.write(keys, preSharedKey: key)
+        for (path, data) in [(file.path, Data(bytes)), (keyFile.path, Data(key.hexString.utf8))] {
+            try? FileManager.default.removeItem(atPath: path)
+            guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+            else { throw IchigoError(.corruptData, detail: "cannot write \(path)") }
+        }
+        let summary = try await services.importer.importPSKC(
+            bytes, key: .preSharedKey(key), actor: "demo", at: services.clock.now())
+        out("  hardware tokens (ハードウェアトークン) in the bank's inventory: \(summary.serials.map(\.rawValue).joined(separator: ", "))")
+        out("    vendor file: \(file.path)  key: \(keyFile.path)")
+        out("    act as the key fob: swift run ichigo-token hardware add \(file.path) --serial SKTH00000001 --key-file \(keyFile.path)")
+    }
+
     /// Adds the demo data if there are no users yet, and prints how to log in.
-    static func fillIfEmpty(_ services: IchigoServices, out: (String) -> Void) async throws {
+    static func fillIfEmpty(_ services: IchigoServices, directory: URL? = nil, out: (String) -> Void) async throws {
         guard try await services.repository.userCount() == 0 else {
             out("Demo data not added: the database already has users.")
             return
@@ -81,5 +103,6 @@ enum DemoData {
         out(
             "  login password (ログインパスワード): \(loginPassword)   confirmation password (確認用パスワード): \(confirmationPassword)"
         )
+        if let directory { try await importHardwareBatch(services, directory: directory, out: out) }
     }
 }

@@ -97,7 +97,7 @@ struct Serve: AsyncParsableCommand {
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
         let runtime = try Runtime(config: common.reader(extra: values))
-        if demo { try await DemoData.fillIfEmpty(runtime.services, out: { say($0) }) }
+        if demo { try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) }) }
         let settings = runtime.settings
         let apiKeyPath = runtime.directory.apiKeyPath
         let mail = runtime.mailDestination
@@ -131,7 +131,7 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime(config: common.reader())
-        try await DemoData.fillIfEmpty(runtime.services, out: { say($0) })
+        try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) })
         try runtime.repository.close()
     }
 }
