@@ -221,6 +221,11 @@ public struct TokenService: Sendable {
         guard !token.state.isFinal else {
             throw IchigoError(.illegalTransition, detail: "a \(token.state.rawValue) token cannot be assigned")
         }
+        // Only within one corporate contract: a token never passes to another customer or to a retail customer.
+        guard let holder = try await repository.user(user) else { throw IchigoError(.userNotFound) }
+        guard holder.isCorporate, token.contractID == holder.contractID else {
+            throw IchigoError(.tokenNotRegistrable, detail: "a token is shared only among users of its own contract")
+        }
         try await repository.assign(
             token.id, to: user,
             audit: AuditEvent(

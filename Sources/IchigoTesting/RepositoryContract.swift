@@ -61,6 +61,26 @@ public struct ContractFixture: Sendable {
             actor: "test", at: Self.start)
     }
 
+    /// Two users of a new corporate contract; the first has an active software token.
+    public func activeColleagues(_ first: String, _ second: String, at now: Date = start) async throws
+        -> (User, User, Token, TOTP)
+    {
+        let contract = try await customers.createCorporateContract(
+            name: "法人 \(first)", usageMode: .individual, pin: "1234", actor: "test", at: now)
+        var users: [User] = []
+        for login in [first, second] {
+            users.append(
+                try await customers.addUser(
+                    NewUser(loginID: LoginID(rawValue: login)!, name: "利用者 \(login)", role: .ordinary),
+                    to: contract.id, actor: "test", at: now))
+        }
+        let (token, seed) = try await tokens.enrolSoftwareToken(for: users[0].id, actor: "test", at: now - 60)
+        let totp = TOTP(seed: seed, parameters: token.parameters)
+        let result = try await tokens.activate(totp.code(at: now - 60), for: users[0].id, actor: "test", at: now - 60)
+        try ensure(result.isAccepted, "activation failed: \(result)")
+        return (users[0], users[1], try await repository.token(token.id)!, totp)
+    }
+
     /// A new customer with an active software token; returns the user, token and a generator for its codes.
     public func activeCustomer(_ loginID: String, at now: Date = start) async throws -> (User, Token, TOTP) {
         let user = try await customer(loginID)
@@ -228,9 +248,13 @@ public enum RepositoryContract {
     }
 
     static func sharingIsPerToken(_ f: ContractFixture) async throws {
-        let (alice, token, totp) = try await f.activeCustomer("alice")
-        let bob = try await f.customer("bob")
+        let (alice, bob, token, totp) = try await f.activeColleagues("alice", "bob")
         let now = ContractFixture.start
+        // Never to a retail customer or another contract's user.
+        let outsider = try await f.customer("outsider")
+        try await ensureThrows(.tokenNotRegistrable) {
+            _ = try await f.tokens.share(token.serial, with: outsider.id, actor: "admin", at: now)
+        }
         _ = try await f.tokens.share(token.serial, with: bob.id, actor: "admin", at: now)
         let sharers = try await f.repository.users(holding: token.id).map(\.id)
         try ensure(Set(sharers) == [alice.id, bob.id], "sharers: \(sharers)")
@@ -245,8 +269,7 @@ public enum RepositoryContract {
     }
 
     static func lockStopsSharers(_ f: ContractFixture) async throws {
-        let (alice, token, totp) = try await f.activeCustomer("carol")
-        let dave = try await f.customer("dave")
+        let (alice, dave, token, totp) = try await f.activeColleagues("carol", "dave")
         let now = ContractFixture.start
         _ = try await f.tokens.share(token.serial, with: dave.id, actor: "admin", at: now)
         let wrong = wrongCode(for: totp, near: token.parameters.step(at: now))

@@ -72,10 +72,22 @@ struct APITests {
     @Test func lockoutUnlockRevokeThroughTheAPI() async throws {
         let harness = try APIHarness()
         try await harness.test { api in
-            let alice = try await api.createUser("alice")
-            let bob = try await api.createUser("bob")
+            // Two users of one corporate contract share a token; a retail customer may never be given it.
+            let contract = try await api.call(
+                .post, "/api/v1/contracts", json: #"{"name":"いちご商事","usageMode":"individual","pin":"1234"}"#)
+            let contractID = try #require(contract.string("id"))
+            func member(_ login: String) async throws -> String {
+                let reply = try await api.call(
+                    .post, "/api/v1/contracts/\(contractID)/users", json: #"{"loginId":"\#(login)","name":"\#(login)"}"#)
+                return try #require(reply.string("id"), "\(reply.text)")
+            }
+            let alice = try await member("alice")
+            let bob = try await member("bob")
+            let carol = try await api.createUser("carol")
             let (serial, totp) = try await api.enrol(alice)
             _ = try await api.submit(totp.code(at: harness.clock.now()).text, for: alice, activate: true)
+            let refused = try await api.call(.post, "/api/v1/tokens/\(serial)/users", json: #"{"userId":"\#(carol)"}"#)
+            #expect(refused.status == .conflict && refused.errorCode == "token.not_registrable", "\(refused.text)")
             let shared = try await api.call(.post, "/api/v1/tokens/\(serial)/users", json: #"{"userId":"\#(bob)"}"#)
             #expect(shared.status == .ok && (shared.json["users"] as? [String])?.count == 2, "\(shared.text)")
             harness.clock.advance(by: 60)

@@ -164,7 +164,8 @@ struct APIController<Context: RequestContext>: Sendable {
         case .accepted(_, let serial):
             return VerificationBody(result: "accepted", serial: serial.rawValue, state: TokenState.active.rawValue)
         case .refused(let reason):
-            throw IchigoError(reason.errorCode)
+            // To an integrating system a last-try warning reads as any wrong code.
+            throw IchigoError(reason == .invalidCodeLastTry ? .otpInvalid : reason.errorCode)
         }
     }
 

@@ -86,9 +86,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .unauthorized: .unauthorized
         case .notFound, .userNotFound, .contractNotFound, .tokenNotFound: .notFound
         case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
-            .tokenNotActive:
+            .tokenNotActive, .tokenNotRegistrable:
             .conflict
-        case .otpInvalid, .tokenLocked, .csrfFailed, .loginLocked: .forbidden
+        case .otpInvalid, .otpLastTry, .tokenLocked, .csrfFailed, .loginLocked, .forbidden: .forbidden
         case .consentRequired, .required: .badRequest
         case .provisioningNotFound: .notFound
         case .provisioningExpired, .provisioningVoid: .gone
