@@ -61,8 +61,8 @@ def test_corporate_journey(stack, browser, tmp_path):
         return browser.find_element(By.ID, "screen-id").text
 
     def wait_screen(expected, timeout=15):
-        WebDriverWait(browser, timeout).until(
-            lambda d: d.find_elements(By.ID, "screen-id") and d.find_element(By.ID, "screen-id").text == expected)
+        script = "var e = document.getElementById('screen-id'); return e ? e.textContent : null;"
+        WebDriverWait(browser, timeout).until(lambda d: d.execute_script(script) == expected)
 
     def fill(field_id, value):
         element = browser.find_element(By.ID, field_id)
@@ -343,14 +343,14 @@ def test_corporate_journey(stack, browser, tmp_path):
     # The operator console sees the same inventory and trail.
     result = server.cli("tokens", "list", "--serial", "SKTH000005")
     assert "SKTH00000500\thardware\trevoked" in result.stdout, result.stdout
-    env = dict(server.env, ICHIGO_OPERATOR_PASSWORD="operator-pass-1")
+    env = dict(server.env, ICHIGO_OPERATOR_PASSWORD="operator2026")
     created = subprocess.run([BINARY, "operator", "create", "op1", "--name", "窓口 一郎"],
                              env=env, capture_output=True, text=True, timeout=60)
     assert created.returncode == 0, created.stdout + created.stderr
     logout()
     browser.get(server.base + "/operator/login")
     fill("loginId", "op1")
-    keyboard("password", "operator-pass-1")
+    keyboard("password", "operator2026")
     shot("OLI001-operator-login")
     click("login")
     wait_screen("OTP001")

@@ -30,6 +30,12 @@ enum StaticAssets {
         .buttons { margin-top: 1.2em; display: flex; gap: .8em; flex-wrap: wrap; }
         button, a.button { padding: .5em 1.2em; border: 1px solid #888; background: #f4f4f4; color: var(--ink); text-decoration: none; cursor: pointer; font-size: .95em; }
         button.primary { background: var(--red); color: #fff; border-color: var(--red); }
+        ul.menu { list-style: none; padding: 0; }
+        ul.menu li { margin: 1em 0; line-height: 2.4; }
+        .warning { color: var(--red); font-weight: bold; }
+        form.search { display: flex; flex-wrap: wrap; gap: .5em; align-items: center; margin-bottom: 1em; }
+        form.inline { display: inline; }
+        .login-links { margin-top: 1.5em; }
         button.swkb { font-size: .8em; padding: .3em .6em; margin-left: .5em; }
         form.inline { display: inline; }
         .notes p { margin: .2em 0; font-size: .9em; }
