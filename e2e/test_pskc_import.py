@@ -104,3 +104,25 @@ def test_bad_files_import_nothing(server, tmp_path):
     again = server.cli("tokens", "import", str(good), "--key-file", str(key))
     assert again.returncode == 1 and "already in the database" in again.stdout
     assert count(server) == 10
+
+
+def test_ichigo_token_holds_a_hardware_token_like_the_key_fob(server, tmp_path):
+    """`ichigo-token hardware add` reads the vendor's file; its code is pyotp's and starts the token at the bank."""
+    import json
+    import time
+    from test_soft_token import token_cli
+    batch, key, seeds = tmp_path / "fob.xml", tmp_path / "fob.key", tmp_path / "fob.seeds"
+    subprocess.run([MAKE, "--count", "3", "--first-serial", "700", "--out", str(batch), "--psk-file", str(key),
+                    "--seeds-out", str(seeds)], check=True)
+    assert server.cli("tokens", "import", str(batch), "--key-file", str(key)).returncode == 0
+    home = str(tmp_path / "home")
+    os.makedirs(home)
+    token_cli(home, "hardware", "add", str(batch), "--serial", "SKTH00000701", "--key-file", str(key))
+    refused = token_cli(home, "hardware", "add", str(batch), "--serial", "SKTH00000701", "--key-file",
+                        str(tmp_path / "fob.seeds"), check=False)
+    assert refused.returncode != 0
+    shown = json.loads(token_cli(home, "show", "--serial", "SKTH00000701", "--json").stdout)
+    seed = dict(line.split() for line in seeds.read_text().splitlines())["SKTH00000701"]
+    expected = pyotp.TOTP(base64.b32encode(bytes.fromhex(seed)).decode(), interval=60)
+    assert shown["code"] in {expected.at(time.time() - 2), expected.at(time.time())}
+    check_seed_verifies(server, "SKTH00000701", seed, "fobuser")

@@ -26,6 +26,9 @@ enum StaticAssets {
         table.data { border-collapse: collapse; width: 100%; }
         table.data th, table.data td { border: 1px solid var(--line); padding: .4em .6em; text-align: left; }
         table.data th { background: #f5f5f5; width: 35%; }
+        table#users th, table#users td, table#tokens th, table#tokens td, table#token th, table#token td,
+        table#audit th, table#audit td, table#pending th, table#pending td, table#approved th, table#approved td,
+        table#account-limits th, table#account-limits td, table#counts th, table#counts td { width: auto; white-space: nowrap; }
         td.num { text-align: right; }
         .buttons { margin-top: 1.2em; display: flex; gap: .8em; flex-wrap: wrap; }
         button, a.button { padding: .5em 1.2em; border: 1px solid #888; background: #f4f4f4; color: var(--ink); text-decoration: none; cursor: pointer; font-size: .95em; }

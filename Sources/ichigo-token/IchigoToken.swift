@@ -18,7 +18,7 @@ struct IchigoToken: AsyncParsableCommand {
             ~/.local/share/ichigo-token/store.key (0600). A store copied to another machine does not work there. \
             ICHIGO_TOKEN_HOME=DIR keeps both under DIR instead.
             """,
-        subcommands: [Setup.self, Show.self, List.self, Remove.self])
+        subcommands: [Setup.self, Show.self, List.self, Remove.self, Hardware.self])
 }
 
 struct Common: ParsableArguments {
@@ -207,5 +207,70 @@ struct Remove: AsyncParsableCommand {
             throw ExitCode(1)
         }
         say(ja ? "トークン \(serial) を削除しました。" : "Removed token \(serial).")
+    }
+}
+
+/// A hardware token (key fob) held in the store from the vendor's PSKC file, so a person can try the hardware-token
+/// flows without the fob: `show --serial SKTH…` then shows what the fob would.
+struct Hardware: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Hold a hardware token (SKTH…) from a vendor's PSKC file, as the key fob would show it.",
+        subcommands: [Add.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read one key package from a PSKC file (key or password from a file or ICHIGO_PSKC_KEY / ICHIGO_PSKC_PASSWORD).")
+        @OptionGroup var common: Common
+        @Argument(help: "The PSKC file.") var file: String
+        @Option(help: "The hardware token's serial (SKTH…).") var serial: String
+        @Option(help: "File holding the pre-shared AES key in hex.") var keyFile: String?
+        @Option(help: "File holding the file's password (PBKDF2).") var passwordFile: String?
+
+        func run() async throws {
+            let ja = common.japanese
+            let environment = ProcessInfo.processInfo.environment
+            func read(_ path: String) -> String? {
+                FileManager.default.contents(atPath: path).map {
+                    String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+            }
+            func hex(_ text: String) -> [UInt8]? {
+                let digits = Array(text.filter { !$0.isWhitespace })
+                guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
+                return stride(from: 0, to: digits.count, by: 2).compactMap { UInt8(String(digits[$0...$0 + 1]), radix: 16) }
+            }
+            var key: PSKCDecryptionKey?
+            if let keyFile, let text = read(keyFile), let bytes = hex(text) {
+                key = .preSharedKey(bytes)
+            } else if let passwordFile, let text = read(passwordFile) {
+                key = .password(text)
+            } else if let text = environment["ICHIGO_PSKC_KEY"], let bytes = hex(text) {
+                key = .preSharedKey(bytes)
+            } else if let text = environment["ICHIGO_PSKC_PASSWORD"] {
+                key = .password(text)
+            }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                complain(ja ? "ファイルを読めません: \(file)" : "Cannot read \(file)")
+                throw ExitCode(1)
+            }
+            let keys: [PSKCKey]
+            do {
+                keys = try PSKC.read(Array(data), key: key)
+            } catch {
+                complain((ja ? "PSKCファイルを読めません: " : "Cannot read the PSKC file: ") + error.description)
+                throw ExitCode(1)
+            }
+            guard let found = keys.first(where: { $0.serial.uppercased() == serial.uppercased() }) else {
+                complain(ja ? "シリアル番号 \(serial) はファイルにありません。" : "Serial \(serial) is not in the file.")
+                throw ExitCode(1)
+            }
+            try TokenStore.standard().add(
+                serial: found.serial, seed: found.seed, parameters: found.parameters,
+                issuer: found.manufacturer ?? "hardware", server: "hardware")
+            say(
+                ja
+                    ? "ハードウェアトークン \(found.serial) を保存しました。ichigo-token show --serial \(found.serial) でワンタイムパスワードを表示します。"
+                    : "Holding hardware token \(found.serial). Show its codes with: ichigo-token show --serial \(found.serial)")
+        }
     }
 }
