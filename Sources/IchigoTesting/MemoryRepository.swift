@@ -1,15 +1,38 @@
 import Foundation
 import Ichigo
 
-/// An in-memory `IchigoRepository` for tests. An actor, so every method is atomic like a transaction.
+/// An in-memory store (every repository protocol: `IchigoStore`) for tests. An actor, so every method is atomic
+/// like a transaction: each method checks everything before it changes anything. The retail, corporate and
+/// operator parts are in `MemoryRepository+Stores.swift`; the same contract suite runs on it and on the databases.
 public actor MemoryRepository: IchigoRepository {
-    private var contracts: [ContractID: Contract] = [:]
-    private var usersByID: [UserID: User] = [:]
-    private var tokens: [TokenID: Token] = [:]
-    private var audit: [AuditRecord] = []
-    /// Mails queued with state changes.
-    public private(set) var mails: [OutgoingMail] = []
-    private let chain: AuditChain
+    var contracts: [ContractID: Contract] = [:]
+    var usersByID: [UserID: User] = [:]
+    var tokens: [TokenID: Token] = [:]
+    var audit: [AuditRecord] = []
+    var outbox: [OutboxEntry] = []
+    var nextMailID: Int64 = 1
+    var applications: [ApplicationID: IssuanceApplication] = [:]
+    var provisionings: [TokenID: Provisioning] = [:]
+    var otpCancelled: [UserID: Date] = [:]
+    /// Accounts in insertion order, with the contract each belongs to.
+    var accountList: [(account: Account, contract: ContractID?)] = []
+    var transferList: [Transfer] = []
+    var sessions: [String: WebSession] = [:]
+    var corporateTransferList: [CorporateTransfer] = []
+    var operators: [OperatorID: BankOperator] = [:]
+    let chain: AuditChain
+
+    /// A mail in the outbox with its delivery state.
+    struct OutboxEntry {
+        var mail: OutgoingMail
+        var sentAt: Date?
+        var attempts = 0
+        var nextAttemptAt: Date
+        var lastError: String?
+    }
+
+    /// Mails queued with state changes, oldest first.
+    public var mails: [OutgoingMail] { outbox.map(\.mail) }
 
     public init(chain: AuditChain) { self.chain = chain }
 
@@ -80,7 +103,7 @@ public actor MemoryRepository: IchigoRepository {
         return (user, user.tokenID.flatMap { tokens[$0] })
     }
 
-    private func checkUserIsFree(_ id: UserID) throws {
+    func checkUserIsFree(_ id: UserID) throws {
         guard let user = usersByID[id] else { throw IchigoError(.userNotFound) }
         if let current = user.tokenID.flatMap({ tokens[$0] }), current.state.occupiesUser {
             throw IchigoError(.tokenAlreadyAssigned)
@@ -133,7 +156,7 @@ public actor MemoryRepository: IchigoRepository {
         stored.updatedAt = now
         tokens[token] = stored
         appendAudit(event)
-        if let mail { mails.append(mail) }
+        if let mail { queue(mail) }
         return true
     }
 
@@ -157,7 +180,7 @@ public actor MemoryRepository: IchigoRepository {
         Array(audit.filter { $0.sequence >= sequence }.prefix(limit))
     }
 
-    private func appendAudit(_ event: AuditEvent) {
+    func appendAudit(_ event: AuditEvent) {
         // Store times at millisecond precision, as the databases do.
         var event = event
         event.at = Date(timeIntervalSince1970: (event.at.timeIntervalSince1970 * 1000).rounded() / 1000)

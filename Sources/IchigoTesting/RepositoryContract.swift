@@ -33,7 +33,7 @@ public func ensureThrows(
 
 /// Everything a contract check needs: a fresh repository and the services on top of it.
 public struct ContractFixture: Sendable {
-    public let repository: any IchigoRepository
+    public let repository: any IchigoStore
     public let masterKey: MasterKey
     public let chain: AuditChain
     public let vault: SeedVault
@@ -42,7 +42,7 @@ public struct ContractFixture: Sendable {
     /// 2026-11-22 10:00:30 JST: mid-step for a 60 s period.
     public static let start = Date(timeIntervalSince1970: 1_795_309_230)
 
-    public init(repository: any IchigoRepository, masterKey: MasterKey, policy: OTPPolicy = .standard) {
+    public init(repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy = .standard) {
         self.repository = repository
         self.masterKey = masterKey
         self.chain = AuditChain(masterKey: masterKey)
@@ -104,7 +104,10 @@ public struct ContractCheck: Sendable, CustomStringConvertible {
 /// (the Ory Kratos idea): plain storage, the once-only rule, exact failure counting under concurrency,
 /// sharing, lockout and the audit chain.
 public enum RepositoryContract {
-    public static let checks: [ContractCheck] = [
+    /// Every check: the token core here, the retail, corporate and operator storage in `RepositoryContract+Stores`.
+    public static var checks: [ContractCheck] { core + storeChecks }
+
+    static let core: [ContractCheck] = [
         ContractCheck(name: "users: store, read, unique login ID", run: usersRoundTrip),
         ContractCheck(name: "tokens: store, read, unique serial, one live token per user", run: tokensRoundTrip),
         ContractCheck(name: "acceptance: only a later step moves the token", run: acceptanceIsMonotonic),
