@@ -71,6 +71,10 @@ public struct CustomerService: Sendable {
 
     /// Creates a retail customer: a retail contract with one user.
     public func createRetailCustomer(_ new: NewUser, actor: String, at now: Date) async throws -> User {
+        // A retail contract has customers only: a corporate role here would be a customer with admin powers.
+        guard new.role == .customer else {
+            throw IchigoError(.invalidInput, field: "role", detail: "a retail customer's role is customer")
+        }
         let contract = Contract(id: .random(), kind: .retail, name: new.name, createdAt: now)
         // Validate before writing anything, so bad input changes nothing.
         let user = try makeUser(new, contract: contract.id, at: now)

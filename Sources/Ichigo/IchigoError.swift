@@ -17,6 +17,12 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let malformedRequest = Code("request.malformed")
         /// A request body over the size limit.
         public static let requestTooLarge = Code("request.too_large")
+        /// A request body that is not `application/json` where JSON is expected.
+        public static let unsupportedMediaType = Code("request.unsupported_media_type")
+        /// A JSON field the operation does not take (unknown, or not allowed here); `field` names it.
+        public static let unknownField = Code("request.unknown_field")
+        /// A URL path or header too long for the server.
+        public static let requestHeaderTooLarge = Code("request.header_too_large")
         /// Missing or wrong API credentials.
         public static let unauthorized = Code("request.unauthorized")
         /// The resource does not exist.

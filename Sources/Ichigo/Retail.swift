@@ -206,6 +206,11 @@ public protocol RetailRepository: Sendable {
     /// Stores a new pending application (voiding the user's older pending ones) and its mail.
     func insert(_ application: IssuanceApplication, mail: OutgoingMail, audit: AuditEvent) async throws
     func application(_ id: ApplicationID) async throws -> IssuanceApplication?
+    /// Replaces a pending application's phone address and activation password (BOT002 → 戻る → BOT001), keeping
+    /// its mail notification password, expiry and attempts. Compare-and-set on `pending`.
+    func revise(
+        _ id: ApplicationID, phoneEmail: String, activationPasswordHash: PasswordHash, at now: Date, audit: AuditEvent
+    ) async throws -> Bool
     /// Counts a wrong mail notification password; at `maxAttempts` the application becomes void.
     /// - Returns: attempts so far, or `nil` if it was not pending.
     func recordMailPasswordFailure(

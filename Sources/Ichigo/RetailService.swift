@@ -218,9 +218,13 @@ public struct RetailService: Sendable {
 
     /// Validates BOT001's input, stores the application and mails the mail notification password to the
     /// customer's registered address. Returns the application.
+    ///
+    /// Coming back from BOT002 (戻る) with `revising` the pending application: the corrected address and
+    /// activation password replace the application's, and the mail notification password already sent stays
+    /// valid — a new one is mailed only when `resend` is asked for (or the application is no longer pending).
     public func startIssuance(
         for user: User, phoneEmail: String, phoneEmailConfirmation: String, activationPassword: String,
-        activationPasswordConfirmation: String, at now: Date
+        activationPasswordConfirmation: String, revising: ApplicationID? = nil, resend: Bool = false, at now: Date
     ) async throws -> IssuanceApplication {
         var errors: [String: IchigoError.Code] = [:]
         if phoneEmail.isEmpty {
@@ -246,6 +250,19 @@ public struct RetailService: Sendable {
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
         try await checkMayIssue(user, at: now)
         guard let registered = user.email else { throw IchigoError(.noRegisteredEmail) }
+
+        if let revising, !resend, var pending = try await repository.application(revising),
+            pending.userID == user.id, pending.status == .pending, now < pending.mailPasswordExpiresAt
+        {
+            pending.phoneEmail = phoneEmail
+            pending.activationPasswordHash = try hasher.hash(activationPassword)
+            let revised = try await repository.revise(
+                revising, phoneEmail: phoneEmail, activationPasswordHash: pending.activationPasswordHash, at: now,
+                audit: AuditEvent(
+                    at: now, actor: "user:\(user.id.rawValue)", action: "issuance.revise", subject: revising.rawValue,
+                    outcome: "ok", reason: "corrected on BOT001; mail notification password kept"))
+            if revised { return pending }
+        }
 
         let mailPassword = RandomText.digits(8)
         let application = IssuanceApplication(

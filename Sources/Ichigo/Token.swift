@@ -68,13 +68,17 @@ public struct Token: Sendable, Hashable {
     /// The contract the token belongs to: the customer it was issued or registered for. `nil` for a hardware
     /// token in the bank's inventory (not yet handed to anyone).
     public var contractID: ContractID?
+    /// While locked: the state it was locked from (`issued` or `active`), where unlocking returns it.
+    public var lockedFrom: TokenState?
 
     public init(
         id: TokenID, serial: SerialNumber, kind: TokenKind, state: TokenState, sealedSeed: SealedSeed,
         parameters: TOTPParameters, lastAcceptedStep: Int64 = -1, failureCount: Int = 0, driftSteps: Int = 0,
-        contractID: ContractID? = nil, createdAt: Date, updatedAt: Date? = nil, lastUsedAt: Date? = nil
+        contractID: ContractID? = nil, lockedFrom: TokenState? = nil, createdAt: Date, updatedAt: Date? = nil,
+        lastUsedAt: Date? = nil
     ) {
         self.contractID = contractID
+        self.lockedFrom = lockedFrom
         self.id = id
         self.serial = serial
         self.kind = kind

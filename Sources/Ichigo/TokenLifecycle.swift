@@ -2,6 +2,7 @@
 ///
 /// ```
 /// awaitingAppSetup --provision--> issued --confirmFirstCode--> active <--unlock-- locked
+///        |                          |  <--unlock (if locked from issued)-------- |
 ///        |                          |                           |  --lock-->     |
 ///        +-- cancel / expire -------+--------- cancel ----------+----------------+--> cancelled
 ///        +-- revoke ----------------+--------- revoke ----------+----------------+--> revoked
@@ -26,6 +27,14 @@ public enum TokenState: String, Sendable, Hashable, Codable, CaseIterable {
     /// Whether a user holding a token in this state has one "in use or on the way":
     /// they may not be given another.
     public var occupiesUser: Bool { !isFinal }
+
+    /// The state after `event` for a token locked from `lockedFrom` (when locked): unlocking returns a token to
+    /// the state it was locked from, so one never activated still needs its first code.
+    public func applying(_ event: TokenEvent, lockedFrom: TokenState?) throws(IchigoError) -> TokenState {
+        let next = try applying(event)
+        if self == .locked, event == .unlock, lockedFrom == .issued { return .issued }
+        return next
+    }
 
     /// The state after `event`, or an `illegalTransition` error.
     public func applying(_ event: TokenEvent) throws(IchigoError) -> TokenState {

@@ -204,7 +204,7 @@ public struct TokenService: Sendable {
     /// Applies `event` to `token` (as last read), with compare-and-set in the store.
     @discardableResult
     public func apply(_ event: TokenEvent, to token: Token, actor: String, at now: Date) async throws -> Token {
-        let newState = try token.state.applying(event)
+        let newState = try token.state.applying(event, lockedFrom: token.lockedFrom)
         let moved = try await repository.transition(
             token.id, from: token.state, to: newState, resetFailures: event == .unlock, at: now,
             audit: AuditEvent(

@@ -346,7 +346,7 @@ extension SQLiteRepository: OperatorRepository {
         try await write { db in
             try db.execute(
                 sql: """
-                    UPDATE tokens SET state = 'issued', contract_id = NULL, failure_count = 0, updated_at = ?
+                    UPDATE tokens SET state = 'issued', contract_id = NULL, failure_count = 0, locked_from = NULL, updated_at = ?
                     WHERE id = ? AND kind = 'hardware' AND state IN ('issued', 'active', 'locked')
                     """,
                 arguments: [now.millis, token.rawValue])

@@ -46,6 +46,22 @@ extension SQLiteRepository: RetailRepository {
         }
     }
 
+    public func revise(
+        _ id: ApplicationID, phoneEmail: String, activationPasswordHash: PasswordHash, at now: Date, audit: AuditEvent
+    ) async throws -> Bool {
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE issuance_applications SET phone_email = ?, activation_password_hash = ?, updated_at = ?
+                    WHERE id = ? AND status = 'pending'
+                    """,
+                arguments: [phoneEmail, activationPasswordHash.encoded, now.millis, id.rawValue])
+            guard db.changesCount == 1 else { return false }
+            try self.appendAudit(audit, in: db)
+            return true
+        }
+    }
+
     public func recordMailPasswordFailure(
         _ id: ApplicationID, maxAttempts: Int, at now: Date, audit: AuditEvent
     ) async throws -> Int? {

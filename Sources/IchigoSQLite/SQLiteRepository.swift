@@ -273,10 +273,13 @@ public final class SQLiteRepository: IchigoRepository {
             try db.execute(
                 sql: """
                     UPDATE tokens SET state = ?, updated_at = ?,
-                        failure_count = CASE WHEN ? THEN 0 ELSE failure_count END
+                        failure_count = CASE WHEN ? THEN 0 ELSE failure_count END,
+                        locked_from = CASE WHEN ? = 'locked' THEN state ELSE NULL END
                     WHERE id = ? AND state = ?
                     """,
-                arguments: [newState.rawValue, now.millis, resetFailures, token.rawValue, state.rawValue])
+                arguments: [
+                    newState.rawValue, now.millis, resetFailures, newState.rawValue, token.rawValue, state.rawValue,
+                ])
             guard db.changesCount == 1 else { return false }
             try self.appendAudit(audit, in: db)
             return true
@@ -315,11 +318,12 @@ public final class SQLiteRepository: IchigoRepository {
                     db,
                     sql: """
                         UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
-                            state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END
+                            state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END,
+                            locked_from = CASE WHEN failure_count + 1 >= ? THEN state ELSE locked_from END
                         WHERE id = ? AND state IN ('issued', 'active')
                         RETURNING failure_count, state
                         """,
-                    arguments: [now.millis, threshold, token.rawValue])
+                    arguments: [now.millis, threshold, threshold, token.rawValue])
             else { return nil }
             let count: Int = row["failure_count"]
             let lockedNow = (row["state"] as String) == TokenState.locked.rawValue
@@ -413,6 +417,7 @@ public final class SQLiteRepository: IchigoRepository {
             parameters: TOTPParameters(algorithm: algorithm, digits: row["digits"], period: row["period"]),
             lastAcceptedStep: row["last_step"], failureCount: row["failure_count"], driftSteps: row["drift_steps"],
             contractID: (row["contract_id"] as String?).map(ContractID.init(rawValue:)),
+            lockedFrom: (row["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
             createdAt: Date(millis: row["created_at"]), updatedAt: Date(millis: row["updated_at"]),
             lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)))
     }

@@ -185,6 +185,15 @@ enum Schema {
                     CREATE INDEX audit_by_actor ON audit_log(actor);
                     """)
         }
+        migrator.registerMigration("v5: the state a token was locked from") { db in
+            // Unlock returns a token to where it was: a token never activated stays awaiting its first code.
+            try db.execute(
+                sql: """
+                    ALTER TABLE tokens ADD COLUMN locked_from TEXT;
+                    UPDATE tokens SET locked_from = CASE WHEN last_step < 0 THEN 'issued' ELSE 'active' END
+                        WHERE state = 'locked';
+                    """)
+        }
         return migrator
     }
 }

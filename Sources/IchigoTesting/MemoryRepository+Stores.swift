@@ -38,6 +38,17 @@ extension MemoryRepository: RetailRepository {
 
     public func application(_ id: ApplicationID) async throws -> IssuanceApplication? { applications[id] }
 
+    public func revise(
+        _ id: ApplicationID, phoneEmail: String, activationPasswordHash: PasswordHash, at now: Date,
+        audit event: AuditEvent
+    ) async throws -> Bool {
+        guard applications[id]?.status == .pending else { return false }
+        applications[id]?.phoneEmail = phoneEmail
+        applications[id]?.activationPasswordHash = activationPasswordHash
+        appendAudit(event)
+        return true
+    }
+
     public func recordMailPasswordFailure(
         _ id: ApplicationID, maxAttempts: Int, at now: Date, audit event: AuditEvent
     ) async throws -> Int? {
@@ -417,6 +428,7 @@ extension MemoryRepository: OperatorRepository {
         guard var stored = tokens[token], stored.kind == .hardware, [.issued, .active, .locked].contains(stored.state)
         else { return false }
         stored.state = .issued
+        stored.lockedFrom = nil
         stored.contractID = nil
         stored.failureCount = 0
         stored.updatedAt = now

@@ -135,6 +135,7 @@ public actor MemoryRepository: IchigoRepository {
         audit event: AuditEvent
     ) async throws -> Bool {
         guard var stored = tokens[token], stored.state == state else { return false }
+        stored.lockedFrom = newState == .locked ? stored.state : nil
         stored.state = newState
         stored.updatedAt = now
         if resetFailures { stored.failureCount = 0 }
@@ -167,7 +168,10 @@ public actor MemoryRepository: IchigoRepository {
         stored.failureCount += 1
         stored.updatedAt = now
         let lockedNow = stored.failureCount >= threshold
-        if lockedNow { stored.state = .locked }
+        if lockedNow {
+            stored.lockedFrom = stored.state
+            stored.state = .locked
+        }
         tokens[token] = stored
         appendAudit(event)
         if lockedNow { appendAudit(lockAudit) }

@@ -82,6 +82,23 @@ extension RepositoryContract {
         let second = try application(for: user, hasher, at: ContractFixture.start + 1)
         try await f.repository.insert(second, mail: mail("second"), audit: event("application.create"))
         try ensure(try await f.repository.application(first.id)?.status == .cancelled, "older application still pending")
+        // 戻る from BOT002: a pending application takes a corrected address and activation password, nothing else.
+        let newHash = try hasher.hash("9876")
+        try ensure(
+            try await f.repository.revise(
+                second.id, phoneEmail: "new@example.jp", activationPasswordHash: newHash, at: ContractFixture.start,
+                audit: event("issuance.revise")),
+            "revision refused")
+        var expected = second
+        expected.phoneEmail = "new@example.jp"
+        expected.activationPasswordHash = newHash
+        try ensure(try await f.repository.application(second.id) == expected, "revised application differs")
+        try ensure(
+            !(try await f.repository.revise(
+                first.id, phoneEmail: "x@example.jp", activationPasswordHash: newHash, at: ContractFixture.start,
+                audit: event("issuance.revise"))),
+            "a cancelled application was revised")
+        try ensure(try await f.repository.application(first.id)?.phoneEmail == first.phoneEmail, "cancelled one changed")
         // Wrong mail passwords count up to the limit, then the application is void and no longer counts.
         for attempt in 1...3 {
             let count = try await f.repository.recordMailPasswordFailure(

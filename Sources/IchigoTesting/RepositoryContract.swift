@@ -113,6 +113,7 @@ public enum RepositoryContract {
         ContractCheck(name: "acceptance: only a later step moves the token", run: acceptanceIsMonotonic),
         ContractCheck(name: "acceptance: refused when the token is in another state", run: acceptanceNeedsState),
         ContractCheck(name: "failures: counted and locked at the threshold", run: failuresLock),
+        ContractCheck(name: "unlock: a token locked before its first code goes back to awaiting it", run: unlockBeforeActivation),
         ContractCheck(name: "transition: compare-and-set", run: transitionCompareAndSet),
         ContractCheck(name: "sharing: a code used by one sharer is refused for another", run: sharingIsPerToken),
         ContractCheck(name: "sharing: a lock stops every sharer", run: lockStopsSharers),
@@ -231,6 +232,31 @@ public enum RepositoryContract {
         _ = try await f.tokens.verify(wrong, for: user.id, actor: "test", at: now + 60)
         _ = try await f.tokens.verify(totp.code(at: now + 60), for: user.id, actor: "test", at: now + 60)
         try ensure(try await f.repository.token(token.id)?.failureCount == 0, "success did not reset the count")
+    }
+
+    /// Issue 9 defect 3: unlocking a token locked by wrong activation codes made it active, skipping the first code.
+    static func unlockBeforeActivation(_ f: ContractFixture) async throws {
+        let user = try await f.customer("firstcode")
+        let now = ContractFixture.start
+        let (token, seed) = try await f.tokens.enrolSoftwareToken(for: user.id, actor: "test", at: now)
+        try ensure(token.state == .issued, "enrolled as \(token.state)")
+        let totp = TOTP(seed: seed, parameters: token.parameters)
+        let wrong = wrongCode(for: totp, near: token.parameters.step(at: now))
+        for _ in 1...5 { _ = try await f.tokens.activate(wrong, for: user.id, actor: "test", at: now) }
+        let locked = try await f.repository.token(token.id)
+        try ensure(locked?.state == .locked && locked?.lockedFrom == .issued, "after 5 wrong first codes: \(String(describing: locked))")
+        let unlocked = try await f.tokens.apply(.unlock, toSerial: token.serial, actor: "operator", at: now)
+        try ensure(unlocked.state == .issued && unlocked.lockedFrom == nil, "unlocked to \(unlocked.state)")
+        let verified = try await f.tokens.verify(totp.code(at: now), for: user.id, actor: "test", at: now)
+        try ensure(!verified.isAccepted, "a never-activated token verified after unlock: \(verified)")
+        let activated = try await f.tokens.activate(totp.code(at: now), for: user.id, actor: "test", at: now)
+        try ensure(activated.isAccepted, "first code after unlock: \(activated)")
+        // An active token locked by wrong codes goes back to active.
+        let wrongLater = wrongCode(for: totp, near: token.parameters.step(at: now + 60))
+        for _ in 1...5 { _ = try await f.tokens.verify(wrongLater, for: user.id, actor: "test", at: now + 60) }
+        try ensure(try await f.repository.token(token.id)?.lockedFrom == .active, "locked from active")
+        let again = try await f.tokens.apply(.unlock, toSerial: token.serial, actor: "operator", at: now + 60)
+        try ensure(again.state == .active, "an active token unlocked to \(again.state)")
     }
 
     static func transitionCompareAndSet(_ f: ContractFixture) async throws {

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// the JSON API under `/api/v1` behind the API key.
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
     let router = Router(context: IchigoRequestContext.self)
+    router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
     router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
     router.get("health") { _, _ -> HealthBody in
         HealthBody(status: "ok")
@@ -40,6 +41,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     Application(
         router: try await buildRouter(services: services),
+        server: .http1(additionalChannelHandlers: [ProtocolErrorHandler()]),
         configuration: .init(address: .hostname(host, port: port), serverName: "Ichigo"),
         services: backgroundServices,
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },

@@ -19,7 +19,9 @@ import OTP
 /// - `retail.mailPasswordMinutes` (10), `retail.mailPasswordMaxAttempts` (5), `retail.activationMaxAttempts` (5),
 ///   `retail.provisioningHours` (168), `retail.appDownloadURL`, `retail.allowAuthenticatorApps` (false): show an
 ///   `otpauth://` QR code at BOT003 for standard authenticator apps
-/// - `http.secureCookies` (false): mark the session cookie `Secure` when served over HTTPS
+/// - `http.publicURL` (`ICHIGO_HTTP_PUBLICURL`): the address customers use, e.g. `https://ib.bank.example.jp`
+///   (Ichigo behind a TLS proxy). With `https://`, the session cookie is `__Host-ichigo_session; Secure` and every
+///   answer carries `Strict-Transport-Security`. `http.secureCookies` (false) forces the same without a URL.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -33,8 +35,10 @@ public struct IchigoConfiguration: Sendable {
     public var mailFrom: String
     /// Retail lifetimes and limits (`retail.*`).
     public var retailPolicy: RetailPolicy
-    /// Session cookies with `Secure` (`http.secureCookies`, set behind HTTPS).
+    /// Session cookies with `Secure` and `__Host-`, and HSTS: an `https://` public URL or `http.secureCookies`.
     public var secureCookies: Bool
+    /// The address customers use (`http.publicURL`), if set.
+    public var publicURL: URL?
 
     public init(config: ConfigReader) throws {
         host = config.string(forKey: "http.host", default: "127.0.0.1")
@@ -68,7 +72,17 @@ public struct IchigoConfiguration: Sendable {
         retail.appDownloadURL = config.string(forKey: "retail.appDownloadURL", default: retail.appDownloadURL)
         retail.allowAuthenticatorApps = config.bool(forKey: "retail.allowAuthenticatorApps", default: false)
         retailPolicy = retail
-        secureCookies = config.bool(forKey: "http.secureCookies", default: false)
+        if let text = config.string(forKey: "http.publicURL") {
+            guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+                url.host?.isEmpty == false
+            else {
+                throw IchigoError(
+                    .invalidInput, field: "http.publicURL", detail: "must be an http:// or https:// URL with a host")
+            }
+            publicURL = url
+        }
+        secureCookies =
+            publicURL?.scheme?.lowercased() == "https" || config.bool(forKey: "http.secureCookies", default: false)
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
     }
 }
@@ -77,11 +91,21 @@ public struct IchigoConfiguration: Sendable {
 public struct DataDirectory: Sendable {
     public let url: URL
 
-    /// Creates the directory (mode 0700) if needed.
+    /// Creates the directory (mode 0700) if needed, and makes every file in it (database, its `-wal` and `-shm`,
+    /// keys, outbox) readable by the owner only: the process's umask becomes 077, so files SQLite and the mail
+    /// outbox create later are 0600 too, and files left 0644 by an older version are tightened.
     public init(path: String) throws {
+        umask(0o077)
         url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
-        try FileManager.default.createDirectory(
-            at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let files = FileManager.default
+        try files.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try files.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
+        if let walker = files.enumerator(at: url, includingPropertiesForKeys: [.isDirectoryKey]) {
+            for case let item as URL in walker {
+                let directory = (try? item.resourceValues(forKeys: [.isDirectoryKey]).isDirectory) ?? false
+                try files.setAttributes([.posixPermissions: directory ? 0o700 : 0o600], ofItemAtPath: item.path)
+            }
+        }
     }
 
     /// The SQLite database file.

@@ -132,6 +132,8 @@ enum Strings {
         // BOK
         "steps.bok.1": ("ソフトウェアトークン確認", "Confirm the token"),
         "steps.bok.2": ("ソフトウェアトークン完了", "Complete"),
+        "bot001.revising": ("メール通知パスワードは送信済みです。入力内容を訂正して「次へ」を押すと、送信済みのメール通知パスワードのまま確認画面に戻ります。", "The mail notification password has been sent. Correct your entries and press “Next” to return to the confirmation with the same mail notification password."),
+        "bot001.resend": ("メール通知パスワードを再送信する", "Send a new mail notification password"),
         "bok001.title": ("ワンタイムパスワード利用開始（ソフトウェアトークン確認）", "Start of use (confirm the software token)"),
         "bok001.lead": ("ワンタイムパスワードを入力し、「利用開始する」ボタンを押して下さい。", "Enter the one-time password, then press “Start using”."),
         "bok001.button": ("利用開始する", "Start using"),

@@ -89,11 +89,19 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on. Env: ICHIGO_HTTP_PORT. Default 8080")
     var port: Int?
 
+    @Option(
+        help: """
+            The address customers use, e.g. https://ib.bank.example.jp behind a TLS proxy: with https:// the \
+            session cookie is __Host- and Secure, and HSTS is sent. Env: ICHIGO_HTTP_PUBLICURL
+            """)
+    var publicURL: String?
+
     @Flag(help: "Fill an empty database with demo customers first.")
     var demo = false
 
     func run() async throws {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        if let publicURL { values["ichigo.http.publicURL"] = .init(.string(publicURL), isSecret: false) }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
         let runtime = try Runtime(config: common.reader(extra: values))

@@ -21,7 +21,7 @@ struct APIHarness {
     var chain: AuditChain { AuditChain(masterKey: masterKey) }
     static let apiKey = "test-api-key-0123456789"
 
-    init(policy: OTPPolicy = .standard) throws {
+    init(policy: OTPPolicy = .standard, secureCookies: Bool = false) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = MasterKey.random()
@@ -31,7 +31,7 @@ struct APIHarness {
         clock = FixedClock(ContractFixture.start)
         services = IchigoServices(
             repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
-            apiKey: Self.apiKey, bankName: "いちご銀行", logger: Logger(label: "test"))
+            apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"))
     }
 
     /// Runs `body` against the app in-process, then removes the database.
@@ -70,6 +70,13 @@ struct APIClient: Sendable {
         let response = try await client.execute(
             uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) })
         return Reply(status: response.status, body: response.body)
+    }
+
+    /// Sends a request with exactly these headers and body; returns the whole response.
+    func raw(_ method: HTTPRequest.Method, _ uri: String, headers: HTTPFields, body: String? = nil) async throws
+        -> TestResponse
+    {
+        try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
     }
 
     /// Creates a retail user; returns its ID.

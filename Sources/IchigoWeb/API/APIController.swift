@@ -27,13 +27,26 @@ struct APIController<Context: RequestContext>: Sendable {
 
     // MARK: Bodies
 
-    struct NewUserBody: Decodable {
+    /// A user of a corporate contract (`POST /contracts/{id}/users`): the role is master, administrator or
+    /// ordinary.
+    struct NewUserBody: JSONRequestBody {
         var loginId: String
         var name: String
         var email: String?
         var role: String?
         var loginPassword: String?
         var confirmationPassword: String?
+        static var fields: Set<String> { ["loginId", "name", "email", "role", "loginPassword", "confirmationPassword"] }
+    }
+
+    /// A retail customer (`POST /users`): no role field — a customer is a customer.
+    struct NewCustomerBody: JSONRequestBody {
+        var loginId: String
+        var name: String
+        var email: String?
+        var loginPassword: String?
+        var confirmationPassword: String?
+        static var fields: Set<String> { ["loginId", "name", "email", "loginPassword", "confirmationPassword"] }
     }
 
     struct UserBody: ResponseEncodable {
@@ -46,10 +59,11 @@ struct APIController<Context: RequestContext>: Sendable {
         var token: TokenBody?
     }
 
-    struct NewContractBody: Decodable {
+    struct NewContractBody: JSONRequestBody {
         var name: String
         var usageMode: String
         var pin: String
+        static var fields: Set<String> { ["name", "usageMode", "pin"] }
     }
 
     struct ContractBody: ResponseEncodable {
@@ -68,12 +82,14 @@ struct APIController<Context: RequestContext>: Sendable {
         var period: Int
     }
 
-    struct CodeBody: Decodable {
+    struct CodeBody: JSONRequestBody {
         var code: String
+        static var fields: Set<String> { ["code"] }
     }
 
-    struct ShareBody: Decodable {
+    struct ShareBody: JSONRequestBody {
         var userId: String
+        static var fields: Set<String> { ["userId"] }
     }
 
     struct VerificationBody: ResponseEncodable {
@@ -94,9 +110,13 @@ struct APIController<Context: RequestContext>: Sendable {
     // MARK: Handlers
 
     @Sendable func createUser(_ request: Request, context: Context) async throws -> EditedResponse<UserBody> {
-        let body = try await request.decodeJSON(as: NewUserBody.self, context: context)
+        let body = try await request.decodeJSON(as: NewCustomerBody.self, context: context)
+        guard let loginID = LoginID(rawValue: body.loginId) else { throw IchigoError(.invalidInput, field: "loginId") }
         let user = try await services.customers.createRetailCustomer(
-            try newUser(body, defaultRole: .customer), actor: "api", at: services.clock.now())
+            NewUser(
+                loginID: loginID, name: body.name, role: .customer, email: body.email,
+                loginPassword: body.loginPassword, confirmationPassword: body.confirmationPassword),
+            actor: "api", at: services.clock.now())
         return EditedResponse(status: .created, response: userBody(user, token: nil))
     }
 
@@ -196,12 +216,13 @@ struct APIController<Context: RequestContext>: Sendable {
         return tokenBody(token, users: users.map(\.id.rawValue))
     }
 
-    struct AccountBody: Codable, ResponseEncodable {
+    struct AccountBody: Codable, ResponseEncodable, JSONRequestBody {
         var id: String?
         var name: String
         var branch: String
         var number: String
         var balance: Int64
+        static var fields: Set<String> { ["name", "branch", "number", "balance"] }
     }
 
     struct AccountList: ResponseEncodable {

@@ -8,11 +8,12 @@ import OTP
 struct AppProvisioningController<Context: RequestContext>: Sendable {
     let services: IchigoServices
 
-    struct ProvisionBody: Decodable {
+    struct ProvisionBody: JSONRequestBody {
         var serviceId: String
         var userId: String
         var activationPassword: String
         var consent: Bool
+        static var fields: Set<String> { ["serviceId", "userId", "activationPassword", "consent"] }
     }
 
     struct ProvisionedBody: ResponseEncodable {

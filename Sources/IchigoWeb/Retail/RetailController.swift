@@ -258,8 +258,16 @@ struct RetailController: ScreenController {
         } catch let error as IchigoError {
             return try await redirectWithError("/otp", page, error.code)
         }
+        // 戻る from BOT002: the pending application's address is shown again; its mail password stays valid.
+        var extra: [String: Any] = [:]
+        if let pending = try await pendingApplication(page) {
+            extra["revising"] = true
+            if page.data.formValues == nil {
+                extra["values"] = ["phoneEmail": pending.phoneEmail, "phoneEmailConfirmation": pending.phoneEmail]
+            }
+        }
         return try await screen(
-            "bot001", page, id: "BOT001", titleKey: "bot001.title", request: request, steps: "bot", step: 1)
+            "bot001", page, id: "BOT001", titleKey: "bot001.title", request: request, steps: "bot", step: 1, extra)
     }
 
     func bot001Submit(_ request: Request, context: RetailContext) async throws -> Response {
@@ -271,7 +279,9 @@ struct RetailController: ScreenController {
             let application = try await services.retail.startIssuance(
                 for: user, phoneEmail: values["phoneEmail"]!, phoneEmailConfirmation: values["phoneEmailConfirmation"]!,
                 activationPassword: fields["activationPassword"] ?? "",
-                activationPasswordConfirmation: fields["activationPasswordConfirmation"] ?? "", at: services.clock.now())
+                activationPasswordConfirmation: fields["activationPasswordConfirmation"] ?? "",
+                revising: try await pendingApplication(page)?.id, resend: fields["resend"] == "1",
+                at: services.clock.now())
             page.data.applicationID = application.id.rawValue
             return try await redirect("/otp/issue/confirm", page)
         } catch let errors as ValidationErrors {
@@ -377,8 +387,13 @@ struct RetailController: ScreenController {
         var page = loaded
         let now = services.clock.now()
         if fields["action"] == "abort" {
+            // 申込を中止する cancels only this start-of-use application: the token the customer has set up in the
+            // app stays トークン発行済, and BOK001 can be tried again.
             if let token = try await services.retail.overview(of: user.id).token, token.state == .issued {
-                try await services.tokens.apply(.cancel, to: token, actor: "user:\(user.id.rawValue)", at: now)
+                try await services.repository.append(
+                    AuditEvent(
+                        at: now, actor: "user:\(user.id.rawValue)", action: "token.start_use",
+                        subject: token.serial.rawValue, outcome: "aborted"))
             }
             page.session.flash = "flash.aborted"
             return try await redirect("/otp", page)

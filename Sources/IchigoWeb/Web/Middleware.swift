@@ -81,8 +81,9 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
     static func status(for code: IchigoError.Code) -> HTTPResponse.Status {
         switch code {
-        case .invalidInput, .malformedRequest: .badRequest
+        case .invalidInput, .malformedRequest, .unknownField: .badRequest
         case .requestTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
         case .unauthorized: .unauthorized
         case .notFound, .userNotFound, .contractNotFound, .tokenNotFound: .notFound
         case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
@@ -100,15 +101,20 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     static func response(
         status: HTTPResponse.Status, code: String, message: String, field: String?, triesLeft: Int? = nil
     ) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(
+                byteBuffer: ByteBuffer(
+                    bytes: jsonBody(code: code, message: message, field: field, triesLeft: triesLeft))))
+    }
+
+    /// The bytes of an error answer. Sorted keys: the same error is the same bytes every time (an unknown user
+    /// and a wrong code must be indistinguishable, down to the byte).
+    static func jsonBody(code: String, message: String, field: String?, triesLeft: Int? = nil) -> [UInt8] {
         let body = APIErrorBody(error: .init(code: code, message: message, field: field, triesLeft: triesLeft))
-        // Sorted keys: the same error is the same bytes every time (an unknown user and a wrong code must be
-        // indistinguishable, down to the byte).
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Array((try? encoder.encode(body)) ?? Data("{}".utf8))
     }
 }
 
@@ -128,17 +134,45 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// A JSON request body and the fields it may carry: any other field is refused (400 `request.unknown_field`),
+/// so a field sent to the wrong operation (a role to the retail customer endpoint) never passes silently.
+protocol JSONRequestBody: Decodable {
+    static var fields: Set<String> { get }
+}
+
 extension Request {
-    /// Decodes a JSON body of at most the context's upload size, turning every failure into a clear 4xx.
-    func decodeJSON<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T {
+    /// Decodes a JSON body of at most the context's upload size, turning every failure into a clear 4xx:
+    /// 415 unless the body is declared `application/json` (a cross-site form or `text/plain` "simple request"
+    /// never reaches a handler), 400 for non-standard JSON (trailing commas, duplicate keys, comments), unknown
+    /// fields and wrong types, 413 over the size limit.
+    func decodeJSON<T: JSONRequestBody>(as type: T.Type, context: some RequestContext) async throws -> T {
+        let mediaType = headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" else { throw IchigoError(.unsupportedMediaType) }
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: context.maxUploadSize)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw IchigoError(.requestTooLarge)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw IchigoError(.requestTooLarge)
+        } catch {
+            // A body cut short or a malformed chunk: not JSON at all.
+            throw IchigoError(.malformedRequest, detail: "the body could not be read")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        let keys: [String]?
+        do {
+            keys = try StrictJSON.check(bytes)
+        } catch {
+            throw IchigoError(.malformedRequest, detail: "\(error.reason) at byte \(error.offset)")
+        }
+        guard let keys else { throw IchigoError(.malformedRequest, detail: "the body must be a JSON object") }
+        if let unknown = keys.first(where: { !T.fields.contains($0) }) {
+            throw IchigoError(.unknownField, field: unknown)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let DecodingError.keyNotFound(key, _) {
             throw IchigoError(.malformedRequest, field: key.stringValue, detail: "missing")
         } catch let DecodingError.typeMismatch(_, context) {

@@ -101,7 +101,9 @@ struct WebPage {
 /// CSRF token bound to the session.
 struct SessionManager: Sendable {
     let services: IchigoServices
-    static let cookieName = "ichigo_session"
+    /// The session cookie's name: over HTTPS with the `__Host-` prefix, which browsers accept only with `Secure`,
+    /// `Path=/` and no `Domain` — a sibling subdomain cannot plant or overwrite it.
+    static func cookieName(secure: Bool) -> String { secure ? "__Host-ichigo_session" : "ichigo_session" }
     /// Sessions end after 5 minutes without a request.
     static let idleTimeout: TimeInterval = 300
 
@@ -118,7 +120,7 @@ struct SessionManager: Sendable {
     /// Loads the request's session, ending it if idle too long; starts an anonymous one if there is none.
     func load(_ request: Request) async throws -> WebPage {
         let now = services.clock.now()
-        if let value = request.cookies[Self.cookieName]?.value, !value.isEmpty {
+        if let value = request.cookies[Self.cookieName(secure: services.secureCookies)]?.value, !value.isEmpty {
             let idHash = Self.hash(value)
             if var session = try await services.repository.session(idHash: idHash) {
                 if now.timeIntervalSince(session.lastSeenAt) > Self.idleTimeout {
@@ -195,7 +197,9 @@ struct SessionManager: Sendable {
     func cookie(for page: WebPage) -> Cookie { Self.cookie(for: page, secure: services.secureCookies) }
 
     static func cookie(for page: WebPage, secure: Bool) -> Cookie {
-        Cookie(name: cookieName, value: page.cookieValue, path: "/", secure: secure, httpOnly: true, sameSite: .lax)
+        Cookie(
+            name: cookieName(secure: secure), value: page.cookieValue, path: "/", secure: secure, httpOnly: true,
+            sameSite: .lax)
     }
 }
 
@@ -205,8 +209,10 @@ extension Request {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: 16 * 1024)
-        } catch {
+        } catch is NIOTooManyBytesError {
             throw IchigoError(.requestTooLarge)
+        } catch {
+            throw IchigoError(.malformedRequest, detail: "the body could not be read")
         }
         var fields: [String: String] = [:]
         for pair in String(buffer: buffer).split(separator: "&") {
