@@ -48,12 +48,15 @@ public struct AuditRecord: Sendable, Hashable {
 /// re-sealed without the key.
 public struct AuditChain: Sendable {
     private let key: SymmetricKey
+    /// Signs heads and checkpoints (a key of its own: a head is never mistaken for a record).
+    let headKey: SymmetricKey
 
     /// The previous hash of the very first record.
     public static let genesis = String(repeating: "0", count: 64)
 
     public init(masterKey: MasterKey) {
         self.key = masterKey.derivedKey(for: "audit-chain v1")
+        self.headKey = masterKey.derivedKey(for: "audit-head v1")
     }
 
     /// The hash for `event` at `sequence` after `previousHash`.
@@ -126,4 +129,58 @@ public func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
     var difference: UInt8 = 0
     for index in left.indices { difference |= left[index] ^ right[index] }
     return difference == 0
+}
+
+/// A signed statement "the audit trail reached record `sequence`, whose hash is `hash`", kept outside the
+/// database (the server's `audit.head` file, advanced with every commit) and exported as checkpoints for an
+/// external system. Deleting the newest records leaves the chain itself intact; a head or checkpoint beyond
+/// the remaining tail, or naming a different hash, shows it.
+public struct AuditHead: Sendable, Hashable, CustomStringConvertible {
+    public var sequence: Int64
+    public var hash: String
+    public var at: Date
+    public var mac: String
+
+    static let prefix = "ichigo-audit-head v1"
+
+    /// The one-line text form: `ichigo-audit-head v1 <sequence> <hash> <at ms> <mac>`.
+    public var description: String {
+        "\(Self.prefix) \(String(sequence).leftPadded(to: 19)) \(hash) \(Int64((at.timeIntervalSince1970 * 1000).rounded())) \(mac)"
+    }
+
+    /// Parses one line (surrounding white space ignored); `nil` if it is not a head.
+    public init?(line: some StringProtocol) {
+        let parts = line.split(separator: " ")
+        guard parts.count == 6, parts[0] == "ichigo-audit-head", parts[1] == "v1", let sequence = Int64(parts[2]),
+            let millis = Int64(parts[4]), parts[3].count == 64, parts[5].count == 64
+        else { return nil }
+        self.sequence = sequence
+        self.hash = String(parts[3])
+        self.at = Date(timeIntervalSince1970: Double(millis) / 1000)
+        self.mac = String(parts[5])
+    }
+
+    init(sequence: Int64, hash: String, at: Date, mac: String) {
+        self.sequence = sequence
+        self.hash = hash
+        self.at = at
+        self.mac = mac
+    }
+}
+
+extension AuditChain {
+    private func headMAC(sequence: Int64, hash: String, at: Date) -> String {
+        let message = "audit-head v1|\(sequence)|\(hash)|\(Int64((at.timeIntervalSince1970 * 1000).rounded()))"
+        return HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: headKey).hexString
+    }
+
+    /// A head signed for the record at `sequence` with `hash`.
+    public func head(sequence: Int64, hash: String, at: Date) -> AuditHead {
+        AuditHead(sequence: sequence, hash: hash, at: at, mac: headMAC(sequence: sequence, hash: hash, at: at))
+    }
+
+    /// Whether `head` was signed with this chain's key.
+    public func isAuthentic(_ head: AuditHead) -> Bool {
+        constantTimeEqual(headMAC(sequence: head.sequence, hash: head.hash, at: head.at), head.mac)
+    }
 }

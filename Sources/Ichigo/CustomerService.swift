@@ -162,23 +162,57 @@ public struct AuditVerifier: Sendable {
     public struct Report: Sendable {
         public var recordCount: Int
         public var breaks: [AuditChain.Break]
+        /// How many signed heads and checkpoints were checked against the trail.
+        public var anchorsChecked = 0
+        /// The last record: what a new checkpoint would sign.
+        public var last: (sequence: Int64, hash: String)?
         public var isIntact: Bool { breaks.isEmpty }
     }
 
-    /// Walks the trail in pages and reports every break.
-    public func verify(pageSize: Int = 10_000) async throws -> Report {
+    /// Walks the trail in pages and reports every break: within the chain (an edited, inserted or deleted row)
+    /// and against `anchors` — signed heads and checkpoints kept outside the database — which show the newest
+    /// records deleted (the trail ends before an anchor) or rewritten (a different hash at an anchor).
+    public func verify(pageSize: Int = 10_000, anchors: [AuditHead] = []) async throws -> Report {
         var previous: (sequence: Int64, hash: String)? = nil
         var count = 0
         var breaks: [AuditChain.Break] = []
         var next: Int64 = 1
+        let wanted = Set(anchors.map(\.sequence))
+        var seen: [Int64: String] = [:]
         while true {
             let page = try await repository.auditRecords(from: next, limit: pageSize)
             if page.isEmpty { break }
             breaks += chain.verify(page, after: previous)
+            for record in page where wanted.contains(record.sequence) { seen[record.sequence] = record.hash }
             count += page.count
             previous = (page[page.count - 1].sequence, page[page.count - 1].hash)
             next = page[page.count - 1].sequence + 1
         }
-        return Report(recordCount: count, breaks: breaks)
+        let formatter = ISO8601DateFormatter()
+        for anchor in anchors.sorted(by: { $0.sequence < $1.sequence }) {
+            let signed = formatter.string(from: anchor.at)
+            guard chain.isAuthentic(anchor) else {
+                breaks.append(
+                    .init(sequence: anchor.sequence, problem: "a head or checkpoint whose signature does not verify"))
+                continue
+            }
+            if let hash = seen[anchor.sequence] {
+                if !constantTimeEqual(hash, anchor.hash) {
+                    breaks.append(
+                        .init(
+                            sequence: anchor.sequence,
+                            problem: "differs from the checkpoint signed \(signed): the trail was rewritten from here"))
+                }
+            } else {
+                let end = previous?.sequence ?? 0
+                breaks.append(
+                    .init(
+                        sequence: anchor.sequence,
+                        problem:
+                            "missing: the trail ends at record \(end) but was signed up to record \(anchor.sequence) at \(signed) — the newest records were deleted"
+                    ))
+            }
+        }
+        return Report(recordCount: count, breaks: breaks, anchorsChecked: anchors.count, last: previous)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Ichigo
 import Synchronization
 
 /// Group commit: write transactions from many concurrent callers run together in one SQLite transaction,
@@ -16,9 +17,13 @@ final class GroupCommit: Sendable {
         var draining = false
     }
 
-    init(pool: DatabasePool, maximumBatch: Int = 256) {
+    /// The audit trail's signed head, checked before and advanced after each commit.
+    private let head: AuditHeadFile?
+
+    init(pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil) {
         self.pool = pool
         self.maximumBatch = maximumBatch
+        self.head = head
     }
 
     /// Runs `work` in a write transaction shared with other callers; returns once it is durable.
@@ -49,12 +54,17 @@ final class GroupCommit: Sendable {
             }
             if batch.isEmpty { return }
             do {
-                try await pool.writeWithoutTransaction { db in
+                let headFile = head
+                let newHead = try await pool.writeWithoutTransaction { db -> AuditHead? in
+                    var next: AuditHead?
                     try db.inTransaction(.immediate) {
                         for job in batch { job.run(in: db) }
+                        next = try headFile?.next(in: db)
                         return .commit
                     }
+                    return next
                 }
+                if let newHead { headFile?.advance(to: newHead) }
                 for job in batch { job.finish(commitError: nil) }
             } catch {
                 for job in batch { job.finish(commitError: error) }

@@ -20,7 +20,11 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
-    public init(path: String, chain: AuditChain, durability: Durability = .full) throws {
+    /// - Parameter auditHead: the signed head file to check and advance with every commit (the server's
+    ///   `audit.head`); `nil` for none.
+    public init(path: String, chain: AuditChain, durability: Durability = .full, auditHead: AuditHeadFile? = nil)
+        throws
+    {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         let synchronous = durability == .full ? "FULL" : "OFF"
@@ -28,7 +32,7 @@ public final class SQLiteRepository: IchigoRepository {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
-        self.groupCommit = GroupCommit(pool: pool)
+        self.groupCommit = GroupCommit(pool: pool, head: auditHead)
         self.chain = chain
         try Schema.migrator.migrate(pool)
     }

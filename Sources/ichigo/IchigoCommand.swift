@@ -45,6 +45,7 @@ struct Runtime {
     let settings: IchigoConfiguration
     let directory: DataDirectory
     let repository: SQLiteRepository
+    let auditHead: AuditHeadFile
     let masterKey: MasterKey
     let services: IchigoServices
     let mailSender: MailSender
@@ -57,7 +58,9 @@ struct Runtime {
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
         masterKey = try directory.masterKey(configured: settings.masterKeyBase64)
-        repository = try SQLiteRepository(path: directory.databasePath, chain: AuditChain(masterKey: masterKey))
+        let chain = AuditChain(masterKey: masterKey)
+        auditHead = try AuditHeadFile(path: directory.url.appendingPathComponent("audit.head").path, chain: chain)
+        repository = try SQLiteRepository(path: directory.databasePath, chain: chain, auditHead: auditHead)
         services = IchigoServices(
             repository: repository, masterKey: masterKey, policy: settings.policy,
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
@@ -146,7 +149,55 @@ struct Demo: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Work with the audit trail.", subcommands: [Verify.self, Search.self])
+        abstract: "Work with the audit trail.", subcommands: [Verify.self, Checkpoint.self, Search.self])
+
+    /// Reads every audit head line in `path`.
+    static func anchors(in path: String) throws -> [AuditHead] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("cannot read \(path)")
+        }
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let heads = lines.compactMap { AuditHead(line: $0.trimmingCharacters(in: .whitespaces)) }
+        guard heads.count == lines.count, !heads.isEmpty else {
+            throw ValidationError("\(path) holds lines that are not audit checkpoints")
+        }
+        return heads
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Print a signed checkpoint of the audit trail's newest record (after checking the trail), for an \
+                external system: `audit verify --anchor FILE` later proves nothing up to it was deleted or rewritten.
+                """)
+        @OptionGroup var common: CommonOptions
+        @Option(help: "Append the checkpoint line to this file as well.") var out: String?
+
+        func run() async throws {
+            let runtime = try Runtime(config: common.reader())
+            let chain = AuditChain(masterKey: runtime.masterKey)
+            let report = try await AuditVerifier(repository: runtime.repository, chain: chain)
+                .verify(anchors: runtime.auditHead.read().map { [$0] } ?? [])
+            try runtime.repository.close()
+            guard report.isIntact, let last = report.last else {
+                say(report.isIntact ? "the audit trail is empty" : "audit trail BROKEN: run `ichigo audit verify`; no checkpoint signed")
+                throw ExitCode(1)
+            }
+            let line = chain.head(sequence: last.sequence, hash: last.hash, at: Date()).description
+            if let out {
+                let handle = FileHandle(forWritingAtPath: out) ?? {
+                    FileManager.default.createFile(atPath: out, contents: nil)
+                    return FileHandle(forWritingAtPath: out)
+                }()
+                guard let handle else { throw ValidationError("cannot write \(out)") }
+                handle.seekToEndOfFile()
+                handle.write(Data((line + "\n").utf8))
+                try handle.close()
+            }
+            say(line)
+        }
+    }
 
     struct Search: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -189,15 +240,25 @@ struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the audit trail's hash chain; exit 1 if a record was edited, inserted or deleted.")
         @OptionGroup var common: CommonOptions
+        @Option(
+            name: .customLong("anchor"),
+            help: "A file of checkpoints from `audit checkpoint` (kept elsewhere) to check the trail against; repeatable.")
+        var anchors: [String] = []
 
         func run() async throws {
             let runtime = try Runtime(config: common.reader())
+            var heads = try anchors.flatMap { try Audit.anchors(in: $0) }
+            let head = runtime.auditHead.read()
+            if let head { heads.append(head) }
             let report = try await AuditVerifier(
                 repository: runtime.repository, chain: AuditChain(masterKey: runtime.masterKey)
-            ).verify()
+            ).verify(anchors: heads)
             try runtime.repository.close()
+            if head == nil {
+                say("warning: no signed head (\(runtime.auditHead.path)): deleting the newest records would go unseen")
+            }
             if report.isIntact {
-                say("audit trail intact: \(report.recordCount) records")
+                say("audit trail intact: \(report.recordCount) records, \(report.anchorsChecked) signed head(s) and checkpoint(s) agree")
             } else {
                 say("audit trail BROKEN: \(report.breaks.count) problem(s) in \(report.recordCount) records")
                 for item in report.breaks.prefix(50) { say("  \(item)") }

@@ -1,0 +1,79 @@
+import Foundation
+import GRDB
+import Ichigo
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The audit trail's signed head, in a file beside the database (`audit.head`), advanced after every commit
+/// that appended records. Before advancing, each write transaction checks that the record the file names is
+/// still in the database with the same hash; if it is not, the newest records were deleted or rewritten behind
+/// Ichigo's back: the head stops advancing (so `ichigo audit verify` keeps the evidence) and the problem is
+/// reported on standard error and by `problem`.
+///
+/// Written without `fsync`: after a power loss the head may be behind the database (never ahead: it is written
+/// after the commit), which only narrows what it proves. Several processes on one database (the server and a
+/// CLI command) advance it under `flock`, never backwards.
+public final class AuditHeadFile: Sendable {
+    public let path: String
+    private let chain: AuditChain
+    private let descriptor: Int32
+    private let state = Mutex<String?>(nil)
+
+    public init(path: String, chain: AuditChain) throws {
+        self.path = path
+        self.chain = chain
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw IchigoError(.corruptData, detail: "cannot open \(path)") }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Why the head stopped advancing, if it did.
+    public var problem: String? { state.withLock { $0 } }
+
+    /// The head as stored, if any.
+    public func read() -> AuditHead? {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, 512, 0) }
+        guard count > 0 else { return nil }
+        let text = String(decoding: buffer.prefix(count), as: UTF8.self)
+        return text.split(separator: "\n").first.flatMap { AuditHead(line: $0) }
+    }
+
+    /// Inside the write transaction, before commit: checks the stored head against the database and returns the
+    /// head to write once the commit is durable (`nil`: nothing to advance).
+    func next(in db: Database) throws -> AuditHead? {
+        guard problem == nil else { return nil }
+        guard let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        else { return nil }
+        let sequence: Int64 = last["seq"]
+        if let current = read() {
+            let stored = try String.fetchOne(
+                db, sql: "SELECT hash FROM audit_log WHERE seq = ?", arguments: [current.sequence])
+            guard let stored, constantTimeEqual(stored, current.hash), chain.isAuthentic(current) else {
+                let message =
+                    "audit trail: record \(current.sequence) named by the signed head \(path) is "
+                    + (stored == nil ? "missing" : "different")
+                    + " — the newest records were deleted or rewritten; the head stops here as evidence"
+                state.withLock { $0 = message }
+                FileHandle.standardError.write(Data(("ERROR " + message + "\n").utf8))
+                return nil
+            }
+            guard sequence > current.sequence else { return nil }
+        }
+        return chain.head(sequence: sequence, hash: last["hash"], at: Date())
+    }
+
+    /// After the commit: writes `head` unless another process already wrote a later one.
+    func advance(to head: AuditHead) {
+        flock(descriptor, LOCK_EX)
+        defer { flock(descriptor, LOCK_UN) }
+        if let current = read(), current.sequence >= head.sequence { return }
+        let line = Array((head.description + "\n").utf8)
+        _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, line.count, 0) }
+        _ = ftruncate(descriptor, off_t(line.count))
+    }
+}
