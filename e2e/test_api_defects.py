@@ -122,3 +122,27 @@ def test_plain_http_sends_no_hsts(server):
     assert status == 200
     assert "strict-transport-security" not in headers
     assert headers["set-cookie"].startswith("ichigo_session=") and "Secure" not in headers["set-cookie"]
+
+
+def test_audit_verify_finds_the_newest_records_deleted(server):
+    import sqlite3
+    for index in range(5):
+        code, _ = server.api("POST", "/api/v1/users", {"loginId": f"audit{index}", "name": "x"})
+        assert code == 201
+    checkpoint = server.cli("audit", "checkpoint", "--out", os.path.join(server.data_dir, "checkpoints.txt"))
+    assert checkpoint.returncode == 0, checkpoint.stdout + checkpoint.stderr
+    assert checkpoint.stdout.startswith("ichigo-audit-head v1 ")
+    ok = server.cli("audit", "verify", "--anchor", os.path.join(server.data_dir, "checkpoints.txt"))
+    assert ok.returncode == 0 and "intact" in ok.stdout, ok.stdout + ok.stderr
+    server.stop()
+    # An attacker with write access to the database removes the newest three records.
+    db = sqlite3.connect(os.path.join(server.data_dir, "ichigo.sqlite"))
+    db.execute("DROP TRIGGER audit_log_no_delete")
+    db.execute("DELETE FROM audit_log WHERE seq > (SELECT MAX(seq) FROM audit_log) - 3")
+    db.commit()
+    db.close()
+    found = server.cli("audit", "verify")
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "deleted" in found.stdout, found.stdout
+    anchored = server.cli("audit", "verify", "--anchor", os.path.join(server.data_dir, "checkpoints.txt"))
+    assert anchored.returncode == 1 and anchored.stdout.count("deleted") >= 2, anchored.stdout

@@ -19,7 +19,7 @@ import OTP
 /// - `retail.mailPasswordMinutes` (10), `retail.mailPasswordMaxAttempts` (5), `retail.activationMaxAttempts` (5),
 ///   `retail.provisioningHours` (168), `retail.appDownloadURL`, `retail.allowAuthenticatorApps` (false): show an
 ///   `otpauth://` QR code at BOT003 for standard authenticator apps
-/// - `http.publicURL` (`ICHIGO_HTTP_PUBLICURL`): the address customers use, e.g. `https://ib.bank.example.jp`
+/// - `http.publicURL` (`ICHIGO_HTTP_PUBLIC_URL`): the address customers use, e.g. `https://ib.bank.example.jp`
 ///   (Ichigo behind a TLS proxy). With `https://`, the session cookie is `__Host-ichigo_session; Secure` and every
 ///   answer carries `Strict-Transport-Security`. `http.secureCookies` (false) forces the same without a URL.
 public struct IchigoConfiguration: Sendable {

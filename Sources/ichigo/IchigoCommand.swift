@@ -95,7 +95,7 @@ struct Serve: AsyncParsableCommand {
     @Option(
         help: """
             The address customers use, e.g. https://ib.bank.example.jp behind a TLS proxy: with https:// the \
-            session cookie is __Host- and Secure, and HSTS is sent. Env: ICHIGO_HTTP_PUBLICURL
+            session cookie is __Host- and Secure, and HSTS is sent. Env: ICHIGO_HTTP_PUBLIC_URL
             """)
     var publicURL: String?
 
