@@ -2,10 +2,6 @@ import Crypto
 import Foundation
 import CryptoExtras
 
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
-
 /// How a PSKC file's secrets are protected (RFC 6030 §6).
 public enum PSKCDecryptionKey: Sendable {
     /// A pre-shared AES key (§6.1), as raw bytes.
@@ -27,12 +23,18 @@ public struct PSKCKey: Sendable {
     public var algorithm: String
     public var seed: Seed
     /// Digits from `ResponseFormat/@Length` (default 6), period from `Data/TimeInterval` (default 30, RFC 6030 §4.3.4 /
-    /// RFC 6238), hash SHA-1 unless the algorithm names another.
+    /// RFC 6238), hash SHA-1 unless the algorithm or `Suite` names SHA-256 or SHA-512. For HOTP and OCRA keys the
+    /// period is meaningless (30).
     public var parameters: TOTPParameters
     /// `AlgorithmParameters/Suite`, when present (OCRA tokens).
     public var ocraSuite: String?
-    /// `Data/Counter`, when present.
+    /// `Data/Counter` (plain or encrypted), when present.
     public var counter: Int64?
+    /// `Data/Time` (plain or encrypted), when present: for time-based keys, the number of time steps since the
+    /// algorithm's start point (RFC 6030 §4.3.4). Ichigo's TOTP counts from the Unix epoch.
+    public var time: Int64? = nil
+    /// `Data/TimeDrift` (plain or encrypted), when present: the device's clock drift in time steps.
+    public var timeDrift: Int64? = nil
 }
 
 /// Why a PSKC file could not be read. Nothing is returned half-read.
@@ -78,77 +80,156 @@ public struct PSKCError: Error, Sendable, Hashable, CustomStringConvertible {
 public enum PSKC {
     /// Reads every key package, decrypting the secrets and checking their MACs.
     ///
+    /// The file is read as a stream (`PSKCDocument`), one key package at a time, so files of hundreds of thousands
+    /// of packages take flat memory. Elements are matched by namespace and local name, whatever their prefixes.
+    /// What is refused, rather than guessed at:
+    /// - anything not well-formed, and a file that ends before `</KeyContainer>` (a cut file is not a smaller file);
+    /// - a document type declaration (entities), and encodings other than UTF-8;
+    /// - AES-CBC values without a matching `ValueMAC` (RFC 6030 §6.1.1 requires the MAC), and plain secrets in a
+    ///   file that declares encryption or is read with a key (a secret nobody can authenticate);
+    /// - codes Ichigo cannot compute: digits other than 6–8, non-decimal codes, SHA-224/SHA-384 OTPs, time steps
+    ///   outside 1…3600 s, algorithms other than HOTP, TOTP and OCRA.
+    ///
     /// - Parameters:
     ///   - data: the file's bytes.
     ///   - key: the pre-shared key or password; `nil` for a file with plain secrets only.
     /// - Throws: `PSKCError` for the first problem, with the key package's position.
     public static func read(_ data: [UInt8], key: PSKCDecryptionKey?) throws(PSKCError) -> [PSKCKey] {
-        // Vendors' files hold up to hundreds of thousands of key packages: the container's header and each
-        // package are parsed as small documents of their own (with the container's namespace declarations), which
-        // keeps the XML parser within its limits and the memory flat.
-        let pieces = ContainerPieces(data)
-        let root = try XMLTree.parse(pieces.map { $0.rootOpen + $0.header + $0.rootClose } ?? data)
-        guard root.name == "KeyContainer" else { throw PSKCError(.malformed, "not a PSKC KeyContainer") }
-        let encryptionKey = try Self.encryptionKey(root, key)
-        let macKey = try Self.macKey(root, encryptionKey)
-        var keys: [PSKCKey] = []
-        var seen: [String: Int] = [:]
-        let count = pieces?.packages.count ?? root.children(named: "KeyPackage").count
-        keys.reserveCapacity(count)
-        for index in 0..<count {
-            let package: XMLTree
-            if let pieces {
-                let range = pieces.packages[index]
-                let document = try XMLTree.parse(pieces.rootOpen + data[range] + pieces.rootClose)
-                guard let found = document.child("KeyPackage") else {
-                    throw PSKCError(.malformed, position: index + 1, "KeyPackage not well-formed")
-                }
-                package = found
-            } else {
-                package = root.children(named: "KeyPackage")[index]
-            }
-            let position = index + 1
-            let parsed = try Self.key(package, position: position, encryptionKey: encryptionKey, macKey: macKey)
-            if let earlier = seen[parsed.serial] {
-                throw PSKCError(
-                    .duplicateSerial, position: position, "serial \(parsed.serial) also in key package \(earlier)")
-            }
-            seen[parsed.serial] = position
-            keys.append(parsed)
-        }
-        guard !keys.isEmpty else { throw PSKCError(.malformed, "no KeyPackage") }
-        return keys
+        let reader = Reader(key: key)
+        try PSKCDocument.read(data, into: reader)
+        guard !reader.keys.isEmpty else { throw PSKCError(.malformed, "no KeyPackage") }
+        return reader.keys
     }
 
-    /// The key that decrypts the secrets (§6.1 pre-shared, §6.2 PBKDF2), or nil when none is declared.
-    private static func encryptionKey(_ root: XMLTree, _ key: PSKCDecryptionKey?) throws(PSKCError) -> SymmetricKey? {
-        let derived = root.child("EncryptionKey")?.child("DerivedKey")
-        guard let key else {
-            return nil
+    /// The longest secret accepted: an HMAC key longer than a hash block is hashed anyway.
+    static let maximumSecretBytes = 1024
+    /// The most PBKDF2 rounds run for a file (python-pskc writes 100,000 by default).
+    static let maximumIterations = 10_000_000
+    /// The time steps accepted, in seconds.
+    static let periods = 1...3600
+
+    /// Takes the container's children as the stream delivers them: the header (`EncryptionKey`, `MACMethod`), then
+    /// each `KeyPackage`.
+    private final class Reader: PSKCDocument.Consumer {
+        let key: PSKCDecryptionKey?
+        var keys: [PSKCKey] = []
+        private var seen: [String: Int] = [:]
+        private var encryptionKeyElement: PSKCElement?
+        private var macMethodElement: PSKCElement?
+        private var header: Header?
+        private var hashes: [String: OTPAlgorithm] = [:]
+
+        init(key: PSKCDecryptionKey?) { self.key = key }
+
+        func container(attributes: [String: String]) throws(PSKCError) {
+            if let version = attributes["Version"], version != "1.0", version != "1" {
+                throw PSKCError(.unsupported, "PSKC version \(version.prefix(20)) (only 1.0 is read)")
+            }
         }
+
+        func child(_ element: PSKCElement, position: Int?) throws(PSKCError) {
+            guard element.namespace == PSKCNamespace.pskc else { return }  // e.g. ds:Signature: not checked
+            switch element.name {
+            case "EncryptionKey", "MACMethod":
+                guard header == nil else {
+                    throw PSKCError(.malformed, "\(element.name) after the first KeyPackage")
+                }
+                if element.name == "EncryptionKey" {
+                    guard encryptionKeyElement == nil else { throw PSKCError(.malformed, "two EncryptionKey elements") }
+                    encryptionKeyElement = element
+                } else {
+                    guard macMethodElement == nil else { throw PSKCError(.malformed, "two MACMethod elements") }
+                    macMethodElement = element
+                }
+            case "KeyPackage":
+                guard let position else { return }
+                if header == nil {
+                    header = try Header(encryptionKey: encryptionKeyElement, macMethod: macMethodElement, key: key)
+                }
+                let parsed = try PSKC.key(element, position: position, header: header!, hashes: &hashes)
+                if let earlier = seen[parsed.serial] {
+                    throw PSKCError(
+                        .duplicateSerial, position: position, "serial \(parsed.serial) also in key package \(earlier)")
+                }
+                seen[parsed.serial] = position
+                keys.append(parsed)
+            default:
+                return
+            }
+        }
+    }
+
+    /// What the container's header gives for reading the key packages.
+    private struct Header {
+        /// The key that decrypts the values (§6.1 pre-shared, §6.2 PBKDF2), when one was given.
+        let encryptionKey: SymmetricKey?
+        /// The key and algorithm of the value MACs (`MACMethod`), when the file has one.
+        let macKey: MACKey?
+        /// Whether secrets must be encrypted: the file declares encryption, or the caller gave a key.
+        let encrypted: Bool
+
+        init(encryptionKey element: PSKCElement?, macMethod: PSKCElement?, key: PSKCDecryptionKey?) throws(PSKCError) {
+            encryptionKey = try PSKC.encryptionKey(element, key)
+            macKey = try PSKC.macKey(macMethod, encryptionKey)
+            encrypted = element != nil || macMethod != nil || key != nil
+        }
+    }
+
+    /// The key that decrypts the secrets (§6.1 pre-shared, §6.2 PBKDF2), or nil when none is given.
+    private static func encryptionKey(_ element: PSKCElement?, _ key: PSKCDecryptionKey?) throws(PSKCError) -> SymmetricKey? {
+        let derived = element?.child("DerivedKey", in: PSKCNamespace.xenc11)
+        guard let key else { return nil }
         switch key {
         case .preSharedKey(let bytes):
             guard [16, 24, 32].contains(bytes.count) else {
                 throw PSKCError(.wrongKey, "a pre-shared key must be 16, 24 or 32 bytes")
             }
+            guard derived == nil else {
+                throw PSKCError(.wrongKey, "the file's key is derived from a password, not pre-shared")
+            }
             return SymmetricKey(data: bytes)
         case .password(let password):
-            guard let parameters = derived?.child("KeyDerivationMethod")?.child("PBKDF2-params") else {
-                throw PSKCError(.wrongKey, "the file does not use a password (no PBKDF2 parameters)")
+            guard let derived, let method = derived.child("KeyDerivationMethod", in: PSKCNamespace.xenc11) else {
+                throw PSKCError(.wrongKey, "the file does not use a password (no key derivation)")
             }
-            guard let saltText = parameters.child("Salt")?.child("Specified")?.text,
-                let salt = Data(base64Encoded: saltText.trimmed),
-                let rounds = parameters.child("IterationCount").flatMap({ Int($0.text.trimmed) }), rounds > 0
-            else { throw PSKCError(.malformed, "PBKDF2 parameters without salt or iteration count") }
-            let length = parameters.child("KeyLength").flatMap { Int($0.text.trimmed) } ?? 16
-            let prfURI = parameters.child("PRF")?.attributes["Algorithm"] ?? "hmac-sha1"
+            let algorithm = method.attributes["Algorithm"] ?? ""
+            guard algorithm.hasSuffix("#pbkdf2") else {
+                throw PSKCError(.unsupported, "key derivation \(algorithm.prefix(100)) (only PBKDF2 is supported)")
+            }
+            guard let parameters = method.child("PBKDF2-params", in: PSKCNamespace.xenc11, PSKCNamespace.pkcs5) else {
+                throw PSKCError(.malformed, "PBKDF2 without PBKDF2-params")
+            }
+            // RFC 6030 Figure 7 writes the parameters without a namespace; XML Encryption 1.1 puts them in its own.
+            let spaces = [PSKCNamespace.none, PSKCNamespace.xenc11, PSKCNamespace.pkcs5]
+            func parameter(_ name: String) -> PSKCElement? {
+                parameters.children.first { $0.name == name && spaces.contains($0.namespace) }
+            }
+            guard let saltText = parameter("Salt")?.children.first(where: { $0.name == "Specified" })?.text,
+                let salt = base64(saltText), !salt.isEmpty
+            else { throw PSKCError(.malformed, "PBKDF2 parameters without a salt") }
+            guard let roundsText = parameter("IterationCount")?.trimmedText, let rounds = Int(roundsText), rounds > 0
+            else { throw PSKCError(.malformed, "PBKDF2 parameters without an iteration count") }
+            guard rounds <= maximumIterations else {
+                throw PSKCError(.unsupported, "PBKDF2 with \(rounds) rounds (at most \(maximumIterations) are run)")
+            }
+            var length = 16
+            if let lengthText = parameter("KeyLength")?.trimmedText {
+                guard let value = Int(lengthText), [16, 24, 32].contains(value) else {
+                    throw PSKCError(.malformed, "PBKDF2 key length \(lengthText.prefix(20)) (an AES key is 16, 24 or 32 bytes)")
+                }
+                length = value
+            }
+            // RFC 8018 gives the PRF as an Algorithm attribute; python-pskc writes it as the element's text.
+            let prfElement = parameter("PRF")
+            let prfURI = prfElement?.attributes["Algorithm"] ?? prfElement?.trimmedText ?? ""
             let prf: KDF.Insecure.PBKDF2.HashFunction
-            switch prfURI.split(separator: "#").last.map(String.init) ?? prfURI {
+            switch hmacName(prfURI.isEmpty ? "hmac-sha1" : prfURI) {
             case "hmac-sha1": prf = .insecureSHA1
+            case "hmac-sha224": prf = .insecureSHA224
             case "hmac-sha256": prf = .sha256
             case "hmac-sha384": prf = .sha384
             case "hmac-sha512": prf = .sha512
-            default: throw PSKCError(.unsupported, "PBKDF2 PRF \(prfURI)")
+            default: throw PSKCError(.unsupported, "PBKDF2 PRF \(prfURI.prefix(100))")
             }
             do {
                 // Vendors' files use few rounds; the count is the file's, not ours to raise.
@@ -161,232 +242,321 @@ public enum PSKC {
         }
     }
 
+    /// `http://…#hmac-sha256`, `hmac-sha-256`, … as `hmac-sha256`.
+    private static func hmacName(_ uri: String) -> String {
+        let name = (uri.split(separator: "#").last.map(String.init) ?? uri).lowercased()
+        return name.hasPrefix("hmac-sha-") ? "hmac-sha" + name.dropFirst("hmac-sha-".count) : name
+    }
+
     /// The MAC key (`MACMethod/MACKey`, encrypted under the encryption key) and its algorithm.
-    private static func macKey(_ root: XMLTree, _ encryptionKey: SymmetricKey?) throws(PSKCError) -> MACKey? {
-        guard let method = root.child("MACMethod") else { return nil }
+    private static func macKey(_ method: PSKCElement?, _ encryptionKey: SymmetricKey?) throws(PSKCError) -> MACKey? {
+        guard let method else { return nil }
         let algorithm = try MACKey.Algorithm(uri: method.attributes["Algorithm"] ?? "")
-        guard let sealed = method.child("MACKey") else {
-            throw PSKCError(.malformed, "MACMethod without MACKey")
+        let sealed = method.children("MACKey")
+        guard sealed.count == 1 else {
+            throw PSKCError(
+                sealed.isEmpty ? .unsupported : .malformed,
+                sealed.isEmpty ? "MACMethod without a MACKey" : "MACMethod with \(sealed.count) MACKeys")
         }
         guard let encryptionKey else { throw PSKCError(.keyRequired, "the file is encrypted: give its key or password") }
-        let bytes = try decrypt(sealed, with: encryptionKey, position: nil)
-        return MACKey(key: SymmetricKey(data: bytes), algorithm: algorithm)
+        let bytes = try decrypt(sealed[0], with: encryptionKey, position: nil, authenticated: false)
+        guard !bytes.isEmpty else { throw PSKCError(.wrongKey, position: nil, "the MAC key decrypts to nothing") }
+        return MACKey(bytes: bytes, algorithm: algorithm)
     }
 
     private struct MACKey {
         enum Algorithm {
-            case sha1, sha256, sha384, sha512
+            case sha1, sha224, sha256, sha384, sha512
             init(uri: String) throws(PSKCError) {
-                switch uri.split(separator: "#").last.map(String.init) ?? uri {
+                switch PSKC.hmacName(uri) {
                 case "hmac-sha1": self = .sha1
+                case "hmac-sha224": self = .sha224
                 case "hmac-sha256": self = .sha256
                 case "hmac-sha384": self = .sha384
                 case "hmac-sha512": self = .sha512
-                default: throw PSKCError(.unsupported, "MAC method \(uri)")
+                default:
+                    throw PSKCError(
+                        .unsupported, "MAC method \(uri.isEmpty ? "(none)" : String(uri.prefix(100))) (HMAC-SHA1, -SHA224, -SHA256, -SHA384 or -SHA512)")
                 }
             }
         }
-        let key: SymmetricKey
-        let algorithm: Algorithm
+        /// The HMAC keyed once (the key schedule is the costly part for short values); each check copies it.
+        private enum Keyed {
+            case sha1(HMAC<Insecure.SHA1>)
+            case sha224([UInt8])
+            case sha256(HMAC<SHA256>)
+            case sha384(HMAC<SHA384>)
+            case sha512(HMAC<SHA512>)
+        }
+        private let keyed: Keyed
+
+        init(bytes: [UInt8], algorithm: Algorithm) {
+            let key = SymmetricKey(data: bytes)
+            switch algorithm {
+            case .sha1: keyed = .sha1(HMAC(key: key))
+            case .sha224: keyed = .sha224(bytes)
+            case .sha256: keyed = .sha256(HMAC(key: key))
+            case .sha384: keyed = .sha384(HMAC(key: key))
+            case .sha512: keyed = .sha512(HMAC(key: key))
+            }
+        }
 
         /// Constant-time check of `mac` over `data` (RFC 6030 §6.1.1: the MAC covers IV and ciphertext).
         func isValid(_ mac: [UInt8], for data: [UInt8]) -> Bool {
-            switch algorithm {
-            case .sha1: HMAC<Insecure.SHA1>.isValidAuthenticationCode(mac, authenticating: data, using: key)
-            case .sha256: HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: data, using: key)
-            case .sha384: HMAC<SHA384>.isValidAuthenticationCode(mac, authenticating: data, using: key)
-            case .sha512: HMAC<SHA512>.isValidAuthenticationCode(mac, authenticating: data, using: key)
+            switch keyed {
+            case .sha1(var hmac):
+                hmac.update(data: data)
+                return hmac.finalize() == mac
+            case .sha224(let key):
+                return SHA224.isValidAuthenticationCode(mac, for: data, key: key)
+            case .sha256(var hmac):
+                hmac.update(data: data)
+                return hmac.finalize() == mac
+            case .sha384(var hmac):
+                hmac.update(data: data)
+                return hmac.finalize() == mac
+            case .sha512(var hmac):
+                hmac.update(data: data)
+                return hmac.finalize() == mac
             }
         }
     }
 
-    /// Decrypts an `EncryptedValue`-like element (EncryptionMethod + CipherData/CipherValue), AES-CBC with the IV
-    /// prepended to the ciphertext (W3C XML Encryption, RFC 6030 §6.1).
-    private static func decrypt(_ element: XMLTree, with key: SymmetricKey, position: Int?) throws(PSKCError) -> [UInt8] {
-        let method = element.child("EncryptionMethod")?.attributes["Algorithm"] ?? ""
-        guard method.hasSuffix("#aes128-cbc") || method.hasSuffix("#aes192-cbc") || method.hasSuffix("#aes256-cbc")
-        else { throw PSKCError(.unsupported, position: position, "encryption method \(method)") }
-        let combined = try cipherValue(element, position: position)
+    /// Decrypts an `EncryptedValue`-like element (`xenc:EncryptionMethod` + `xenc:CipherData/CipherValue`), AES-CBC
+    /// with the IV prepended to the ciphertext (W3C XML Encryption, RFC 6030 §6.1).
+    ///
+    /// A decryption that fails is a wrong key when nothing vouched for the ciphertext (the MAC key), and a broken
+    /// file when its MAC matched.
+    private static func decrypt(
+        _ element: PSKCElement, with key: SymmetricKey, position: Int?, authenticated: Bool,
+        cipher: [UInt8]? = nil
+    ) throws(PSKCError) -> [UInt8] {
+        let bits = try aesBits(element, position: position)
+        guard key.bitCount == bits else {
+            throw PSKCError(
+                .wrongKey, position: position, "aes\(bits)-cbc needs a \(bits / 8)-byte key, not \(key.bitCount / 8)")
+        }
+        let combined: [UInt8]
+        if let cipher { combined = cipher } else { combined = try cipherValue(element, position: position) }
         guard combined.count >= 32, combined.count % 16 == 0 else {
-            throw PSKCError(.malformed, position: position, "cipher value of \(combined.count) bytes")
+            throw PSKCError(
+                .malformed, position: position,
+                "cipher value of \(combined.count) bytes (a 16-byte IV and whole 16-byte blocks)")
         }
         do {
             let iv = try AES._CBC.IV(ivBytes: combined.prefix(16))
             return Array(try AES._CBC.decrypt(combined.dropFirst(16), using: key, iv: iv))
         } catch {
+            if authenticated {
+                throw PSKCError(.malformed, position: position, "the value's MAC matches but it does not decrypt (padding)")
+            }
             throw PSKCError(.wrongKey, position: position, "the key or password does not decrypt the file")
         }
     }
 
-    private static func cipherValue(_ element: XMLTree, position: Int?) throws(PSKCError) -> [UInt8] {
-        guard let text = element.child("CipherData")?.child("CipherValue")?.text,
-            let bytes = Data(base64Encoded: text.trimmed, options: .ignoreUnknownCharacters)
-        else { throw PSKCError(.malformed, position: position, "missing or bad CipherValue") }
-        return Array(bytes)
+    /// The AES key size of the element's `xenc:EncryptionMethod`.
+    private static func aesBits(_ element: PSKCElement, position: Int?) throws(PSKCError) -> Int {
+        let method = element.child("EncryptionMethod", in: PSKCNamespace.xenc)?.attributes["Algorithm"] ?? ""
+        for bits in [128, 192, 256] where method == PSKCNamespace.xenc + "aes\(bits)-cbc" { return bits }
+        throw PSKCError(
+            .unsupported, position: position,
+            "encryption method \(method.isEmpty ? "(none)" : String(method.prefix(100))) (AES-CBC is supported)")
+    }
+
+    private static func cipherValue(_ element: PSKCElement, position: Int?) throws(PSKCError) -> [UInt8] {
+        let data = element.children("CipherData", in: PSKCNamespace.xenc)
+        let values = data.first?.children("CipherValue", in: PSKCNamespace.xenc) ?? []
+        guard data.count == 1, values.count == 1, let bytes = base64(values[0].text) else {
+            throw PSKCError(.malformed, position: position, "missing or bad xenc:CipherData/CipherValue")
+        }
+        return bytes
+    }
+
+    /// Strict base64 once white space (line wrapping, indentation) is removed.
+    private static func base64(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 where byte != 0x20 && byte != 0x0A && byte != 0x0D && byte != 0x09 { bytes.append(byte) }
+        return Data(base64Encoded: Data(bytes)).map(Array.init)
+    }
+
+    /// A `Data` field's value: the text of its `PlainValue`, or its `EncryptedValue` decrypted once its `ValueMAC`
+    /// matched.
+    private enum FieldValue {
+        case plain(String)
+        case decrypted([UInt8])
+    }
+
+    private static func fieldValue(
+        _ field: PSKCElement, position: Int, header: Header
+    ) throws(PSKCError) -> FieldValue {
+        let plains = field.children("PlainValue")
+        let encrypted = field.children("EncryptedValue")
+        let name = field.name
+        switch (plains.count, encrypted.count) {
+        case (1, 0):
+            return .plain(plains[0].trimmedText)
+        case (0, 1):
+            break
+        case (0, 0):
+            if name == "Secret" { throw PSKCError(.missingSecret, position: position, "Secret without a value") }
+            throw PSKCError(.malformed, position: position, "\(name) without PlainValue or EncryptedValue")
+        default:
+            throw PSKCError(
+                .malformed, position: position,
+                "\(name) with \(plains.count) PlainValue and \(encrypted.count) EncryptedValue elements (one is allowed)")
+        }
+        let value = encrypted[0]
+        _ = try aesBits(value, position: position)
+        guard let encryptionKey = header.encryptionKey else {
+            throw PSKCError(.keyRequired, position: position, "the \(name) is encrypted: give the key or password")
+        }
+        guard let macKey = header.macKey else {
+            throw PSKCError(
+                .malformed, position: position,
+                "the \(name) is AES-CBC encrypted but the file has no MACMethod (RFC 6030 §6.1.1 requires a MAC)")
+        }
+        let macs = field.children("ValueMAC")
+        guard macs.count == 1 else {
+            throw PSKCError(.macMismatch, position: position, macs.isEmpty ? "no ValueMAC for the \(name)" : "\(macs.count) ValueMACs")
+        }
+        let cipher = try cipherValue(value, position: position)
+        guard let mac = base64(macs[0].text), macKey.isValid(mac, for: cipher) else {
+            throw PSKCError(.macMismatch, position: position, "the \(name)'s ValueMAC does not match (tampered, or wrong key)")
+        }
+        return .decrypted(try decrypt(value, with: encryptionKey, position: position, authenticated: true, cipher: cipher))
+    }
+
+    /// An integer field (`Counter`, `Time`, `TimeInterval`, `TimeDrift`): decimal text when plain, big-endian
+    /// bytes when encrypted (as python-pskc writes them).
+    private static func integer(
+        _ name: String, in data: PSKCElement, position: Int, header: Header
+    ) throws(PSKCError) -> Int64? {
+        let fields = data.children(name)
+        guard fields.count <= 1 else { throw PSKCError(.malformed, position: position, "\(fields.count) \(name) elements") }
+        guard let field = fields.first else { return nil }
+        switch try fieldValue(field, position: position, header: header) {
+        case .plain(let text):
+            guard let value = Int64(text) else {
+                throw PSKCError(.malformed, position: position, "\(name) \(text.prefix(30)) is not a 64-bit integer")
+            }
+            return value
+        case .decrypted(let bytes):
+            guard !bytes.isEmpty else { throw PSKCError(.malformed, position: position, "\(name) decrypts to nothing") }
+            let significant = bytes.drop { $0 == 0 }
+            guard significant.count < 8 || (significant.count == 8 && significant.first! < 0x80) else {
+                throw PSKCError(.unsupported, position: position, "\(name) of \(significant.count) bytes (over 63 bits)")
+            }
+            return significant.reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        }
+    }
+
+    /// The OTP hash a key names in its algorithm URI or OCRA/`Suite` text (`HMAC-SHA256`, `OCRA-1:HOTP-SHA512-8:…`).
+    private static func hash(_ text: String, position: Int) throws(PSKCError) -> OTPAlgorithm {
+        let compact = text.uppercased().filter { $0 != "-" && $0 != "_" }
+        for unsupported in ["SHA224", "SHA384"] where compact.contains(unsupported) {
+            throw PSKCError(
+                .unsupported, position: position,
+                "\(unsupported) one-time passwords are not supported (SHA-1, SHA-256 and SHA-512 are)")
+        }
+        return compact.contains("SHA512") ? .sha512 : compact.contains("SHA256") ? .sha256 : .sha1
     }
 
     private static func key(
-        _ package: XMLTree, position: Int, encryptionKey: SymmetricKey?, macKey: MACKey?
+        _ package: PSKCElement, position: Int, header: Header, hashes: inout [String: OTPAlgorithm]
     ) throws(PSKCError) -> PSKCKey {
-        guard let key = package.child("Key") else { throw PSKCError(.missingSecret, position: position, "no Key") }
-        guard let serial = package.child("DeviceInfo")?.child("SerialNo")?.text.trimmed, !serial.isEmpty else {
+        let keyElements = package.children("Key")
+        guard keyElements.count <= 1 else {
+            throw PSKCError(.malformed, position: position, "\(keyElements.count) Key elements in one KeyPackage")
+        }
+        guard let key = keyElements.first else { throw PSKCError(.missingSecret, position: position, "no Key") }
+        let info = package.child("DeviceInfo")
+        guard let serial = info?.child("SerialNo")?.trimmedText, !serial.isEmpty else {
             throw PSKCError(.missingSecret, position: position, "no DeviceInfo/SerialNo")
         }
+        guard serial.count <= 128 else { throw PSKCError(.malformed, position: position, "a serial over 128 characters") }
+
         let algorithm = key.attributes["Algorithm"] ?? ""
-        guard let secret = key.child("Data")?.child("Secret") else {
+        let parameters = key.child("AlgorithmParameters")
+        let suite = parameters?.child("Suite")?.trimmedText
+        // A file names few algorithms: each (algorithm, suite) pair is checked once.
+        let hash: OTPAlgorithm
+        let pair = algorithm + "\u{1}" + (suite ?? "")
+        if let known = hashes[pair] {
+            hash = known
+        } else {
+            let lowered = algorithm.lowercased()
+            guard lowered.hasSuffix(":totp") || lowered.hasSuffix("#totp") || lowered.hasSuffix(":hotp")
+                || lowered.hasSuffix("#hotp") || lowered.contains("ocra")
+            else {
+                throw PSKCError(
+                    .unsupported, position: position,
+                    "key algorithm \(algorithm.isEmpty ? "(none)" : String(algorithm.prefix(100))) (HOTP, TOTP and OCRA are read)")
+            }
+            hash = try Self.hash(algorithm + " " + (suite ?? ""), position: position)
+            hashes[pair] = hash
+        }
+        var digits = 6
+        if let format = parameters?.child("ResponseFormat") {
+            if let encoding = format.attributes["Encoding"], encoding.uppercased() != "DECIMAL" {
+                throw PSKCError(.unsupported, position: position, "\(encoding.prefix(20)) codes (decimal codes are)")
+            }
+            if let length = format.attributes["Length"] {
+                guard let value = Int(length) else {
+                    throw PSKCError(.malformed, position: position, "ResponseFormat Length \(length.prefix(20))")
+                }
+                digits = value
+            }
+        }
+        guard OTPCode.allowedLengths.contains(digits) else {
+            throw PSKCError(.unsupported, position: position, "\(digits)-digit codes (6 to 8 digits are supported)")
+        }
+
+        let dataElements = key.children("Data")
+        guard dataElements.count <= 1 else { throw PSKCError(.malformed, position: position, "\(dataElements.count) Data elements") }
+        let secrets = dataElements.first?.children("Secret") ?? []
+        guard secrets.count <= 1 else { throw PSKCError(.malformed, position: position, "\(secrets.count) Secret elements") }
+        guard let data = dataElements.first, let secret = secrets.first else {
             throw PSKCError(.missingSecret, position: position, "no Data/Secret")
         }
         let bytes: [UInt8]
-        if let plain = secret.child("PlainValue") {
-            guard let decoded = Data(base64Encoded: plain.text.trimmed, options: .ignoreUnknownCharacters) else {
-                throw PSKCError(.malformed, position: position, "PlainValue is not base64")
+        switch try fieldValue(secret, position: position, header: header) {
+        case .plain(let text):
+            guard !header.encrypted else {
+                throw PSKCError(
+                    .malformed, position: position,
+                    "a plain secret in an encrypted file (nothing authenticates it): refused")
             }
-            bytes = Array(decoded)
-        } else if let encrypted = secret.child("EncryptedValue") {
-            guard let encryptionKey else {
-                throw PSKCError(.keyRequired, position: position, "the secret is encrypted: give the key or password")
+            guard let decoded = base64(text) else {
+                throw PSKCError(.malformed, position: position, "the secret's PlainValue is not base64")
             }
-            if let macKey {
-                guard let macText = secret.child("ValueMAC")?.text,
-                    let mac = Data(base64Encoded: macText.trimmed, options: .ignoreUnknownCharacters)
-                else { throw PSKCError(.macMismatch, position: position, "no ValueMAC") }
-                guard macKey.isValid(Array(mac), for: try cipherValue(encrypted, position: position)) else {
-                    throw PSKCError(.macMismatch, position: position, "ValueMAC does not match (tampered, or wrong key)")
-                }
-            }
-            bytes = try decrypt(encrypted, with: encryptionKey, position: position)
-        } else {
-            throw PSKCError(.missingSecret, position: position, "Secret without a value")
+            bytes = decoded
+        case .decrypted(let decrypted):
+            bytes = decrypted
         }
         guard !bytes.isEmpty else { throw PSKCError(.missingSecret, position: position, "empty secret") }
-        let parameters = key.child("AlgorithmParameters")
-        let suite = parameters?.child("Suite")?.text.trimmed
-        let digits = parameters?.child("ResponseFormat")?.attributes["Length"].flatMap { Int($0) } ?? 6
-        let period = key.child("Data")?.child("TimeInterval")?.child("PlainValue").flatMap { Int($0.text.trimmed) } ?? 30
-        let counter = key.child("Data")?.child("Counter")?.child("PlainValue").flatMap { Int64($0.text.trimmed) }
-        let lower = (algorithm + " " + (suite ?? "")).lowercased()
-        let hash: OTPAlgorithm =
-            lower.contains("sha512") ? .sha512 : lower.contains("sha256") ? .sha256 : .sha1
+        guard bytes.count <= maximumSecretBytes else {
+            throw PSKCError(.unsupported, position: position, "a secret of \(bytes.count) bytes (at most \(maximumSecretBytes))")
+        }
+
+        let counter = try integer("Counter", in: data, position: position, header: header)
+        if let counter, counter < 0 { throw PSKCError(.malformed, position: position, "negative Counter \(counter)") }
+        let time = try integer("Time", in: data, position: position, header: header)
+        let drift = try integer("TimeDrift", in: data, position: position, header: header)
+        var period = 30
+        if let interval = try integer("TimeInterval", in: data, position: position, header: header) {
+            guard interval >= periods.lowerBound, interval <= periods.upperBound else {
+                throw PSKCError(
+                    .unsupported, position: position,
+                    "time step of \(interval) seconds (\(periods.lowerBound) to \(periods.upperBound) are supported)")
+            }
+            period = Int(interval)
+        }
         return PSKCKey(
-            position: position, serial: serial, manufacturer: package.child("DeviceInfo")?.child("Manufacturer")?.text.trimmed,
+            position: position, serial: serial, manufacturer: info?.child("Manufacturer")?.trimmedText,
             keyID: key.attributes["Id"], algorithm: algorithm, seed: Seed(bytes: bytes),
             parameters: TOTPParameters(algorithm: hash, digits: digits, period: period), ocraSuite: suite,
-            counter: counter)
-    }
-}
-
-extension String {
-    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
-}
-
-/// A PSKC file cut at its top level: the container's start tag, what precedes the first key package (encryption
-/// and MAC methods), each key package's byte range, and the container's end tag.
-struct ContainerPieces {
-    let rootOpen: [UInt8]
-    let header: [UInt8]
-    let packages: [Range<Int>]
-    let rootClose: [UInt8]
-
-    /// `nil` when the file does not have the expected shape; the caller then parses it whole.
-    init?(_ data: [UInt8]) {
-        func find(_ needle: [UInt8], from start: Int) -> Int? {
-            guard let first = needle.first, start < data.count else { return nil }
-            var i = start
-            let last = data.count - needle.count
-            while i <= last {
-                if data[i] == first {
-                    var j = 1
-                    while j < needle.count && data[i + j] == needle[j] { j += 1 }
-                    if j == needle.count { return i }
-                }
-                i += 1
-            }
-            return nil
-        }
-        func isNameByte(_ byte: UInt8) -> Bool {
-            (byte >= 0x30 && byte <= 0x3A) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == 0x5F || byte == 0x2D || byte == 0x2E
-        }
-        // The container's start tag and its prefix.
-        guard let containerName = find(Array("KeyContainer".utf8), from: 0) else { return nil }
-        var open = containerName - 1
-        while open >= 0 && isNameByte(data[open]) { open -= 1 }
-        guard open >= 0, data[open] == UInt8(ascii: "<"), let openEnd = find([UInt8(ascii: ">")], from: containerName)
-        else { return nil }
-        guard data[openEnd - 1] != UInt8(ascii: "/") else { return nil }
-        let prefix = Array(data[(open + 1)..<containerName])
-        rootOpen = Array(data[open...openEnd])
-        rootClose = Array("</".utf8) + prefix + Array("KeyContainer>".utf8)
-        // Each <prefix:KeyPackage …> … </prefix:KeyPackage>.
-        let startTag = Array("<".utf8) + prefix + Array("KeyPackage".utf8)
-        let endTag = Array("</".utf8) + prefix + Array("KeyPackage>".utf8)
-        var ranges: [Range<Int>] = []
-        var cursor = openEnd + 1
-        while let start = find(startTag, from: cursor) {
-            let after = data[start + startTag.count]
-            guard after == UInt8(ascii: ">") || after == UInt8(ascii: " ") || after == UInt8(ascii: "\n")
-                || after == UInt8(ascii: "\t") || after == UInt8(ascii: "\r")
-            else { return nil }
-            guard let end = find(endTag, from: start) else { return nil }
-            ranges.append(start..<(end + endTag.count))
-            cursor = end + endTag.count
-        }
-        guard let first = ranges.first else { return nil }
-        header = Array(data[(openEnd + 1)..<first.lowerBound])
-        packages = ranges
-    }
-}
-
-/// A minimal element tree: local names (namespace prefixes dropped), attributes, text and children.
-final class XMLTree {
-    let name: String
-    var attributes: [String: String]
-    var text = ""
-    var childList: [XMLTree] = []
-
-    init(name: String, attributes: [String: String]) {
-        self.name = name
-        self.attributes = attributes
-    }
-
-    func child(_ name: String) -> XMLTree? { childList.first { $0.name == name } }
-    func children(named name: String) -> [XMLTree] { childList.filter { $0.name == name } }
-
-    static func parse(_ data: [UInt8]) throws(PSKCError) -> XMLTree {
-        let builder = Builder()
-        let parser = XMLParser(data: Data(data))
-        parser.shouldProcessNamespaces = true
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = builder
-        guard parser.parse(), let root = builder.root else {
-            throw PSKCError(.malformed, "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "empty")")
-        }
-        return root
-    }
-
-    private final class Builder: NSObject, XMLParserDelegate {
-        var root: XMLTree?
-        var stack: [XMLTree] = []
-
-        func parser(
-            _ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            let local = elementName.split(separator: ":").last.map(String.init) ?? elementName
-            var plain: [String: String] = [:]
-            for (key, value) in attributes { plain[key.split(separator: ":").last.map(String.init) ?? key] = value }
-            let element = XMLTree(name: local, attributes: plain)
-            if let parent = stack.last { parent.childList.append(element) } else { root = element }
-            stack.append(element)
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) { stack.last?.text += string }
-
-        func parser(
-            _ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName: String?
-        ) {
-            _ = stack.popLast()
-        }
+            counter: counter, time: time, timeDrift: drift)
     }
 }
 
