@@ -42,6 +42,13 @@ public struct TokenImporter: Sendable {
                     .importFailed,
                     detail: "key package \(key.position): serial \(key.serial) is not a hardware serial (SKTH + digits)")
             }
+            // Ichigo's hardware tokens are time-based: an HOTP (event) or OCRA key would otherwise be read as a
+            // TOTP key with a meaningless 30-second step.
+            guard key.algorithm.lowercased().hasSuffix(":totp") || key.algorithm.lowercased().hasSuffix("#totp") else {
+                throw IchigoError(
+                    .importFailed,
+                    detail: "key package \(key.position): algorithm \(key.algorithm) is not TOTP; Ichigo's hardware tokens are time-based")
+            }
             guard OTPCode.allowedLengths.contains(key.parameters.digits), (10...300).contains(key.parameters.period)
             else {
                 throw IchigoError(
