@@ -158,6 +158,9 @@ public struct Transfer: Sendable, Hashable {
     }
 
     public static func newID() -> String { "X" + RandomText.hex(byteCount: 12) }
+
+    /// The bank code of this bank: a payee here is credited in the same transaction as the debit.
+    public static let ownBankCode = "9999"
 }
 
 /// A browser session, stored in the database so any instance can serve it.

@@ -44,7 +44,8 @@ public struct TokenImporter: Sendable {
             }
             // Ichigo's hardware tokens are time-based: an HOTP (event) or OCRA key would otherwise be read as a
             // TOTP key with a meaningless 30-second step.
-            guard key.algorithm.lowercased().hasSuffix(":totp") || key.algorithm.lowercased().hasSuffix("#totp") else {
+            let algorithm = key.algorithm.lowercased()
+            guard algorithm.hasSuffix(":totp") || algorithm.hasSuffix("#totp") else {
                 throw IchigoError(
                     .importFailed,
                     detail: "key package \(key.position): algorithm \(key.algorithm) is not TOTP; Ichigo's hardware tokens are time-based")

@@ -176,7 +176,7 @@ extension SQLiteRepository: CorporateRepository {
                     """,
                 arguments: [user.rawValue, now.millis, id])
             guard db.changesCount == 1 else { throw IchigoError(.concurrentUpdate) }
-            if transfer.payeeBank == SQLiteRepository.ownBankCode {
+            if transfer.payeeBank == Transfer.ownBankCode {
                 try db.execute(
                     sql: "UPDATE accounts SET balance = balance + ? WHERE branch = ? AND number = ? AND id <> ?",
                     arguments: [transfer.amount, transfer.payeeBranch, transfer.payeeAccount, transfer.accountID])

@@ -286,7 +286,7 @@ extension SQLiteRepository: RetailRepository {
                 return false
             }
             // A payee at this bank is credited in the same transaction.
-            if transfer.payeeBank == SQLiteRepository.ownBankCode {
+            if transfer.payeeBank == Transfer.ownBankCode {
                 try db.execute(
                     sql: "UPDATE accounts SET balance = balance + ? WHERE branch = ? AND number = ? AND id <> ?",
                     arguments: [transfer.amount, transfer.payeeBranch, transfer.payeeAccount, transfer.accountID])
@@ -304,9 +304,6 @@ extension SQLiteRepository: RetailRepository {
             return true
         }
     }
-
-    /// The bank code of this bank (a payee here is credited).
-    public static let ownBankCode = "9999"
 
     public func transfers(of user: UserID, limit: Int) async throws -> [Transfer] {
         try await pool.read { db in

@@ -1,9 +1,6 @@
 import Foundation
 import Ichigo
 
-/// The bank code of this bank in the memory store, as in SQLite (a payee here is credited).
-let ownBankCode = "9999"
-
 extension MemoryRepository {
     func queue(_ mail: OutgoingMail) {
         var stored = mail
@@ -14,7 +11,7 @@ extension MemoryRepository {
 
     /// Credits an account of this bank named by branch and number (not `source`), as a transfer's payee.
     func creditPayee(bank: String, branch: String, number: String, amount: Int64, except source: String) {
-        guard bank == ownBankCode else { return }
+        guard bank == Transfer.ownBankCode else { return }
         for index in accountList.indices
         where accountList[index].account.branch == branch && accountList[index].account.number == number
             && accountList[index].account.id != source
@@ -460,9 +457,4 @@ extension MemoryRepository: OperatorRepository {
         }
         return Array(matching.prefix(limit))
     }
-}
-
-extension MemoryRepository {
-    /// Test hook: every stored account, as a reconciliation would read them.
-    public func allAccounts() -> [Account] { accountList.map(\.account) }
 }

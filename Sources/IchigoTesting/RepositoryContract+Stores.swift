@@ -239,7 +239,7 @@ extension RepositoryContract {
         try ensure(try await f.repository.accounts(of: payer.id) == [from], "payer's accounts")
         func transfer(_ id: String, amount: Int64, account: String = "A-payer", at seconds: TimeInterval) -> Transfer {
             Transfer(
-                id: id, accountID: account, payeeBank: "9999", payeeBranch: "002", payeeAccount: "2000002",
+                id: id, accountID: account, payeeBank: Transfer.ownBankCode, payeeBranch: "002", payeeAccount: "2000002",
                 payeeName: "ヤマダ", amount: amount, createdAt: ContractFixture.start + seconds)
         }
         try ensure(
@@ -419,7 +419,7 @@ extension RepositoryContract {
             audit: event("account.open"))
         func data(_ id: String, amount: Int64, at seconds: TimeInterval) -> CorporateTransfer {
             CorporateTransfer(
-                id: id, contractID: contract.id, accountID: "C-main", payeeBank: "9999", payeeBranch: "004",
+                id: id, contractID: contract.id, accountID: "C-main", payeeBank: Transfer.ownBankCode, payeeBranch: "004",
                 payeeAccount: "4000004", payeeName: "ヤマダ", amount: amount, createdBy: users[0].id,
                 createdAt: ContractFixture.start + seconds)
         }
