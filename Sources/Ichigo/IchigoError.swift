@@ -90,6 +90,14 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let transferDuplicate = Code("transfer.duplicate")
         /// A wrong code, and the next wrong one will stop the token (残り1回). Reads as `otpInvalid` in the API.
         public static let otpLastTry = Code("otp.last_try")
+        /// A wrong password, and the next wrong one will stop the login (残り1回).
+        public static let loginLastTry = Code("login.last_try")
+        /// A wrong confirmation password, and the next wrong password will stop the login (残り1回).
+        public static let confirmationLastTry = Code("password.confirmation_last_try")
+        /// An API key of this name exists (revoked keys keep their names).
+        public static let apiKeyNameTaken = Code("apikey.name_taken")
+        /// The API key is valid but lacks the scope this operation needs.
+        public static let scopeMissing = Code("request.scope_missing")
         /// The serial is unknown, or the token belongs to another customer, or cannot be registered now.
         public static let tokenNotRegistrable = Code("token.not_registrable")
         /// The contract confirmation PIN (ご契約先確認暗証番号) is wrong.

@@ -144,6 +144,18 @@ public enum Messages {
             "ワンタイムパスワードが正しくありません。あと1回誤入力すると、ワンタイムパスワードが必要なお取引が停止されます。",
             "The one-time password is not correct. One more wrong one-time password will stop every transaction that needs one."
         ),
+        "login.last_try": (
+            "ログインIDまたはログインパスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。",
+            "The login ID or login password is not correct. One more wrong password will stop your access."
+        ),
+        "password.confirmation_last_try": (
+            "確認用パスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。",
+            "The confirmation password is not correct. One more wrong password will stop your access."
+        ),
+        "apikey.name_taken": ("この名前のAPIキーは既にあります。", "An API key with this name exists."),
+        "request.scope_missing": (
+            "このAPIキーにはこの操作の権限がありません。", "This API key is not allowed to do this operation."
+        ),
         "token.not_registrable": (
             "入力されたシリアル番号のトークンは登録できません。トークン裏面のシリアル番号をご確認ください。",
             "The token with this serial number cannot be registered. Please check the serial number on the back of the token."

@@ -194,6 +194,19 @@ enum Schema {
                         WHERE state = 'locked';
                     """)
         }
+        migrator.registerMigration("v6: API keys") { db in
+            // Only the SHA-256 of each secret; a revoked key keeps its row (and name) for the audit trail.
+            try db.execute(
+                sql: """
+                    CREATE TABLE api_keys (
+                        name TEXT PRIMARY KEY,
+                        secret_hash TEXT NOT NULL UNIQUE,
+                        scopes TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        revoked_at BIGINT
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -458,3 +458,28 @@ extension MemoryRepository: OperatorRepository {
         return Array(matching.prefix(limit))
     }
 }
+
+extension MemoryRepository: APIKeyRepository {
+    public func insert(_ key: APIKey, audit event: AuditEvent) async throws {
+        guard !apiKeyList.contains(where: { $0.name == key.name || $0.secretHash == key.secretHash }) else {
+            throw IchigoError(.apiKeyNameTaken)
+        }
+        var key = key
+        key.createdAt = Date(timeIntervalSince1970: (key.createdAt.timeIntervalSince1970 * 1000).rounded() / 1000)
+        apiKeyList.append(key)
+        appendAudit(event)
+    }
+
+    public func apiKey(secretHash: String) async throws -> APIKey? {
+        apiKeyList.first { $0.secretHash == secretHash }
+    }
+
+    public func apiKeys() async throws -> [APIKey] { apiKeyList.sorted { $0.name < $1.name } }
+
+    public func revokeAPIKey(name: String, at now: Date, audit event: AuditEvent) async throws -> Bool {
+        guard let index = apiKeyList.firstIndex(where: { $0.name == name && $0.revokedAt == nil }) else { return false }
+        apiKeyList[index].revokedAt = Date(timeIntervalSince1970: (now.timeIntervalSince1970 * 1000).rounded() / 1000)
+        appendAudit(event)
+        return true
+    }
+}

@@ -20,6 +20,7 @@ public actor MemoryRepository: IchigoRepository {
     var sessions: [String: WebSession] = [:]
     var corporateTransferList: [CorporateTransfer] = []
     var operators: [OperatorID: BankOperator] = [:]
+    var apiKeyList: [APIKey] = []
     let chain: AuditChain
 
     /// A mail in the outbox with its delivery state.

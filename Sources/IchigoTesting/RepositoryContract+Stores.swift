@@ -21,6 +21,7 @@ extension RepositoryContract {
         ContractCheck(name: "operator: import all or nothing, inventory search and counts", run: inventory),
         ContractCheck(name: "operator: reissue returns a token to the inventory", run: reissue),
         ContractCheck(name: "operator: audit search by party, action and time", run: auditSearch),
+        ContractCheck(name: "api keys: unique names, found by hash, revoked once and kept", run: apiKeys),
     ]
 
     static func event(_ action: String, _ subject: String = "t", at now: Date = ContractFixture.start) -> AuditEvent {
@@ -598,5 +599,34 @@ extension RepositoryContract {
             matching: AuditFilter(from: start + 10, until: start + 30), limit: 10)
         try ensure(window.map(\.event.subject) == ["SKTH1", "X1"], "by time: \(window.map(\.event.subject))")
         try ensure(try await f.repository.auditRecords(matching: AuditFilter(), limit: 2).count == 2, "limit")
+    }
+
+    static func apiKeys(_ f: ContractFixture) async throws {
+        let start = ContractFixture.start
+        let verify = APIKey(name: "gateway", secretHash: APIKey.hash(secret: "secret-gateway-1234"), scopes: [.verify, .read], createdAt: start)
+        let admin = APIKey(name: "admin", secretHash: APIKey.hash(secret: "secret-admin-123456"), scopes: [.admin], createdAt: start)
+        try await f.repository.insert(verify, audit: event("apikey.create", "apikey:gateway"))
+        try await f.repository.insert(admin, audit: event("apikey.create", "apikey:admin"))
+        try await ensureThrows(.apiKeyNameTaken) {
+            try await f.repository.insert(
+                APIKey(name: "gateway", secretHash: APIKey.hash(secret: "another-secret-99"), scopes: [.read], createdAt: start),
+                audit: event("apikey.create"))
+        }
+        try await ensureThrows(.apiKeyNameTaken) {
+            try await f.repository.insert(
+                APIKey(name: "other", secretHash: verify.secretHash, scopes: [.read], createdAt: start), audit: event("apikey.create"))
+        }
+        try ensure(try await f.repository.apiKeys().map(\.name) == ["admin", "gateway"], "listed by name")
+        let found = try await f.repository.apiKey(secretHash: verify.secretHash)
+        try ensure(found == verify, "found by hash: \(String(describing: found))")
+        try ensure(try await f.repository.apiKey(secretHash: APIKey.hash(secret: "nope-nope-nope-nope")) == nil, "unknown hash")
+        try ensure(try await f.repository.revokeAPIKey(name: "gateway", at: start + 60, audit: event("apikey.revoke")), "revoke")
+        try ensure(!(try await f.repository.revokeAPIKey(name: "gateway", at: start + 61, audit: event("apikey.revoke"))), "twice")
+        try ensure(!(try await f.repository.revokeAPIKey(name: "nobody", at: start + 61, audit: event("apikey.revoke"))), "unknown")
+        let revoked = try await f.repository.apiKey(secretHash: verify.secretHash)
+        try ensure(revoked?.revokedAt == start + 60 && revoked?.allows(.verify) == false, "kept as revoked: \(String(describing: revoked))")
+        try ensure(try await f.repository.apiKey(secretHash: admin.secretHash)?.revokedAt == nil, "the other key untouched")
+        let trail = try await f.repository.auditRecords(matching: AuditFilter(action: "apikey.revoke"), limit: 10)
+        try ensure(trail.count == 1, "one revocation audited, got \(trail.count)")
     }
 }

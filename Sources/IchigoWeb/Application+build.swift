@@ -8,6 +8,7 @@ import ServiceLifecycle
 /// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
 /// the JSON API under `/api/v1` behind the API key.
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
+    try await services.apiKeys.adopt(secret: services.apiKey, name: "admin", scopes: [.admin], at: services.clock.now())
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
     router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
@@ -24,7 +25,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     CorporateAdminController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     OperatorController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
-    let api = router.group("api/v1").add(middleware: APIKeyMiddleware(apiKey: services.apiKey))
+    let api = router.group("api/v1").add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
     APIController(services: services).addRoutes(to: api)
     return router
 }

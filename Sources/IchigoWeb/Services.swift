@@ -12,7 +12,10 @@ public struct IchigoServices: Sendable {
     public let operators: OperatorService
     public let importer: TokenImporter
     public let clock: any IchigoClock
-    /// The bearer key integrating systems present to the JSON API.
+    /// The JSON API's keys (`ichigo apikey`).
+    public let apiKeys: APIKeyService
+    /// The first admin key (`data/api.key` or `ICHIGO_API_KEY`), adopted as the key `admin` at start unless a key
+    /// of that name exists (also a revoked one).
     public let apiKey: String
     /// The issuer name in `otpauth://` URIs.
     public let bankName: String
@@ -37,6 +40,7 @@ public struct IchigoServices: Sendable {
         self.importer = TokenImporter(repository: repository, vault: tokens.vault)
         self.clock = clock
         self.apiKey = apiKey
+        self.apiKeys = APIKeyService(repository: repository)
         self.bankName = bankName
         self.secureCookies = secureCookies
         self.logger = logger

@@ -5,24 +5,30 @@ import Ichigo
 import OTP
 
 /// The JSON API for integrating systems: users, token enrolment, verification and token actions.
-struct APIController<Context: RequestContext>: Sendable {
+///
+/// Every route needs a key with its scope (`APIScope`): `verify` for checking codes, `read` for reading, `admin`
+/// for everything else (and everything). The group this is added to authenticates the key (`APIKeyMiddleware`).
+struct APIController<Context: APIRequestContext>: Sendable {
     let services: IchigoServices
 
     func addRoutes(to group: RouterGroup<Context>) {
-        group.post("users", use: createUser)
-        group.post("contracts", use: createContract)
-        group.post("contracts/:contractID/users", use: addContractUser)
-        group.get("users/:userID", use: readUser)
-        group.post("users/:userID/token", use: enrolToken)
-        group.post("users/:userID/token/activate", use: activate)
-        group.post("users/:userID/verify", use: verify)
-        group.get("tokens/:serial", use: readToken)
-        group.post("tokens/:serial/unlock", use: unlock)
-        group.post("tokens/:serial/revoke", use: revoke)
-        group.post("tokens/:serial/users", use: share)
-        group.post("users/:userID/accounts", use: openAccount)
-        group.post("users/:userID/unlock-login", use: unlockLogin)
-        group.get("users/:userID/accounts", use: listAccounts)
+        let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify))
+        verifying.post("users/:userID/token/activate", use: activate)
+        verifying.post("users/:userID/verify", use: verify)
+        let reading = group.group().add(middleware: ScopeMiddleware(scope: .read))
+        reading.get("users/:userID", use: readUser)
+        reading.get("tokens/:serial", use: readToken)
+        reading.get("users/:userID/accounts", use: listAccounts)
+        let admin = group.group().add(middleware: ScopeMiddleware(scope: .admin))
+        admin.post("users", use: createUser)
+        admin.post("contracts", use: createContract)
+        admin.post("contracts/:contractID/users", use: addContractUser)
+        admin.post("users/:userID/token", use: enrolToken)
+        admin.post("tokens/:serial/unlock", use: unlock)
+        admin.post("tokens/:serial/revoke", use: revoke)
+        admin.post("tokens/:serial/users", use: share)
+        admin.post("users/:userID/accounts", use: openAccount)
+        admin.post("users/:userID/unlock-login", use: unlockLogin)
     }
 
     // MARK: Bodies
@@ -116,7 +122,7 @@ struct APIController<Context: RequestContext>: Sendable {
             NewUser(
                 loginID: loginID, name: body.name, role: .customer, email: body.email,
                 loginPassword: body.loginPassword, confirmationPassword: body.confirmationPassword),
-            actor: "api", at: services.clock.now())
+            actor: context.actor, at: services.clock.now())
         return EditedResponse(status: .created, response: userBody(user, token: nil))
     }
 
@@ -126,7 +132,7 @@ struct APIController<Context: RequestContext>: Sendable {
             throw IchigoError(.invalidInput, field: "usageMode")
         }
         let contract = try await services.customers.createCorporateContract(
-            name: body.name, usageMode: mode, pin: body.pin, actor: "api", at: services.clock.now())
+            name: body.name, usageMode: mode, pin: body.pin, actor: context.actor, at: services.clock.now())
         return EditedResponse(
             status: .created,
             response: ContractBody(
@@ -137,7 +143,7 @@ struct APIController<Context: RequestContext>: Sendable {
         let contractID = ContractID(rawValue: try context.parameters.require("contractID"))
         let body = try await request.decodeJSON(as: NewUserBody.self, context: context)
         let user = try await services.customers.addUser(
-            try newUser(body, defaultRole: .ordinary), to: contractID, actor: "api", at: services.clock.now())
+            try newUser(body, defaultRole: .ordinary), to: contractID, actor: context.actor, at: services.clock.now())
         return EditedResponse(status: .created, response: userBody(user, token: nil))
     }
 
@@ -150,7 +156,7 @@ struct APIController<Context: RequestContext>: Sendable {
     @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         let (token, seed) = try await services.tokens.enrolSoftwareToken(
-            for: id, actor: "api", at: services.clock.now())
+            for: id, actor: context.actor, at: services.clock.now())
         let user = try await services.repository.user(id)
         let uri = KeyURI(
             issuer: services.bankName, account: user?.loginID.rawValue ?? token.serial.rawValue, seed: seed,
@@ -178,8 +184,8 @@ struct APIController<Context: RequestContext>: Sendable {
         let now = services.clock.now()
         let result =
             activating
-            ? try await services.tokens.activate(code, for: id, actor: "api", at: now)
-            : try await services.tokens.verify(code, for: id, actor: "api", at: now)
+            ? try await services.tokens.activate(code, for: id, actor: context.actor, at: now)
+            : try await services.tokens.verify(code, for: id, actor: context.actor, at: now)
         switch result {
         case .accepted(_, let serial):
             return VerificationBody(result: "accepted", serial: serial.rawValue, state: TokenState.active.rawValue)
@@ -197,13 +203,13 @@ struct APIController<Context: RequestContext>: Sendable {
 
     @Sendable func unlock(_ request: Request, context: Context) async throws -> TokenBody {
         let token = try await services.tokens.apply(
-            .unlock, to: try await token(from: context), actor: "api", at: services.clock.now())
+            .unlock, to: try await token(from: context), actor: context.actor, at: services.clock.now())
         return tokenBody(token, users: nil)
     }
 
     @Sendable func revoke(_ request: Request, context: Context) async throws -> TokenBody {
         let token = try await services.tokens.apply(
-            .revoke, to: try await token(from: context), actor: "api", at: services.clock.now())
+            .revoke, to: try await token(from: context), actor: context.actor, at: services.clock.now())
         return tokenBody(token, users: nil)
     }
 
@@ -211,7 +217,7 @@ struct APIController<Context: RequestContext>: Sendable {
         let token = try await token(from: context)
         let body = try await request.decodeJSON(as: ShareBody.self, context: context)
         _ = try await services.tokens.share(
-            token.serial, with: UserID(rawValue: body.userId), actor: "api", at: services.clock.now())
+            token.serial, with: UserID(rawValue: body.userId), actor: context.actor, at: services.clock.now())
         let users = try await services.repository.users(holding: token.id)
         return tokenBody(token, users: users.map(\.id.rawValue))
     }
@@ -251,7 +257,7 @@ struct APIController<Context: RequestContext>: Sendable {
             try await services.repository.insert(
                 Account(id: body.id!, userID: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance),
                 audit: AuditEvent(
-                    at: services.clock.now(), actor: "api", action: "account.open", subject: body.id!, outcome: "ok",
+                    at: services.clock.now(), actor: context.actor, action: "account.open", subject: body.id!, outcome: "ok",
                     reason: "user=\(id.rawValue) branch=\(body.branch) number=\(body.number) balance=\(body.balance)"))
         } catch {
             throw IchigoError(.invalidInput, field: "number", detail: "account number in use")
@@ -275,7 +281,7 @@ struct APIController<Context: RequestContext>: Sendable {
         let now = services.clock.now()
         guard try await services.repository.unlockLogin(
             of: id, at: now,
-            audit: AuditEvent(at: now, actor: "api", action: "login.unlock", subject: id.rawValue, outcome: "ok"))
+            audit: AuditEvent(at: now, actor: context.actor, action: "login.unlock", subject: id.rawValue, outcome: "ok"))
         else { throw IchigoError(.illegalTransition, detail: "login is not locked") }
         guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
         return userBody(found.user, token: found.token)

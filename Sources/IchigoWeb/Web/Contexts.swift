@@ -10,6 +10,8 @@ public struct IchigoRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The browser session, loaded once per request by `SessionMiddleware` (HTML routes only).
     var page: WebPage?
+    /// The JSON API key the request presented, set by `APIKeyMiddleware` (API routes only).
+    public var apiKey: APIKey?
 
     public init(source: Source) { coreContext = .init(source: source) }
     /// JSON requests and forms are small; anything larger is refused with 413.
@@ -21,6 +23,18 @@ public struct IchigoRequestContext: RequestContext {
         return page
     }
 }
+
+/// A request context that carries the JSON API key (`APIKeyMiddleware` sets it).
+public protocol APIRequestContext: RequestContext {
+    var apiKey: APIKey? { get set }
+}
+
+extension APIRequestContext {
+    /// Who the audit trail names for this API call: `api:<key name>`.
+    var actor: String { "api:" + (apiKey?.name ?? "unknown") }
+}
+
+extension IchigoRequestContext: APIRequestContext {}
 
 /// Loads (or starts) the browser session of every HTML request, once, into the context.
 struct SessionMiddleware: RouterMiddleware {

@@ -89,7 +89,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .loginIDTaken, .serialTaken, .tokenAlreadyAssigned, .illegalTransition, .concurrentUpdate, .noToken,
             .tokenNotActive, .tokenNotRegistrable:
             .conflict
-        case .otpInvalid, .otpLastTry, .tokenLocked, .csrfFailed, .loginLocked, .forbidden: .forbidden
+        case .otpInvalid, .otpLastTry, .tokenLocked, .csrfFailed, .loginLocked, .forbidden, .scopeMissing, .loginLastTry,
+            .confirmationLastTry:
+            .forbidden
+        case .apiKeyNameTaken: .conflict
         case .consentRequired, .required: .badRequest
         case .provisioningNotFound: .notFound
         case .provisioningExpired, .provisioningVoid: .gone
@@ -118,18 +121,39 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires `Authorization: Bearer <api key>` on the JSON API, compared in constant time.
-struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let apiKey: String
+/// Requires `Authorization: Bearer <api key>` on the JSON API: a key `ichigo apikey create` made (or the
+/// adopted `data/api.key`), not revoked. Puts the key in the context, so routes check its scope
+/// (`ScopeMiddleware`) and the audit trail names it (`api:<name>`).
+struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
+    let keys: APIKeyService
+    let clock: any IchigoClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.hasPrefix(prefix), constantTimeEqual(String(header.dropFirst(prefix.count)), apiKey) else {
+        guard header.hasPrefix(prefix),
+            let key = try await keys.authenticate(secret: String(header.dropFirst(prefix.count)), at: clock.now())
+        else {
             throw IchigoError(.unauthorized)
         }
+        var context = context
+        context.apiKey = key
+        context.logger[metadataKey: "api.key"] = .string(key.name)
+        return try await next(request, context)
+    }
+}
+
+/// Lets a request through only if its API key has `scope` (or `admin`): 403 `request.scope_missing` otherwise.
+struct ScopeMiddleware<Context: APIRequestContext>: RouterMiddleware {
+    let scope: APIScope
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard let key = context.apiKey else { throw IchigoError(.unauthorized) }
+        guard key.allows(scope) else { throw IchigoError(.scopeMissing, detail: scope.rawValue) }
         return try await next(request, context)
     }
 }

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Ichigo
+import IchigoSQLite
+import IchigoTesting
+import IchigoWeb
+import OTP
+import Testing
+
+@Suite("JSON API keys and scopes")
+struct APIKeyTests {
+    @Test func aVerifyKeyChecksCodesAndNothingElse() async throws {
+        let harness = try APIHarness()
+        let gateway = try await harness.services.apiKeys.create(
+            name: "login-gateway", scopes: [.verify], actor: "test", at: harness.clock.now())
+        try await harness.test { api in
+            let user = try await api.createUser("keys1")
+            let (serial, totp) = try await api.enrol(user)
+            let now = harness.clock.now()
+            let activated = try await api.call(
+                .post, "/api/v1/users/\(user)/token/activate", json: #"{"code":"\#(totp.code(at: now).text)"}"#,
+                key: gateway.secret)
+            #expect(activated.status == .ok, "\(activated.text)")
+            // Everything but checking codes is refused with 403 and changes nothing.
+            let create = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"keys2","name":"x"}"#, key: gateway.secret)
+            #expect(create.status == .forbidden && create.errorCode == "request.scope_missing", "\(create.text)")
+            #expect(try await harness.repository.user(loginID: LoginID(rawValue: "keys2")!) == nil)
+            let read = try await api.call(.get, "/api/v1/users/\(user)", key: gateway.secret)
+            #expect(read.status == .forbidden && read.errorCode == "request.scope_missing")
+            let revoke = try await api.call(.post, "/api/v1/tokens/\(serial)/revoke", key: gateway.secret)
+            #expect(revoke.status == .forbidden)
+            #expect(try await harness.repository.token(serial: SerialNumber(rawValue: serial)!)?.state == .active)
+            // The audit trail names the key.
+            let trail = try await harness.repository.auditRecords(matching: AuditFilter(action: "token.activate"), limit: 5)
+            #expect(trail.first?.event.actor == "api:login-gateway")
+            let created = try await harness.repository.auditRecords(matching: AuditFilter(action: "user.create"), limit: 5)
+            #expect(created.first?.event.actor == "api:admin")
+        }
+    }
+
+    @Test func aReadKeyReadsButCannotVerifyOrChange() async throws {
+        let harness = try APIHarness()
+        let reader = try await harness.services.apiKeys.create(
+            name: "helpdesk", scopes: [.read], actor: "test", at: harness.clock.now())
+        try await harness.test { api in
+            let user = try await api.createUser("keys3")
+            let (serial, totp) = try await api.enrol(user)
+            #expect(try await api.call(.get, "/api/v1/users/\(user)", key: reader.secret).status == .ok)
+            #expect(try await api.call(.get, "/api/v1/tokens/\(serial)", key: reader.secret).status == .ok)
+            let verify = try await api.call(
+                .post, "/api/v1/users/\(user)/token/activate", json: #"{"code":"\#(totp.code(at: harness.clock.now()).text)"}"#,
+                key: reader.secret)
+            #expect(verify.status == .forbidden && verify.errorCode == "request.scope_missing")
+            #expect(try await harness.repository.token(serial: SerialNumber(rawValue: serial)!)?.state == .issued)
+        }
+    }
+
+    @Test func aRevokedKeyIsRefusedAtOnce() async throws {
+        let harness = try APIHarness()
+        let key = try await harness.services.apiKeys.create(
+            name: "old-system", scopes: [.admin], actor: "test", at: harness.clock.now())
+        try await harness.test { api in
+            #expect(try await api.call(.post, "/api/v1/users", json: #"{"loginId":"keys4","name":"x"}"#, key: key.secret).status == .created)
+            try await harness.services.apiKeys.revoke(name: "old-system", actor: "test", at: harness.clock.now())
+            let after = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"keys5","name":"x"}"#, key: key.secret)
+            #expect(after.status == .unauthorized && after.errorCode == "request.unauthorized")
+            #expect(try await harness.repository.user(loginID: LoginID(rawValue: "keys5")!) == nil)
+        }
+    }
+
+    @Test func theFirstKeyIsAdoptedAsAdminAndARevokedAdminNeverComesBack() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let keys = try await harness.services.apiKeys.list()
+            #expect(keys.map(\.name) == ["admin"] && keys.first?.scopes == [.admin])
+            #expect(keys.first?.secretHash == APIKey.hash(secret: APIHarness.apiKey))
+            // Nothing in the database is the key itself.
+            #expect(!keys.contains { $0.secretHash.contains(APIHarness.apiKey) })
+            try await harness.services.apiKeys.revoke(name: "admin", actor: "test", at: harness.clock.now())
+            // A restart (the router built again on the same database) does not bring the revoked key back.
+            _ = try await buildRouter(services: harness.services)
+            let after = try await api.call(.post, "/api/v1/users", json: #"{"loginId":"keys6","name":"x"}"#)
+            #expect(after.status == .unauthorized)
+            #expect(try await harness.services.apiKeys.list().map(\.name) == ["admin"])
+        }
+    }
+
+    @Test func keyNamesAndScopesAreChecked() async throws {
+        let service = APIKeyService(repository: MemoryRepository(chain: AuditChain(masterKey: .random())))
+        for bad in ["", "Admin", "-x", "a b", "ä", String(repeating: "a", count: 41)] {
+            await #expect(throws: IchigoError.self) {
+                _ = try await service.create(name: bad, scopes: [.read], actor: "t", at: Date())
+            }
+        }
+        await #expect(throws: IchigoError.self) { _ = try await service.create(name: "ok", scopes: [], actor: "t", at: Date()) }
+        let made = try await service.create(name: "ok", scopes: [.verify], actor: "t", at: Date())
+        #expect(made.secret.hasPrefix("ichigo_") && made.secret.count == 7 + 43)
+        #expect(try await service.authenticate(secret: made.secret, at: Date())?.name == "ok")
+        #expect(try await service.authenticate(secret: made.secret + "x", at: Date()) == nil)
+    }
+}
