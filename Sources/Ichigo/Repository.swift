@@ -13,6 +13,21 @@ public struct FailureOutcome: Sendable, Hashable {
     }
 }
 
+/// The database schema as `/ready` reports it.
+public struct SchemaStatus: Sendable, Hashable {
+    /// Migrations applied in the database.
+    public var applied: [String]
+    /// Migrations this build knows.
+    public var known: [String]
+    /// Whether the database has every migration this build knows.
+    public var isCurrent: Bool { Set(known).isSubset(of: Set(applied)) }
+
+    public init(applied: [String], known: [String]) {
+        self.applied = applied
+        self.known = known
+    }
+}
+
 /// Where Ichigo keeps contracts, users, tokens and the audit trail.
 ///
 /// Every state-changing method takes the audit event(s) describing the change and writes them in the
@@ -96,6 +111,11 @@ public protocol IchigoRepository: Sendable {
     func recordFailure(
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
     ) async throws -> FailureOutcome?
+
+    // MARK: Readiness
+
+    /// Reads the schema's migration state from the database (so it also proves the database answers).
+    func schemaStatus() async throws -> SchemaStatus
 
     // MARK: Audit trail
 

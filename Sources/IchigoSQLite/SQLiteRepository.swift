@@ -42,6 +42,12 @@ public final class SQLiteRepository: IchigoRepository {
         try await groupCommit.write(work)
     }
 
+    public func schemaStatus() async throws -> SchemaStatus {
+        let migrator = Schema.migrator
+        let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
+        return SchemaStatus(applied: applied.sorted(), known: migrator.migrations)
+    }
+
     /// Closes the database.
     public func close() throws { try pool.close() }
 

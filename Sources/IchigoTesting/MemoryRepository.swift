@@ -51,6 +51,8 @@ public actor MemoryRepository: IchigoRepository {
 
     public func contract(_ id: ContractID) async throws -> Contract? { contracts[id] }
 
+    public func schemaStatus() async throws -> SchemaStatus { SchemaStatus(applied: ["memory"], known: ["memory"]) }
+
     public func insert(_ user: User, audit event: AuditEvent) async throws {
         guard contracts[user.contractID] != nil else { throw IchigoError(.contractNotFound) }
         guard !usersByID.values.contains(where: { $0.loginID == user.loginID }) else {

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Ichigo
 import Logging
@@ -10,10 +11,26 @@ import ServiceLifecycle
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
     try await services.apiKeys.adopt(secret: services.apiKey, name: "admin", scopes: [.admin], at: services.clock.now())
     let router = Router(context: IchigoRequestContext.self)
+    router.add(middleware: RequestIDMiddleware(logger: services.logger))
     router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
     router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
     router.get("health") { _, _ -> HealthBody in
         HealthBody(status: "ok")
+    }
+    // Ready for traffic: the database answers and has every migration this build knows (a load balancer's check).
+    router.get("ready") { _, _ -> Response in
+        let status: SchemaStatus
+        do {
+            status = try await services.repository.schemaStatus()
+        } catch {
+            services.logger.error("not ready: the database does not answer", metadata: ["error": "\(error)"])
+            return ReadyBody(status: "unavailable", database: "unreachable", migrations: nil).response(.serviceUnavailable)
+        }
+        let migrations = "\(status.applied.count)/\(status.known.count)"
+        guard status.isCurrent else {
+            return ReadyBody(status: "unavailable", database: "ok", migrations: migrations).response(.serviceUnavailable)
+        }
+        return ReadyBody(status: "ready", database: "ok", migrations: migrations).response(.ok)
     }
     // The HTML screens: one session load per request; each audience's screens sit on a group whose request
     // context cannot be built without that audience's login (`AuthenticatedWebContext`).
@@ -32,6 +49,20 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
 
 struct HealthBody: ResponseEncodable {
     var status: String
+}
+
+struct ReadyBody: Encodable {
+    var status: String
+    var database: String
+    var migrations: String?
+
+    func response(_ status: HTTPResponse.Status) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: (try? encoder.encode(self)) ?? Data())))
+    }
 }
 
 /// Builds the application: the router on an HTTP server at `host:port` (port 0: any free port,

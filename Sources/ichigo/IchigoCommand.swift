@@ -29,11 +29,15 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error. Env: ICHIGO_LOG_LEVEL. Default info")
     var logLevel: String?
 
+    @Option(help: "Log format on standard error: text, or json (one object per line). Env: ICHIGO_LOG_FORMAT. Default text")
+    var logFormat: String?
+
     /// Flags first, then `ICHIGO_*` environment variables, then defaults.
     func reader(extra: [AbsoluteConfigKey: ConfigValue] = [:]) -> ConfigReader {
         var values = extra
         if let dataDirectory { values["ichigo.data.directory"] = .init(.string(dataDirectory), isSecret: false) }
         if let logLevel { values["ichigo.log.level"] = .init(.string(logLevel), isSecret: false) }
+        if let logFormat { values["ichigo.log.format"] = .init(.string(logFormat), isSecret: false) }
         return ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values),
             EnvironmentVariablesProvider(secretsSpecifier: .specific(["ICHIGO_MASTER_KEY", "ICHIGO_API_KEY"])),
@@ -54,8 +58,17 @@ struct Runtime {
     let logger: Logger
 
     init(config: ConfigReader) throws {
+        let formatName = config.string(forKey: "log.format", default: "text")
+        guard let format = RequestLog.Format(rawValue: formatName) else {
+            throw ValidationError("--log-format must be text or json, not \(formatName)")
+        }
+        let levelName = config.string(forKey: "log.level", default: "info")
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical, not \(levelName)")
+        }
+        RequestLog.bootstrap(format: format)
         var logger = Logger(label: "ichigo")
-        logger.logLevel = Logger.Level(rawValue: config.string(forKey: "log.level", default: "info")) ?? .info
+        logger.logLevel = level
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
         masterKey = try directory.masterKey(configured: settings.masterKeyBase64)

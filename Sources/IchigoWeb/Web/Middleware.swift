@@ -29,7 +29,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         let language = Language(acceptLanguage: request.headers[.acceptLanguage])
         let path = request.uri.path
-        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || path == "/health")
+        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || ["/health", "/ready", "/metrics"].contains(path))
         do {
             return try await next(request, context)
         } catch let redirect as WebRedirect {
@@ -225,5 +225,48 @@ extension ErrorMiddleware {
         return Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+}
+
+/// Gives every request an ID: the caller's `X-Request-ID` if it is a plain token (1–64 of `A-Z a-z 0-9 . _ -`),
+/// else Hummingbird's own. Echoed in the answer's `X-Request-ID`, attached to every log line written while the
+/// request is served (`RequestLog`), and one access line per request: method, path (never the query or the
+/// body), status and milliseconds.
+struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var headerName: HTTPField.Name { HTTPField.Name("X-Request-ID")! }
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let id = request.headers[Self.headerName].flatMap { Self.isAcceptable($0) ? $0 : nil } ?? context.id
+        let started = ContinuousClock.now
+        return try await RequestLog.$requestID.withValue(id) {
+            var response: Response
+            do {
+                response = try await next(request, context)
+            } catch {
+                logger.info("request", metadata: ["http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)", "http.status": "error"])
+                throw error
+            }
+            response.headers[Self.headerName] = id
+            let elapsed = ContinuousClock.now - started
+            let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+            logger.info(
+                "request",
+                metadata: [
+                    "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",
+                    "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", millis))",
+                ])
+            return response
+        }
+    }
+
+    static func isAcceptable(_ id: String) -> Bool {
+        (1...64).contains(id.utf8.count)
+            && id.utf8.allSatisfy {
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x2E
+                    || $0 == 0x5F || $0 == 0x2D
+            }
     }
 }
