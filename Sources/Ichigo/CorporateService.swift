@@ -244,6 +244,7 @@ public struct CorporateService: Sendable {
                     reason: "user=\($0.id.rawValue) replaced=\($0.tokenID.map { $0 == token.id ? "none" : $0.rawValue } ?? "none")")
             },
             mails: mails)
+        retail.metrics.mailQueued(mails.count)
         return try await repository.token(token.id) ?? token
     }
 

@@ -61,10 +61,12 @@ public protocol IchigoRepository: Sendable {
     func userCount() async throws -> Int
 
     /// Counts a wrong password (login or confirmation) for `user`, stopping the login when the count reaches
-    /// `threshold` (and then also writing `lockAudit`). One atomic update.
+    /// `threshold` (and then also writing `lockAudit` and queueing `lockMails`, in the same transaction). One
+    /// atomic update.
     /// - Returns: the new count and whether it locked now, or `nil` for an unknown user.
     func recordPasswordFailure(
-        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome?
     /// Sets the password failure count to zero (after a right password).
     func resetPasswordFailures(of user: UserID) async throws
@@ -105,11 +107,12 @@ public protocol IchigoRepository: Sendable {
         at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool
     /// Counts a wrong code against a token in `issued` or `active` state, locking it when the count
-    /// reaches `threshold` (and then also writing `lockAudit`).
+    /// reaches `threshold` (and then also writing `lockAudit` and queueing `lockMails`, in the same transaction).
     ///
     /// - Returns: the new count and whether it locked, or `nil` if the token was not in a countable state.
     func recordFailure(
-        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome?
 
     // MARK: Readiness
@@ -123,4 +126,22 @@ public protocol IchigoRepository: Sendable {
     func append(_ event: AuditEvent) async throws
     /// Records with sequence numbers from `sequence` on, in order, at most `limit`.
     func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord]
+}
+
+extension IchigoRepository {
+    /// `recordFailure` with no mail to queue on locking.
+    public func recordFailure(
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        try await recordFailure(
+            for: token, lockingAt: threshold, at: now, audit: audit, lockAudit: lockAudit, lockMails: [])
+    }
+
+    /// `recordPasswordFailure` with no mail to queue on locking.
+    public func recordPasswordFailure(
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+    ) async throws -> FailureOutcome? {
+        try await recordPasswordFailure(
+            of: user, lockingAt: threshold, at: now, audit: audit, lockAudit: lockAudit, lockMails: [])
+    }
 }

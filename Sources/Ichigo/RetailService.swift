@@ -115,11 +115,15 @@ public struct RetailService: Sendable {
     public let policy: RetailPolicy
     public let bankName: String
     let logger: Logger
+    /// Writes the mails that tell people their login stopped; none if nil.
+    let lockNotices: LockNotices?
+    var metrics: IchigoMetrics { tokens.metrics }
 
     public init(
         repository: any IchigoRepository & RetailRepository, tokens: TokenService, hasher: PasswordHasher,
-        policy: RetailPolicy = RetailPolicy(), bankName: String, logger: Logger
+        policy: RetailPolicy = RetailPolicy(), bankName: String, logger: Logger, lockNotices: LockNotices? = nil
     ) {
+        self.lockNotices = lockNotices
         self.repository = repository
         self.tokens = tokens
         self.hasher = hasher
@@ -141,10 +145,11 @@ public struct RetailService: Sendable {
         let hash = user?.loginPasswordHash ?? PasswordHash(encoded: Self.dummyHash)
         let matches = hasher.verify(password, against: hash)
         guard let user, matches, user.loginPasswordHash != nil, !user.loginLocked else {
+            let reason = user == nil ? "unknown_login" : (user!.loginLocked ? "login_locked" : "wrong_password")
+            metrics.login(audience: audience.rawValue, outcome: reason)
             let event = AuditEvent(
                 at: now, actor: "web", action: "login.password", subject: user.map { $0.id.rawValue } ?? "login:\(text.prefix(32))",
-                outcome: "refused",
-                reason: user == nil ? "unknown_login" : (user!.loginLocked ? "login_locked" : "wrong_password"))
+                outcome: "refused", reason: reason)
             guard let user else {
                 try await repository.append(event)
                 throw IchigoError(.loginFailed)
@@ -153,10 +158,12 @@ public struct RetailService: Sendable {
                 try await repository.append(event)
                 throw IchigoError(.loginLocked)
             }
-            try await countPasswordFailure(of: user, event, at: now)
-            throw IchigoError(.loginFailed)
+            let outcome = try await countPasswordFailure(of: user, event, at: now)
+            // 残り1回: the next wrong password stops the login (PSD2 RTS Art. 4 asks to warn before a block).
+            throw IchigoError(outcome?.failureCount == policy.passwordLockoutThreshold - 1 ? .loginLastTry : .loginFailed)
         }
         if user.passwordFailures > 0 { try await repository.resetPasswordFailures(of: user.id) }
+        metrics.login(audience: audience.rawValue, outcome: "accepted")
         try await repository.append(
             AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "login.password", subject: user.id.rawValue, outcome: "accepted"))
         return user
@@ -173,24 +180,43 @@ public struct RetailService: Sendable {
     /// Checks the confirmation password (確認用パスワード); audits a refusal.
     public func checkConfirmationPassword(_ password: String, of user: User, action: String, at now: Date) async throws {
         guard let hash = user.confirmationPasswordHash, hasher.verify(password, against: hash) else {
-            try await countPasswordFailure(
+            let outcome = try await countPasswordFailure(
                 of: user,
                 AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: action, subject: user.id.rawValue,
                            outcome: "refused", reason: "wrong_confirmation_password"),
                 at: now)
-            throw IchigoError(.wrongConfirmationPassword, field: "confirmationPassword")
+            let lastTry = outcome?.failureCount == policy.passwordLockoutThreshold - 1
+            throw IchigoError(lastTry ? .confirmationLastTry : .wrongConfirmationPassword, field: "confirmationPassword")
         }
         if user.passwordFailures > 0 { try await repository.resetPasswordFailures(of: user.id) }
     }
 
-    /// Counts a wrong password; throws `loginLocked` when this one reached the threshold.
-    func countPasswordFailure(of user: User, _ event: AuditEvent, at now: Date) async throws {
+    /// Counts a wrong password; throws `loginLocked` when this one reached the threshold, and then queues the
+    /// lock's mails with it.
+    @discardableResult
+    func countPasswordFailure(of user: User, _ event: AuditEvent, at now: Date) async throws -> FailureOutcome? {
+        let threshold = policy.passwordLockoutThreshold
+        // As for tokens: the notice is prepared when this failure may lock, queued just after in a wider race.
+        let mayLock = user.passwordFailures + 2 >= threshold
+        let lockMails = mayLock ? try await lockNotices?.loginLocked(user, threshold: threshold, at: now) ?? [] : []
         let outcome = try await repository.recordPasswordFailure(
-            of: user.id, lockingAt: policy.passwordLockoutThreshold, at: now, audit: event,
+            of: user.id, lockingAt: threshold, at: now, audit: event,
             lockAudit: AuditEvent(
                 at: now, actor: "system", action: "login.lock", subject: user.id.rawValue, outcome: "ok",
-                reason: "\(policy.passwordLockoutThreshold) consecutive wrong passwords"))
-        if outcome?.lockedNow == true { throw IchigoError(.loginLocked) }
+                reason: "\(threshold) consecutive wrong passwords"),
+            lockMails: lockMails)
+        if outcome?.lockedNow == true {
+            metrics.loginLocked()
+            metrics.mailQueued(lockMails.count)
+            if !mayLock, let lockNotices {
+                for mail in try await lockNotices.loginLocked(user, threshold: threshold, at: now) {
+                    try await repository.enqueue(mail)
+                    metrics.mailQueued()
+                }
+            }
+            throw IchigoError(.loginLocked)
+        }
+        return outcome
     }
 
     // MARK: BOP001
@@ -277,6 +303,7 @@ public struct RetailService: Sendable {
             audit: AuditEvent(
                 at: now, actor: "user:\(user.id.rawValue)", action: "issuance.apply", subject: application.id.rawValue,
                 outcome: "ok", reason: "mail notification password sent to the registered address"))
+        metrics.mailQueued()
         return application
     }
 
@@ -336,6 +363,7 @@ public struct RetailService: Sendable {
                            reason: "user=\(user.id.rawValue) state=awaiting_app_setup"),
             ])
         guard done else { throw IchigoError(.applicationClosed) }
+        metrics.mailQueued()
         return (application, provisioning)
     }
 
@@ -426,6 +454,7 @@ public struct RetailService: Sendable {
         let mail = user.email.map { OutgoingMail(recipient: $0, subject: subject, body: body, createdAt: now) }
         let result = try await tokens.activate(code, for: user.id, actor: "user:\(user.id.rawValue)", at: now, mail: mail)
         if case .refused(let reason) = result { throw IchigoError(reason.errorCode, field: "otp") }
+        if mail != nil { metrics.mailQueued() }
     }
 
     // MARK: BOS001 → BOS002

@@ -47,12 +47,41 @@ public struct TokenService: Sendable {
     public let vault: SeedVault
     public let policy: OTPPolicy
     let logger: Logger
+    /// Counts and times every checked code.
+    public let metrics: IchigoMetrics
+    /// Writes the mails that tell people their token locked; none if nil.
+    let lockNotices: LockNotices?
 
-    public init(repository: any IchigoRepository, vault: SeedVault, policy: OTPPolicy = .standard, logger: Logger) {
+    public init(
+        repository: any IchigoRepository, vault: SeedVault, policy: OTPPolicy = .standard, logger: Logger,
+        metrics: IchigoMetrics = IchigoMetrics(), lockNotices: LockNotices? = nil
+    ) {
         self.repository = repository
         self.vault = vault
         self.policy = policy
         self.logger = logger
+        self.metrics = metrics
+        self.lockNotices = lockNotices
+    }
+
+    /// Runs a check, counting its outcome and timing it.
+    private func measured(_ action: String, _ check: () async throws -> VerificationResult) async throws
+        -> VerificationResult
+    {
+        let started = ContinuousClock.now
+        let result: VerificationResult
+        do {
+            result = try await check()
+        } catch {
+            metrics.verification(action: action, outcome: "error")
+            throw error
+        }
+        metrics.verificationTook(since: started)
+        switch result {
+        case .accepted: metrics.verification(action: action, outcome: "accepted")
+        case .refused(let reason): metrics.verification(action: action, outcome: reason.rawValue)
+        }
+        return result
     }
 
     // MARK: Enrolment
@@ -97,7 +126,9 @@ public struct TokenService: Sendable {
     public func verify(_ code: OTPCode, for user: UserID, actor: String, at now: Date) async throws
         -> VerificationResult
     {
-        try await check(code, for: user, requiring: .active, action: "otp.verify", actor: actor, at: now)
+        try await measured("otp.verify") {
+            try await check(code, for: user, requiring: .active, action: "otp.verify", actor: actor, at: now)
+        }
     }
 
     /// The first code after issuance (BOK001 / the API's activate): moves an `issued` token to `active`.
@@ -105,7 +136,9 @@ public struct TokenService: Sendable {
     public func activate(
         _ code: OTPCode, for user: UserID, actor: String, at now: Date, mail: OutgoingMail? = nil
     ) async throws -> VerificationResult {
-        try await check(code, for: user, requiring: .issued, action: "token.activate", actor: actor, at: now, mail: mail)
+        try await measured("token.activate") {
+            try await check(code, for: user, requiring: .issued, action: "token.activate", actor: actor, at: now, mail: mail)
+        }
     }
 
     private func check(
@@ -134,7 +167,9 @@ public struct TokenService: Sendable {
         -> VerificationResult
     {
         let required: TokenState = token.state == .issued ? .issued : .active
-        return try await check(code, on: token, requiring: required, action: action, actor: actor, at: now, mail: nil)
+        return try await measured(action) {
+            try await check(code, on: token, requiring: required, action: action, actor: actor, at: now, mail: nil)
+        }
     }
 
     private func check(
@@ -169,16 +204,32 @@ public struct TokenService: Sendable {
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
         }
 
+        // The lock's notice goes in the lock's transaction. It is written only when this failure may lock
+        // (the count as read is within one of the threshold: one concurrent failure is allowed for); a lock
+        // reached through more concurrent failures than that gets its notice queued just after.
+        let mayLock = token.failureCount + 2 >= policy.lockoutThreshold
+        let lockMails = mayLock ? try await lockNotices?.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) ?? [] : []
         let outcome = try await repository.recordFailure(
             for: token.id, lockingAt: policy.lockoutThreshold, at: now,
             audit: event(subject, "refused", .invalidCode),
             lockAudit: AuditEvent(
                 at: now, actor: "system", action: "token.lock", subject: subject, outcome: "ok",
-                reason: "\(policy.lockoutThreshold) consecutive wrong codes"))
+                reason: "\(policy.lockoutThreshold) consecutive wrong codes"),
+            lockMails: lockMails)
         guard let outcome else {
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
         }
-        if outcome.lockedNow { return .refused(.lockedByThisAttempt) }
+        if outcome.lockedNow {
+            metrics.tokenLocked()
+            metrics.mailQueued(lockMails.count)
+            if !mayLock, let lockNotices, let outbox = repository as? any RetailRepository {
+                for mail in try await lockNotices.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) {
+                    try await outbox.enqueue(mail)
+                    metrics.mailQueued()
+                }
+            }
+            return .refused(.lockedByThisAttempt)
+        }
         return .refused(outcome.failureCount == policy.lockoutThreshold - 1 ? .invalidCodeLastTry : .invalidCode)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Ichigo
+import Metrics
 import Synchronization
 
 /// Group commit: write transactions from many concurrent callers run together in one SQLite transaction,
@@ -19,6 +20,10 @@ final class GroupCommit: Sendable {
 
     /// The audit trail's signed head, checked before and advanced after each commit.
     private let head: AuditHeadFile?
+
+    /// `ichigo_db_commit_batch_size`: writes per commit; `ichigo_db_commit_seconds`: time per commit (with sync).
+    private let batchSizes = Recorder(label: "ichigo_db_commit_batch_size", aggregate: true)
+    private let commitTime = Metrics.Timer(label: "ichigo_db_commit_seconds")
 
     init(pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil) {
         self.pool = pool
@@ -53,6 +58,13 @@ final class GroupCommit: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            batchSizes.record(batch.count)
+            let started = ContinuousClock.now
+            defer {
+                let elapsed = ContinuousClock.now - started
+                commitTime.recordNanoseconds(
+                    elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            }
             do {
                 let headFile = head
                 let newHead = try await pool.writeWithoutTransaction { db -> AuditHead? in

@@ -148,7 +148,8 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func recordPasswordFailure(
-        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome? {
         try await write { db in
             guard let row = try Row.fetchOne(
@@ -165,7 +166,10 @@ public final class SQLiteRepository: IchigoRepository {
             let count: Int = row["password_failures"]
             let lockedNow = (row["login_locked_at"] as Int64?) == now.millis && count == threshold
             try self.appendAudit(audit, in: db)
-            if lockedNow { try self.appendAudit(lockAudit, in: db) }
+            if lockedNow {
+                try self.appendAudit(lockAudit, in: db)
+                for mail in lockMails { try Self.enqueue(mail, in: db) }
+            }
             return FailureOutcome(failureCount: count, lockedNow: lockedNow)
         }
     }
@@ -319,7 +323,8 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func recordFailure(
-        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome? {
         try await write { db in
             // Counted and locked in one statement: the count is exact under any concurrency.
@@ -338,7 +343,10 @@ public final class SQLiteRepository: IchigoRepository {
             let count: Int = row["failure_count"]
             let lockedNow = (row["state"] as String) == TokenState.locked.rawValue
             try self.appendAudit(audit, in: db)
-            if lockedNow { try self.appendAudit(lockAudit, in: db) }
+            if lockedNow {
+                try self.appendAudit(lockAudit, in: db)
+                for mail in lockMails { try Self.enqueue(mail, in: db) }
+            }
             return FailureOutcome(failureCount: count, lockedNow: lockedNow)
         }
     }

@@ -77,7 +77,8 @@ public actor MemoryRepository: IchigoRepository {
     public func userCount() async throws -> Int { usersByID.count }
 
     public func recordPasswordFailure(
-        of user: UserID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome? {
         guard var stored = usersByID[user] else { return nil }
         stored.passwordFailures += 1
@@ -85,7 +86,10 @@ public actor MemoryRepository: IchigoRepository {
         if lockedNow { stored.loginLocked = true }
         usersByID[user] = stored
         appendAudit(event)
-        if lockedNow { appendAudit(lockAudit) }
+        if lockedNow {
+            appendAudit(lockAudit)
+            lockMails.forEach(queue)
+        }
         return FailureOutcome(failureCount: stored.passwordFailures, lockedNow: lockedNow)
     }
 
@@ -165,7 +169,8 @@ public actor MemoryRepository: IchigoRepository {
     }
 
     public func recordFailure(
-        for token: TokenID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome? {
         guard var stored = tokens[token], stored.state == .issued || stored.state == .active else { return nil }
         stored.failureCount += 1
@@ -177,7 +182,10 @@ public actor MemoryRepository: IchigoRepository {
         }
         tokens[token] = stored
         appendAudit(event)
-        if lockedNow { appendAudit(lockAudit) }
+        if lockedNow {
+            appendAudit(lockAudit)
+            lockMails.forEach(queue)
+        }
         return FailureOutcome(failureCount: stored.failureCount, lockedNow: lockedNow)
     }
 

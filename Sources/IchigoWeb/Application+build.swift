@@ -4,6 +4,7 @@ import Hummingbird
 import Ichigo
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 
 /// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
@@ -12,6 +13,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     try await services.apiKeys.adopt(secret: services.apiKey, name: "admin", scopes: [.admin], at: services.clock.now())
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: RequestIDMiddleware(logger: services.logger))
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
     router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
     router.get("health") { _, _ -> HealthBody in
@@ -42,6 +44,18 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     CorporateAdminController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     OperatorController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
+    // Prometheus metrics, behind an API key with the `metrics` scope.
+    if let registry = services.metricsRegistry {
+        router.group()
+            .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
+            .add(middleware: ScopeMiddleware(scope: .metrics))
+            .get("metrics") { _, _ -> Response in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            }
+    }
     let api = router.group("api/v1").add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
     APIController(services: services).addRoutes(to: api)
     return router

@@ -14,6 +14,7 @@ import OTP
 ///   `otp.digits` (6), `otp.period` (60), `otp.algorithm` (`SHA1`)
 /// - `password.scryptLogRounds` (default 15)
 /// - `bank.name` (default `いちご銀行`): the issuer shown in authenticator apps
+/// - `bank.contact` (`ICHIGO_BANK_CONTACT`): whom to contact, printed in the mails sent when a token or a login locks
 /// - `mail.from`; `smtp.host`, `smtp.port`, `smtp.security` (`starttls`|`plain`), `smtp.username`, `smtp.password`,
 ///   `smtp.caFile`: with no `smtp.host`, mails are written as `.eml` files to `data/outbox`
 /// - `retail.mailPasswordMinutes` (10), `retail.mailPasswordMaxAttempts` (5), `retail.activationMaxAttempts` (5),
@@ -31,6 +32,9 @@ public struct IchigoConfiguration: Sendable {
     public var policy: OTPPolicy
     public var scryptLogRounds: Int
     public var bankName: String
+    /// Whom customers contact, as the lock notices print it (`bank.contact`).
+    public var bankContact: String
+    public static let defaultBankContact = "いちご銀行 インターネットバンキング ヘルプデスク 0120-150-150（平日 9:00〜17:00）"
     /// From: address of the bank's mails (`mail.from`).
     public var mailFrom: String
     /// Retail lifetimes and limits (`retail.*`).
@@ -63,6 +67,7 @@ public struct IchigoConfiguration: Sendable {
             throw IchigoError(.invalidInput, field: "password.scryptLogRounds", detail: "must be 10 to 20")
         }
         bankName = config.string(forKey: "bank.name", default: "いちご銀行")
+        bankContact = config.string(forKey: "bank.contact", default: Self.defaultBankContact)
         mailFrom = config.string(forKey: "mail.from", default: "いちご銀行 <noreply@ichigo-bank.example.jp>")
         var retail = RetailPolicy()
         retail.mailPasswordLifetime = TimeInterval(config.int(forKey: "retail.mailPasswordMinutes", default: 10) * 60)

@@ -209,11 +209,13 @@ public struct MailSender: Service {
     let sender: String
     let logger: Logger
     let interval: Duration
+    let metrics: IchigoMetrics
 
     public init(
         repository: any RetailRepository, transport: any MailTransport, sender: String, logger: Logger,
-        interval: Duration = .milliseconds(500)
+        interval: Duration = .milliseconds(500), metrics: IchigoMetrics = IchigoMetrics()
     ) {
+        self.metrics = metrics
         self.repository = repository
         self.transport = transport
         self.sender = sender
@@ -243,10 +245,12 @@ public struct MailSender: Service {
                     let message = MIMEMessage.render(mail, from: sender, messageID: "\(id).\(UUID().uuidString)@ichigo")
                     try await transport.deliver(message, from: sender, to: mail.recipient)
                     try await repository.markSent(id, at: Date())
+                    metrics.mailSent()
                     delivered += 1
                     logger.debug("mail delivered", metadata: ["mail.id": "\(id)"])
                 } catch {
                     logger.warning("mail delivery failed; will retry", metadata: ["mail.id": "\(id)", "error": "\(error)"])
+                    metrics.mailFailed()
                     try await repository.markFailed(id, error: "\(error)", at: Date())
                 }
             }

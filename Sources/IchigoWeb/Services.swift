@@ -1,6 +1,7 @@
 import Foundation
 import Ichigo
 import Logging
+import Prometheus
 
 /// Everything the web layer needs, built once at start.
 public struct IchigoServices: Sendable {
@@ -22,19 +23,28 @@ public struct IchigoServices: Sendable {
     /// Whether session cookies carry `Secure` (set when served over HTTPS).
     public let secureCookies: Bool
     public let logger: Logger
+    /// What the server counts (`IchigoMetrics`), and the Prometheus registry `/metrics` shows (none: no `/metrics`).
+    public let metrics: IchigoMetrics
+    public let metricsRegistry: PrometheusCollectorRegistry?
 
     public init(
         repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
-        apiKey: String, bankName: String, secureCookies: Bool = false, logger: Logger
+        apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
+        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics = IchigoMetrics(),
+        metricsRegistry: PrometheusCollectorRegistry? = nil
     ) {
         self.repository = repository
+        self.metrics = metrics
+        self.metricsRegistry = metricsRegistry
+        let notices = LockNotices(repository: repository, bankName: bankName, contact: bankContact)
         self.tokens = TokenService(
-            repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger)
+            repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger,
+            metrics: metrics, lockNotices: notices)
         self.customers = CustomerService(repository: repository, hasher: hasher)
         self.retail = RetailService(
             repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
-            logger: logger)
+            logger: logger, lockNotices: notices)
         self.corporate = CorporateService(repository: repository, retail: retail)
         self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
         self.importer = TokenImporter(repository: repository, vault: tokens.vault)

@@ -5,6 +5,8 @@ import Ichigo
 import IchigoSQLite
 import IchigoWeb
 import Logging
+import Metrics
+import Prometheus
 
 @main
 struct IchigoCommand: AsyncParsableCommand {
@@ -56,6 +58,7 @@ struct Runtime {
     let mailSender: MailSender
     let mailDestination: String
     let logger: Logger
+    let metricsRegistry: PrometheusCollectorRegistry
 
     init(config: ConfigReader) throws {
         let formatName = config.string(forKey: "log.format", default: "text")
@@ -69,6 +72,19 @@ struct Runtime {
         RequestLog.bootstrap(format: format)
         var logger = Logger(label: "ichigo")
         logger.logLevel = level
+        // Metrics first, so everything made below (the group commit's recorders too) reports to this registry.
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["ichigo_otp_verification_seconds"] = [
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
+        factory.durationHistogramBuckets["ichigo_db_commit_seconds"] =
+            factory.durationHistogramBuckets["ichigo_otp_verification_seconds"]
+        factory.valueHistogramBuckets["ichigo_db_commit_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        MetricsSystem.bootstrap(factory)
+        metricsRegistry = registry
+        let metrics = IchigoMetrics(factory: factory)
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
         masterKey = try directory.masterKey(configured: settings.masterKeyBase64)
@@ -79,7 +95,8 @@ struct Runtime {
             repository: repository, masterKey: masterKey, policy: settings.policy,
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
-            secureCookies: settings.secureCookies, logger: logger)
+            bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
+            metricsRegistry: registry)
         let transport: any MailTransport
         if let smtp = try SMTPSettings(config: config) {
             transport = SMTPTransport(settings: smtp)
@@ -90,7 +107,7 @@ struct Runtime {
             mailDestination = "outbox folder \(outbox.path)"
         }
         mailSender = MailSender(
-            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger)
+            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger, metrics: metrics)
         self.logger = logger
     }
 }
