@@ -22,6 +22,7 @@ extension RepositoryContract {
         ContractCheck(name: "operator: reissue returns a token to the inventory", run: reissue),
         ContractCheck(name: "operator: audit search by party, action and time", run: auditSearch),
         ContractCheck(name: "api keys: unique names, found by hash, revoked once and kept", run: apiKeys),
+        ContractCheck(name: "lock notices: queued in the lock's transaction, only by the failure that locks", run: lockNotices),
     ]
 
     static func event(_ action: String, _ subject: String = "t", at now: Date = ContractFixture.start) -> AuditEvent {
@@ -628,5 +629,26 @@ extension RepositoryContract {
         try ensure(try await f.repository.apiKey(secretHash: admin.secretHash)?.revokedAt == nil, "the other key untouched")
         let trail = try await f.repository.auditRecords(matching: AuditFilter(action: "apikey.revoke"), limit: 10)
         try ensure(trail.count == 1, "one revocation audited, got \(trail.count)")
+    }
+
+    static func lockNotices(_ f: ContractFixture) async throws {
+        let user = try await f.customer("notice")
+        let (token, _) = try await f.tokens.enrolSoftwareToken(for: user.id, actor: "test", at: ContractFixture.start)
+        let notice = [mail("token locked 1"), mail("token locked 2")]
+        for attempt in 1...6 {
+            let outcome = try await f.repository.recordFailure(
+                for: token.id, lockingAt: 5, at: ContractFixture.start, audit: event("otp.verify"),
+                lockAudit: event("token.lock"), lockMails: notice)
+            let pending = try await f.repository.pendingMails(limit: 10, at: ContractFixture.start)
+            try ensure(pending.count == (attempt >= 5 ? 2 : 0), "attempt \(attempt): \(pending.count) mails queued")
+            if attempt == 6 { try ensure(outcome == nil, "a locked token counts no more") }
+        }
+        for attempt in 1...6 {
+            _ = try await f.repository.recordPasswordFailure(
+                of: user.id, lockingAt: 5, at: ContractFixture.start, audit: event("login.password"),
+                lockAudit: event("login.lock"), lockMails: [mail("login locked")])
+            let pending = try await f.repository.pendingMails(limit: 10, at: ContractFixture.start)
+            try ensure(pending.count == (attempt >= 5 ? 3 : 2), "password attempt \(attempt): \(pending.count) mails queued")
+        }
     }
 }

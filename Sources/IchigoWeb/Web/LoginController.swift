@@ -63,7 +63,9 @@ struct LoginController: ScreenController {
         do {
             user = try await services.retail.authenticate(
                 loginID: loginID, password: fields["password"] ?? "", as: loginAudience, at: now)
-        } catch let error as IchigoError where error.code == .loginFailed || error.code == .loginLocked {
+        } catch let error as IchigoError
+            where error.code == .loginFailed || error.code == .loginLocked || error.code == .loginLastTry
+        {
             page.data.pageError = error.code.description
             page.data.formValues = ["loginId": loginID]
             return try await redirect(loginPath, page)
