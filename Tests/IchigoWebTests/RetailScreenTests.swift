@@ -411,9 +411,14 @@ struct RetailScreenTests {
         try await harness.test { api in
             let browser = Browser(client: api.client)
             try await browser.get("/login")
-            for _ in 1...4 {
+            for attempt in 1...4 {
                 try await browser.post("/login", ["loginId": "yamada", "password": "wrong-password"])
-                #expect(browser.pageError == "ログインIDまたはログインパスワードが正しくありません。")
+                // The 4th wrong password warns that the next one stops the login (残り1回, PSD2 RTS Art. 4).
+                #expect(
+                    browser.pageError
+                        == (attempt == 4
+                            ? "ログインIDまたはログインパスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。"
+                            : "ログインIDまたはログインパスワードが正しくありません。"))
             }
             try await browser.post("/login", ["loginId": "yamada", "password": "wrong-password"])
             #expect(browser.pageError?.contains("ご利用を停止しています") == true)
@@ -430,9 +435,13 @@ struct RetailScreenTests {
         try await Self.loggedIn { harness, user, api, browser in
             try await browser.get("/transfer")
             try await browser.post("/transfer", ["account": "yamada-A", "payeeBank": "0001", "payeeBranch": "123", "payeeAccount": "1234567", "payeeName": "X", "amount": "1000"])
-            for _ in 1...4 {
+            for attempt in 1...4 {
                 try await browser.post("/transfer/confirm", ["confirmationPassword": "wrong12"])
-                #expect(browser.fieldError("confirmationPassword") == "確認用パスワードが正しくありません。")
+                #expect(
+                    browser.fieldError("confirmationPassword")
+                        == (attempt == 4
+                            ? "確認用パスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。"
+                            : "確認用パスワードが正しくありません。"))
             }
             try await browser.post("/transfer/confirm", ["confirmationPassword": "wrong12"])
             #expect(browser.status == .forbidden && browser.has("ご利用を停止しています"))
