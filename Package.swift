@@ -88,7 +88,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            resources: [.copy("Templates")],
+            resources: [.copy("Templates"), .copy("OpenAPI")],
             swiftSettings: swiftSettings
         ),
         // The repository contract suite and in-memory fakes, shared by every backend's tests.

@@ -93,7 +93,7 @@ public struct CustomerService: Sendable {
     public func createCorporateContract(
         name: String, usageMode: TokenUsageMode, pin: String, actor: String, at now: Date
     ) async throws -> Contract {
-        guard !name.isEmpty, name.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
+        guard !name.isEmpty, name.unicodeScalars.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
         guard (4...8).contains(pin.count), pin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw IchigoError(.invalidInput, field: "pin")
         }
@@ -121,7 +121,7 @@ public struct CustomerService: Sendable {
     }
 
     private func makeUser(_ new: NewUser, contract: ContractID, at now: Date) throws -> User {
-        guard !new.name.isEmpty, new.name.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
+        guard !new.name.isEmpty, new.name.unicodeScalars.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
         if let email = new.email, !CredentialRules.isValidEmail(email) {
             throw IchigoError(.invalidInput, field: "email")
         }

@@ -44,8 +44,17 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     CorporateAdminController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     OperatorController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
+    // The OpenAPI 3.1 description of every JSON route (checked against this router by a test, and fuzzed
+    // against the running server by schemathesis in CI).
+    let openAPI = try OpenAPIDocument.load()
+    router.get("openapi.json") { _, _ -> Response in
+        Response(
+            status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+    }
     // Prometheus metrics, behind an API key with the `metrics` scope.
-    if let registry = services.metricsRegistry {
+    do {
+        let registry = services.metricsRegistry
         router.group()
             .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
             .add(middleware: ScopeMiddleware(scope: .metrics))
@@ -103,4 +112,15 @@ public func runServer(
         services: services, host: host, port: port, backgroundServices: backgroundServices,
         onServerRunning: onServerRunning
     ).runService()
+}
+
+/// The OpenAPI document shipped with the server (`Sources/IchigoWeb/OpenAPI/openapi.json`).
+public enum OpenAPIDocument {
+    public static func load() throws -> [UInt8] {
+        guard let url = Bundle.module.url(forResource: "OpenAPI/openapi", withExtension: "json")
+            ?? Bundle.module.url(forResource: "openapi", withExtension: "json", subdirectory: "OpenAPI"),
+            let data = FileManager.default.contents(atPath: url.path)
+        else { throw IchigoError(.corruptData, detail: "the OpenAPI document is missing from the bundle") }
+        return Array(data)
+    }
 }

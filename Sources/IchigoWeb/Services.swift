@@ -25,18 +25,21 @@ public struct IchigoServices: Sendable {
     public let logger: Logger
     /// What the server counts (`IchigoMetrics`), and the Prometheus registry `/metrics` shows (none: no `/metrics`).
     public let metrics: IchigoMetrics
-    public let metricsRegistry: PrometheusCollectorRegistry?
+    public let metricsRegistry: PrometheusCollectorRegistry
 
     public init(
         repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
         apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
-        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics = IchigoMetrics(),
+        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
         metricsRegistry: PrometheusCollectorRegistry? = nil
     ) {
         self.repository = repository
+        // Without a registry given, a registry of its own: `/metrics` shows what this instance counted.
+        let registry = metricsRegistry ?? PrometheusCollectorRegistry()
+        let metrics = metrics ?? IchigoMetrics(factory: PrometheusMetricsFactory(registry: registry))
         self.metrics = metrics
-        self.metricsRegistry = metricsRegistry
+        self.metricsRegistry = registry
         let notices = LockNotices(repository: repository, bankName: bankName, contact: bankContact)
         self.tokens = TokenService(
             repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger,

@@ -240,7 +240,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         var body = try await request.decodeJSON(as: AccountBody.self, context: context)
         guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
-        guard !body.name.isEmpty, body.name.count <= 40 else { throw IchigoError(.invalidInput, field: "name") }
+        guard !body.name.isEmpty, body.name.unicodeScalars.count <= 40 else { throw IchigoError(.invalidInput, field: "name") }
         guard body.branch.count == 3, body.branch.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw IchigoError(.invalidInput, field: "branch")
         }

@@ -29,7 +29,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         let language = Language(acceptLanguage: request.headers[.acceptLanguage])
         let path = request.uri.path
-        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || ["/health", "/ready", "/metrics"].contains(path))
+        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || ["/health", "/ready", "/metrics", "/openapi.json"].contains(path))
         do {
             return try await next(request, context)
         } catch let redirect as WebRedirect {

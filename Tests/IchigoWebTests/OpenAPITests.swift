@@ -1,0 +1,55 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Ichigo
+import IchigoSQLite
+import IchigoWeb
+import Testing
+
+/// The OpenAPI document and the router describe the same JSON API: every route the server answers under
+/// `/api`, `/app` and the operations endpoints is in the document with its method, and nothing else is.
+@Suite("OpenAPI document")
+struct OpenAPITests {
+    static func documentedOperations() throws -> Set<String> {
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(try OpenAPIDocument.load())) as? [String: Any])
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: [String: Any]])
+        var operations = Set<String>()
+        for (path, item) in paths {
+            for method in item.keys where ["get", "post", "put", "patch", "delete"].contains(method) {
+                operations.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        return operations
+    }
+
+    @Test func everyJSONRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
+        let harness = try APIHarness()
+        let router = try await buildRouter(services: harness.services)
+        let served = Set(
+            router.routes.map { "\($0.method) \($0.path)" }
+                .map { $0.replacingOccurrences(of: "//", with: "/") }
+                .filter { route in
+                    let path = String(route.split(separator: " ", maxSplits: 1)[1])
+                    return path.hasPrefix("/api/") || path.hasPrefix("/app/")
+                        || ["/health", "/ready", "/metrics", "/openapi.json"].contains(path)
+                })
+        let documented = try Self.documentedOperations()
+        #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
+        #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+        #expect(served.count >= 19)
+        try harness.repository.close()
+    }
+
+    @Test func theServerServesTheDocument() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let reply = try await api.call(.get, "/openapi.json", key: nil)
+            #expect(reply.status == .ok)
+            #expect(reply.json["openapi"] as? String == "3.1.0")
+            #expect(Array(reply.body.readableBytesView) == (try OpenAPIDocument.load()))
+        }
+    }
+}
