@@ -86,6 +86,7 @@ public struct SerialNumber: RawRepresentable, Sendable, Hashable, Codable, Custo
     public let kind: TokenKind
 
     public init?(rawValue: String) {
+        guard rawValue.utf8.allSatisfy({ $0 < 0x80 }) else { return nil }  // "ſ" would upper-case to "S"
         let text = rawValue.uppercased()
         guard let kind = TokenKind.allCases.first(where: { text.hasPrefix($0.serialPrefix) }) else { return nil }
         let digits = text.dropFirst(4)

@@ -10,6 +10,16 @@ import Synchronization
 /// `RequestLog.metadataProvider`, so every line logged while serving it — in the services too — names it.
 public enum RequestLog {
     @TaskLocal public static var requestID: String?
+    /// What inner middleware learns about the request for its access line (the API key's name).
+    @TaskLocal static var notes: Notes?
+
+    final class Notes: Sendable {
+        private let storage = Mutex<String?>(nil)
+        var apiKeyName: String? {
+            get { storage.withLock { $0 } }
+            set { storage.withLock { $0 = newValue } }
+        }
+    }
 
     /// Adds `request.id` to every log line written within a request.
     public static let metadataProvider = Logger.MetadataProvider {

@@ -141,6 +141,7 @@ struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
         var context = context
         context.apiKey = key
         context.logger[metadataKey: "api.key"] = .string(key.name)
+        RequestLog.notes?.apiKeyName = key.name
         return try await next(request, context)
     }
 }
@@ -241,7 +242,8 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
     {
         let id = request.headers[Self.headerName].flatMap { Self.isAcceptable($0) ? $0 : nil } ?? context.id
         let started = ContinuousClock.now
-        return try await RequestLog.$requestID.withValue(id) {
+        let notes = RequestLog.Notes()
+        return try await RequestLog.$requestID.withValue(id) { try await RequestLog.$notes.withValue(notes) {
             var response: Response
             do {
                 response = try await next(request, context)
@@ -252,14 +254,14 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[Self.headerName] = id
             let elapsed = ContinuousClock.now - started
             let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-            logger.info(
-                "request",
-                metadata: [
-                    "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",
-                    "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", millis))",
-                ])
+            var metadata: Logger.Metadata = [
+                "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",
+                "http.status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", millis))",
+            ]
+            if let name = notes.apiKeyName { metadata["api.key"] = .string(name) }
+            logger.info("request", metadata: metadata)
             return response
-        }
+        } }
     }
 
     static func isAcceptable(_ id: String) -> Bool {
