@@ -47,12 +47,12 @@ public final class AuditHeadFile: Sendable {
     /// head to write once the commit is durable (`nil`: nothing to advance).
     func next(in db: Database) throws -> AuditHead? {
         guard problem == nil else { return nil }
-        guard let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        guard let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
         else { return nil }
         let sequence: Int64 = last["seq"]
         if let current = read() {
             let stored = try String.fetchOne(
-                db, sql: "SELECT hash FROM audit_log WHERE seq = ?", arguments: [current.sequence])
+                db.cachedStatement(sql: "SELECT hash FROM audit_log WHERE seq = ?"), arguments: [current.sequence])
             guard let stored, constantTimeEqual(stored, current.hash), chain.isAuthentic(current) else {
                 let message =
                     "audit trail: record \(current.sequence) named by the signed head \(path) is "

@@ -196,15 +196,19 @@ public final class SQLiteRepository: IchigoRepository {
     // MARK: Tokens
 
     public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
+        // The verification path's one read: cached statements, no SQL compiled per request.
         try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id.rawValue])
             else {
                 return nil
             }
             let user = try Self.user(from: row)
             guard let tokenID = user.tokenID else { return (user, nil) }
-            let token = try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [tokenID.rawValue])
-                .map(Self.token(from:))
+            let token = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM tokens WHERE id = ?"), arguments: [tokenID.rawValue]
+            ).map(Self.token(from:))
             return (user, token)
         }
     }
@@ -306,12 +310,13 @@ public final class SQLiteRepository: IchigoRepository {
     ) async throws -> Bool {
         try await write { db in
             // The accept-once rule: only a step later than the last accepted one moves the token.
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = ?,
                         last_used_at = ?, updated_at = ?
                     WHERE id = ? AND state = ? AND last_step < ?
-                    """,
+                    """
+            ).execute(
                 arguments: [
                     step, driftSteps, newState.rawValue, now.millis, now.millis, token.rawValue, state.rawValue, step,
                 ])
@@ -330,14 +335,14 @@ public final class SQLiteRepository: IchigoRepository {
             // Counted and locked in one statement: the count is exact under any concurrency.
             guard
                 let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
-                            state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END,
-                            locked_from = CASE WHEN failure_count + 1 >= ? THEN state ELSE locked_from END
-                        WHERE id = ? AND state IN ('issued', 'active')
-                        RETURNING failure_count, state
-                        """,
+                    db.cachedStatement(
+                        sql: """
+                            UPDATE tokens SET failure_count = failure_count + 1, updated_at = ?,
+                                state = CASE WHEN failure_count + 1 >= ? THEN 'locked' ELSE state END,
+                                locked_from = CASE WHEN failure_count + 1 >= ? THEN state ELSE locked_from END
+                            WHERE id = ? AND state IN ('issued', 'active')
+                            RETURNING failure_count, state
+                            """),
                     arguments: [now.millis, threshold, threshold, token.rawValue])
             else { return nil }
             let count: Int = row["failure_count"]
@@ -375,14 +380,15 @@ public final class SQLiteRepository: IchigoRepository {
 
     /// Chains `event` after the newest record, inside the caller's transaction.
     func appendAudit(_ event: AuditEvent, in db: Database) throws {
-        let head = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
             .map { (sequence: $0["seq"] as Int64, hash: $0["hash"] as String) }
         let record = chain.record(for: event, after: head)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 record.sequence, event.at.millis, event.actor, event.action, event.subject, event.outcome, event.reason,
                 record.previousHash, record.hash,
