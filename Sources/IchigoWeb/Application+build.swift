@@ -57,7 +57,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
         let registry = services.metricsRegistry
         router.group()
             .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
-            .add(middleware: ScopeMiddleware(scope: .metrics))
+            .add(middleware: ScopeMiddleware(scope: .metrics, audit: services.repository, clock: services.clock))
             .get("metrics") { _, _ -> Response in
                 Response(
                     status: .ok,

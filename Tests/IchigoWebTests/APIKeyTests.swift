@@ -36,6 +36,12 @@ struct APIKeyTests {
             #expect(trail.first?.event.actor == "api:login-gateway")
             let created = try await harness.repository.auditRecords(matching: AuditFilter(action: "user.create"), limit: 5)
             #expect(created.first?.event.actor == "api:admin")
+            // The refused calls are audited with the key's name, and so are reads.
+            let refused = try await harness.repository.auditRecords(matching: AuditFilter(action: "api.call"), limit: 10)
+            #expect(refused.count == 3 && refused.allSatisfy { $0.event.actor == "api:login-gateway" && $0.event.outcome == "refused" })
+            _ = try await api.call(.get, "/api/v1/tokens/\(serial)")
+            let reads = try await harness.repository.auditRecords(matching: AuditFilter(action: "token.read"), limit: 5)
+            #expect(reads.first?.event.actor == "api:admin" && reads.first?.event.subject == serial)
         }
     }
 

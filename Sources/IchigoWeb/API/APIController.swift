@@ -12,14 +12,14 @@ struct APIController<Context: APIRequestContext>: Sendable {
     let services: IchigoServices
 
     func addRoutes(to group: RouterGroup<Context>) {
-        let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify))
+        let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify, audit: services.repository, clock: services.clock))
         verifying.post("users/:userID/token/activate", use: activate)
         verifying.post("users/:userID/verify", use: verify)
-        let reading = group.group().add(middleware: ScopeMiddleware(scope: .read))
+        let reading = group.group().add(middleware: ScopeMiddleware(scope: .read, audit: services.repository, clock: services.clock))
         reading.get("users/:userID", use: readUser)
         reading.get("tokens/:serial", use: readToken)
         reading.get("users/:userID/accounts", use: listAccounts)
-        let admin = group.group().add(middleware: ScopeMiddleware(scope: .admin))
+        let admin = group.group().add(middleware: ScopeMiddleware(scope: .admin, audit: services.repository, clock: services.clock))
         admin.post("users", use: createUser)
         admin.post("contracts", use: createContract)
         admin.post("contracts/:contractID/users", use: addContractUser)
@@ -150,7 +150,14 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func readUser(_ request: Request, context: Context) async throws -> UserBody {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
+        try await auditRead("user.read", subject: id.rawValue, context: context)
         return userBody(found.user, token: found.token)
+    }
+
+    /// Reads are audited too: who looked at a customer's data, with which key.
+    private func auditRead(_ action: String, subject: String, context: Context) async throws {
+        try await services.repository.append(
+            AuditEvent(at: services.clock.now(), actor: context.actor, action: action, subject: subject, outcome: "ok"))
     }
 
     @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {
@@ -198,6 +205,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func readToken(_ request: Request, context: Context) async throws -> TokenBody {
         let token = try await token(from: context)
         let users = try await services.repository.users(holding: token.id)
+        try await auditRead("token.read", subject: token.serial.rawValue, context: context)
         return tokenBody(token, users: users.map(\.id.rawValue))
     }
 
@@ -268,6 +276,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func listAccounts(_ request: Request, context: Context) async throws -> AccountList {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
+        try await auditRead("account.list", subject: id.rawValue, context: context)
         return AccountList(
             accounts: try await services.repository.accounts(of: id).map {
                 AccountBody(id: $0.id, name: $0.name, branch: $0.branch, number: $0.number, balance: $0.balance)

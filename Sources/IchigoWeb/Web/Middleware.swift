@@ -146,15 +146,24 @@ struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
     }
 }
 
-/// Lets a request through only if its API key has `scope` (or `admin`): 403 `request.scope_missing` otherwise.
+/// Lets a request through only if its API key has `scope` (or `admin`): 403 `request.scope_missing` otherwise,
+/// and the refusal is audited with the key's name (a key used beyond its purpose is worth a look).
 struct ScopeMiddleware<Context: APIRequestContext>: RouterMiddleware {
     let scope: APIScope
+    let audit: any IchigoRepository
+    let clock: any IchigoClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         guard let key = context.apiKey else { throw IchigoError(.unauthorized) }
-        guard key.allows(scope) else { throw IchigoError(.scopeMissing, detail: scope.rawValue) }
+        guard key.allows(scope) else {
+            try await audit.append(
+                AuditEvent(
+                    at: clock.now(), actor: context.actor, action: "api.call", subject: "\(request.method) \(request.uri.path)",
+                    outcome: "refused", reason: "scope \(scope.rawValue) missing"))
+            throw IchigoError(.scopeMissing, detail: scope.rawValue)
+        }
         return try await next(request, context)
     }
 }
