@@ -164,8 +164,10 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_document(s
                     "response_schema_conformance,negative_data_rejection",
         "--max-examples", os.environ.get("ICHIGO_SCHEMATHESIS_EXAMPLES", "40"),
         "--seed", os.environ.get("ICHIGO_SCHEMATHESIS_SEED", "20261123"),
-        "--workers", "2", "--no-color", "--report", "json", "--report-json-path", report,
+        "--workers", "1", "--no-color", "--report", "json", "--report-json-path", report,
     ]
+    # One worker: with several threads, Python 3.11's ast.parse (used by hypothesis to describe filters) can
+    # fail with "AST constructor recursion depth mismatch", an error of the tool, not of the API.
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     summary = [line for line in done.stdout.splitlines() if "generated" in line or "passed" in line or "failure" in line]
     print("\n".join(summary[-6:]))
