@@ -52,7 +52,7 @@ public struct APIKey: Sendable, Hashable {
 
     /// The stored form of a secret.
     public static func hash(secret: String) -> String {
-        SHA256.hash(data: Array(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Array(secret.utf8)).hexString
     }
 }
 
