@@ -164,7 +164,8 @@ public struct OCRA: Sendable {
         guard suite.period != nil else { throw OCRAError(.unexpectedInput, "\(suite.text) has no time step T") }
         guard window >= 0 else { throw OCRAError(.invalidInput, "a negative window") }
         // T is the last 8 bytes of the data input: build it once, then write each step over them.
-        var message = try dataInput(question: question, counter: counter, pin: pin, session: session, time: .step(centre))
+        var message = try dataInput(
+            question: question, counter: counter, pin: pin, session: session, time: .step(centre))
         let offset = message.count - 8
         func matches(_ step: UInt64) -> Bool {
             Self.write(step, into: &message, at: offset)
@@ -230,7 +231,8 @@ public struct OCRA: Sendable {
         if let sessionLength = suite.sessionLength {
             guard let session else { throw OCRAError(.missingInput, "\(suite.text) needs the session S") }
             guard session.count == sessionLength else {
-                throw OCRAError(.invalidInput, "\(suite.text) needs \(sessionLength) session bytes, not \(session.count)")
+                throw OCRAError(
+                    .invalidInput, "\(suite.text) needs \(sessionLength) session bytes, not \(session.count)")
             }
             message += session
         } else if session != nil {
@@ -265,7 +267,9 @@ public struct OCRA: Sendable {
     }
 
     static func append(_ value: UInt64, to message: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            message.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 
     static func write(_ value: UInt64, into message: inout [UInt8], at offset: Int) {

@@ -159,7 +159,8 @@ public struct OCRASuite: Sendable, Hashable, CustomStringConvertible {
             }
             seen.insert(position)
             guard position > last else {
-                throw OCRAError(.inputOutOfOrder, "data input \(letter) comes after \(order[last]) (order C, Q, P, S, T)")
+                throw OCRAError(
+                    .inputOutOfOrder, "data input \(letter) comes after \(order[last]) (order C, Q, P, S, T)")
             }
             last = position
             let parameter = element.dropFirst()

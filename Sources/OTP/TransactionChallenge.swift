@@ -44,7 +44,8 @@ public struct TransactionChallenge: Sendable, Hashable {
     public func question(for suite: OCRASuite) throws(OCRAError) -> OCRAQuestion {
         guard suite.challengeFormat == .numeric else {
             throw OCRAError(
-                .transactionDoesNotFitSuite, "transaction challenges are numeric; \(suite.text) asks Q\(suite.challengeFormat.rawValue)")
+                .transactionDoesNotFitSuite,
+                "transaction challenges are numeric; \(suite.text) asks Q\(suite.challengeFormat.rawValue)")
         }
         let text = challenge
         guard text.utf8.count <= suite.maximumChallengeLength else {

@@ -29,7 +29,8 @@ struct OCRAAgreementTests {
     }
 
     static func load() throws -> Fixture {
-        let url = try #require(Bundle.module.url(forResource: "vectors", withExtension: "json", subdirectory: "Fixtures/OCRA"))
+        let url = try #require(
+            Bundle.module.url(forResource: "vectors", withExtension: "json", subdirectory: "Fixtures/OCRA"))
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }
 
@@ -43,7 +44,8 @@ struct OCRAAgreementTests {
             let suite = try OCRASuite(item.suite)
             let ocra = OCRA(seed: Seed(bytes: hexBytes(item.key)), suite: suite)
             var question =
-                item.question.count == 2 ? OCRAQuestion.mutual(item.question[0], item.question[1]) : OCRAQuestion(item.question[0])
+                item.question.count == 2
+                ? OCRAQuestion.mutual(item.question[0], item.question[1]) : OCRAQuestion(item.question[0])
             if let transfer = item.transaction {
                 let transaction = try TransactionChallenge(payeeAccount: transfer.account, amount: transfer.amount)
                 question = try transaction.question(for: suite)
@@ -77,7 +79,9 @@ struct OCRAAgreementTests {
             features.insert("\(suite.digits) digits")
         }
         #expect(checked == cases.count)
-        let wanted: Set<String> = Set(["N", "A", "H", "mutual", "C", "P", "S", "T time", "T step", "transaction", "SHA1", "SHA256", "SHA512"] + (4...10).map { "\($0) digits" })
+        let wanted: Set<String> = Set(
+            ["N", "A", "H", "mutual", "C", "P", "S", "T time", "T step", "transaction", "SHA1", "SHA256", "SHA512"]
+                + (4...10).map { "\($0) digits" })
         #expect(features == wanted)
     }
 }

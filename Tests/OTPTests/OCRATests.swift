@@ -43,7 +43,9 @@ struct OCRAVectorTests {
 
     /// C.1 One-Way Challenge-Response.
     static let oneWaySHA1: [Vector] = {
-        let codes = ["237653", "243178", "653583", "740991", "608993", "388898", "816933", "224598", "750600", "294470"]
+        let codes = [
+            "237653", "243178", "653583", "740991", "608993", "388898", "816933", "224598", "750600", "294470",
+        ]
         return (0...9).map { n in
             Vector(suite: "OCRA-1:HOTP-SHA1-6:QN08", key: 20, question: repeated(n), response: codes[n])
         }
@@ -62,7 +64,8 @@ struct OCRAVectorTests {
     static let oneWayPIN: [Vector] = {
         let codes = ["83238735", "01501458", "17957585", "86776967", "86807031"]
         return (0...4).map { n in
-            Vector(suite: "OCRA-1:HOTP-SHA256-8:QN08-PSHA1", key: 32, question: repeated(n), pin: true, response: codes[n])
+            Vector(
+                suite: "OCRA-1:HOTP-SHA256-8:QN08-PSHA1", key: 32, question: repeated(n), pin: true, response: codes[n])
         }
     }()
     static let oneWayCounter: [Vector] = {
@@ -190,7 +193,9 @@ struct OCRADataInputTests {
         #expect(try suite.questionField("123") != suite.questionField("1230"))
         // 64 nines: 10^64 - 1 is 54 hex digits (Python: '%x' % (10**64 - 1)).
         let nines = try suite.questionField(OCRAQuestion(String(repeating: "9", count: 64)))
-        #expect(nines == hexBytes("184f03e93ff9f4daa797ed6e38ed64bf6a1f00ffffffffffffffff") + [UInt8](repeating: 0, count: 101))
+        #expect(
+            nines == hexBytes("184f03e93ff9f4daa797ed6e38ed64bf6a1f00ffffffffffffffff")
+                + [UInt8](repeating: 0, count: 101))
         // An odd number of hex digits gets a 0 digit on the right: 4095 is fff, written ff f0.
         #expect(try suite.questionField("4095").prefix(3) == [0xFF, 0xF0, 0x00])
         #expect(OCRASuite.hexDigits(ofDecimal: Array("4294967296".utf8)) == [1, 0, 0, 0, 0, 0, 0, 0, 0])
@@ -522,10 +527,12 @@ struct OCRAVerificationTests {
                 if let found { #expect(try ocra.response(to: "777", counter: found, pin: pin) == response) }
             }
             // The wrong PIN matches nothing.
-            #expect(try ocra.matchingCounter(for: response, to: "777", from: 0, lookAhead: 20, pin: .pin("0000")) == nil)
+            #expect(
+                try ocra.matchingCounter(for: response, to: "777", from: 0, lookAhead: 20, pin: .pin("0000")) == nil)
         }
         let last = try ocra.response(to: "777", counter: UInt64.max, pin: pin)
-        #expect(try ocra.matchingCounter(for: last, to: "777", from: UInt64.max - 1, lookAhead: 5, pin: pin) == UInt64.max)
+        #expect(
+            try ocra.matchingCounter(for: last, to: "777", from: UInt64.max - 1, lookAhead: 5, pin: pin) == UInt64.max)
         let error = #expect(throws: OCRAError.self) {
             try OCRA(seed: Self.seed, suite: try OCRASuite("OCRA-1:HOTP-SHA256-8:QN08-T1M"))
                 .matchingCounter(for: last, to: "1", from: 0, time: .step(1))
@@ -573,7 +580,9 @@ struct TransactionChallengeTests {
         let amounts = [1, 9, 10, 100, 1000, 10_000, 12_345, 100_000_000]
         for account in accounts {
             for amount in amounts {
-                fields.insert(try suite.questionField(try TransactionChallenge(payeeAccount: account, amount: amount).question(for: suite)))
+                fields.insert(
+                    try suite.questionField(
+                        try TransactionChallenge(payeeAccount: account, amount: amount).question(for: suite)))
             }
         }
         #expect(fields.count == accounts.count * amounts.count)
@@ -581,7 +590,8 @@ struct TransactionChallengeTests {
 
     @Test func mustFitTheSuite() throws {
         let short = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN08")
-        #expect(try TransactionChallenge(payeeAccount: "1234567", amount: 9).question(for: short).description == "91234567")
+        #expect(
+            try TransactionChallenge(payeeAccount: "1234567", amount: 9).question(for: short).description == "91234567")
         let tooLong = #expect(throws: OCRAError.self) {
             try TransactionChallenge(payeeAccount: "1234567", amount: 10).question(for: short)
         }
