@@ -184,7 +184,7 @@ public struct OCRA: Sendable {
     /// For a suite with `C`: the counter from `counter` to `counter + lookAhead` at which `response` answers
     /// `question`, trying them in increasing order.
     ///
-    /// The caller stores the matched counter + 1 as the next expected one, so a response works once (RFC 6287 §7.1;
+    /// The caller stores the matched counter + 1 as the next expected one, so a response works once (RFC 6287 §5.1:
     /// the token's counter moves on every computation, the server's only on success).
     /// - Returns: the matched counter, or `nil`.
     /// - Throws: `.unexpectedInput` if the suite has no `C`; otherwise as `response(to:…)`.

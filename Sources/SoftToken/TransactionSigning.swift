@@ -127,7 +127,7 @@ extension TokenStore {
     /// Signs a transfer: the OCRA response of `token` to the transfer's challenge (`TransactionChallenge`).
     ///
     /// Inputs the suite names come from here: the time (T) from `now`, the counter (C) from the store, which moves
-    /// on by one for every signature (the bank's server moves its own only on success, RFC 6287 §7.1), and the PIN
+    /// on by one for every signature (the bank's server moves its own only on success, RFC 6287 §5.1), and the PIN
     /// (P) from `pin`. Suites with session information (S) are refused: the software token has no source for it.
     /// - Parameters:
     ///   - suite: an OCRA suite to use instead of the stored one (for tests).
