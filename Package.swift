@@ -35,7 +35,7 @@ let package = Package(
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
-        // Pure one-time-password algorithms: HOTP, TOTP, base32, otpauth URIs, PSKC (RFC 6030) reading.
+        // Pure one-time-password algorithms: HOTP, TOTP, OCRA (RFC 6287), base32, otpauth URIs, PSKC (RFC 6030).
         .target(
             name: "OTP",
             dependencies: [

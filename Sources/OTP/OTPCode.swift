@@ -41,12 +41,7 @@ public struct OTPCode: Sendable, Hashable, CustomStringConvertible {
 
     /// Compares two codes in time independent of where they differ.
     public func isEqual(inConstantTime other: OTPCode) -> Bool {
-        guard digits.count == other.digits.count else { return false }
-        var difference: UInt8 = 0
-        for index in digits.indices {
-            difference |= digits[index] ^ other.digits[index]
-        }
-        return difference == 0
+        ConstantTime.isEqual(digits, other.digits)
     }
 
     /// Whether `value`, written with this code's number of digits, is this code. Constant time.

@@ -79,11 +79,7 @@ enum SHA224 {
 
     /// Whether `mac` is the HMAC-SHA224 of `message`, compared in time independent of where they differ.
     static func isValidAuthenticationCode(_ mac: [UInt8], for message: [UInt8], key: [UInt8]) -> Bool {
-        let expected = authenticationCode(for: message, key: key)
-        guard mac.count == expected.count else { return false }
-        var difference: UInt8 = 0
-        for index in expected.indices { difference |= expected[index] ^ mac[index] }
-        return difference == 0
+        ConstantTime.isEqual(authenticationCode(for: message, key: key), mac)
     }
 
     private static func rotate(_ value: UInt32, _ count: UInt32) -> UInt32 {

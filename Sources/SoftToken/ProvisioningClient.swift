@@ -12,6 +12,39 @@ public struct Provisioned: Sendable {
     public var seed: Seed
     public var parameters: TOTPParameters
     public var issuer: String
+    /// The OCRA suite for transaction signing (`ocraSuite` in the answer), when the bank gives one.
+    public var ocraSuite: OCRASuite?
+    /// An `ocraSuite` the answer carried that is not a valid OCRA suite: the token is still set up (its seed is
+    /// delivered once), without transaction signing, and the customer is told.
+    public var refusedOCRASuite: OCRAError?
+
+    /// Reads the server's answer (`POST /app/v1/provision`, status 200).
+    /// - Throws: `SetupError` `.server(200, …)` for an answer without a usable serial, secret or TOTP parameters.
+    public init(answer data: Data) throws(SetupError) {
+        struct Body: Decodable {
+            var serial: String
+            var secret: String
+            var algorithm: String
+            var digits: Int
+            var period: Int
+            var issuer: String
+            var ocraSuite: String?
+        }
+        guard let body = try? JSONDecoder().decode(Body.self, from: data), let bytes = Base32.decode(body.secret),
+            !bytes.isEmpty, let algorithm = OTPAlgorithm(name: body.algorithm)
+        else { throw SetupError(kind: .server(200, "malformed provisioning answer")) }
+        self.serial = body.serial
+        self.seed = Seed(bytes: bytes)
+        self.parameters = TOTPParameters(algorithm: algorithm, digits: body.digits, period: body.period)
+        self.issuer = body.issuer
+        if let text = body.ocraSuite {
+            do {
+                self.ocraSuite = try OCRASuite(text)
+            } catch {
+                self.refusedOCRASuite = error
+            }
+        }
+    }
 }
 
 /// Why a setup failed, in words for the customer.
@@ -76,15 +109,6 @@ public struct ProvisioningClient: Sendable {
         var consent: Bool
     }
 
-    struct ResponseBody: Decodable {
-        var serial: String
-        var secret: String
-        var algorithm: String
-        var digits: Int
-        var period: Int
-        var issuer: String
-    }
-
     struct ErrorBody: Decodable {
         struct Detail: Decodable {
             var code: String
@@ -139,12 +163,6 @@ public struct ProvisioningClient: Sendable {
                 throw SetupError(kind: .server(Int(response.status.code), detail?.error.message ?? String(buffer: body)))
             }
         }
-        let result = try JSONDecoder().decode(ResponseBody.self, from: data)
-        guard let bytes = Base32.decode(result.secret), !bytes.isEmpty, let algorithm = OTPAlgorithm(name: result.algorithm)
-        else { throw SetupError(kind: .server(200, "malformed provisioning answer")) }
-        return Provisioned(
-            serial: result.serial, seed: Seed(bytes: bytes),
-            parameters: TOTPParameters(algorithm: algorithm, digits: result.digits, period: result.period),
-            issuer: result.issuer)
+        return try Provisioned(answer: data)
     }
 }

@@ -16,10 +16,15 @@ public struct InstalledToken: Codable, Sendable, Equatable {
     /// The seed sealed with AES-GCM under the store key, bound to this installation (see `TokenStore`).
     public var sealedSeed: String
     public var installedAt: Date
+    /// The OCRA suite for transaction signing (`ichigo-token sign`), as the server or the PSKC file gave it; absent
+    /// in stores written before OCRA and for tokens without it.
+    public var ocraSuite: String?
+    /// For an OCRA suite with a counter C: the counter of the next signature (0 when absent).
+    public var ocraCounter: UInt64?
 
     public init(
         serial: String, issuer: String, server: String, algorithm: String, digits: Int, period: Int, sealedSeed: String,
-        installedAt: Date
+        installedAt: Date, ocraSuite: String? = nil, ocraCounter: UInt64? = nil
     ) {
         self.serial = serial
         self.issuer = issuer
@@ -29,6 +34,8 @@ public struct InstalledToken: Codable, Sendable, Equatable {
         self.period = period
         self.sealedSeed = sealedSeed
         self.installedAt = installedAt
+        self.ocraSuite = ocraSuite
+        self.ocraCounter = ocraCounter
     }
 
     public var parameters: TOTPParameters {
@@ -157,10 +164,11 @@ public struct TokenStore: Sendable {
         }
     }
 
-    /// Adds a token received from the server.
+    /// Adds a token received from the server (or read from a PSKC file), with its OCRA suite when it has one.
     @discardableResult
     public func add(
-        serial: String, seed: Seed, parameters: TOTPParameters, issuer: String, server: String, at now: Date = Date()
+        serial: String, seed: Seed, parameters: TOTPParameters, issuer: String, server: String,
+        ocraSuite: OCRASuite? = nil, at now: Date = Date()
     ) throws -> InstalledToken {
         guard let key = try storeKey(create: true) else { throw TokenStoreError(.corrupt(keyFile.path)) }
         let box = try seed.withUnsafeBytes {
@@ -169,7 +177,7 @@ public struct TokenStore: Sendable {
         let token = InstalledToken(
             serial: serial, issuer: issuer, server: server, algorithm: parameters.algorithm.rawValue,
             digits: parameters.digits, period: parameters.period, sealedSeed: box.combined!.base64EncodedString(),
-            installedAt: now)
+            installedAt: now, ocraSuite: ocraSuite?.text)
         var all = try tokens().filter { $0.serial != serial }
         all.append(token)
         try write(all)
@@ -199,10 +207,27 @@ public struct TokenStore: Sendable {
 
     /// Opens a token's seed; fails if the store was copied from another device.
     public func generator(for token: InstalledToken) throws -> TOTP {
+        TOTP(seed: try seed(of: token), parameters: token.parameters)
+    }
+
+    /// The token's OCRA computer for `suite`; fails like `generator(for:)` if the store was copied.
+    public func ocra(for token: InstalledToken, suite: OCRASuite) throws -> OCRA {
+        OCRA(seed: try seed(of: token), suite: suite)
+    }
+
+    private func seed(of token: InstalledToken) throws -> Seed {
         guard let key = try storeKey(create: false) else { throw TokenStoreError(.copiedFromAnotherDevice) }
         guard let combined = Data(base64Encoded: token.sealedSeed), let box = try? AES.GCM.SealedBox(combined: combined),
             let bytes = try? AES.GCM.open(box, using: key.key, authenticating: associatedData(serial: token.serial, key: key))
         else { throw TokenStoreError(.copiedFromAnotherDevice) }
-        return TOTP(seed: Seed(bytes: bytes), parameters: token.parameters)
+        return Seed(bytes: bytes)
+    }
+
+    /// Sets the counter of the token's next OCRA signature.
+    public func setOCRACounter(_ counter: UInt64, serial: String) throws {
+        var all = try tokens()
+        guard let index = all.firstIndex(where: { $0.serial == serial }) else { throw TokenStoreError(.notFound(serial)) }
+        all[index].ocraCounter = counter
+        try write(all)
     }
 }

@@ -18,7 +18,7 @@ struct IchigoToken: AsyncParsableCommand {
             ~/.local/share/ichigo-token/store.key (0600). A store copied to another machine does not work there. \
             ICHIGO_TOKEN_HOME=DIR keeps both under DIR instead.
             """,
-        subcommands: [Setup.self, Show.self, List.self, Remove.self, Hardware.self])
+        subcommands: [Setup.self, Show.self, Sign.self, List.self, Remove.self, Hardware.self])
 }
 
 struct Common: ParsableArguments {
@@ -76,6 +76,13 @@ func storeMessage(_ error: TokenStoreError, japanese: Bool) -> String {
     }
 }
 
+func refusedSuiteMessage(_ error: OCRAError, japanese: Bool) -> String {
+    (japanese
+        ? "取引認証（OCRA）の設定が正しくないため、取引認証なしで保存しました: "
+        : "The transaction-signing (OCRA) suite is not valid, so the token is kept without transaction signing: ")
+        + error.description
+}
+
 struct Setup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "初期設定: set up a token with サービスID, ユーザID and 利用開始パスワード (asked if not given).")
@@ -118,7 +125,10 @@ struct Setup: AsyncParsableCommand {
                 activationPassword: password, consent: true)
             try store.add(
                 serial: provisioned.serial, seed: provisioned.seed, parameters: provisioned.parameters,
-                issuer: provisioned.issuer, server: server)
+                issuer: provisioned.issuer, server: server, ocraSuite: provisioned.ocraSuite)
+            if let refused = provisioned.refusedOCRASuite {
+                complain(refusedSuiteMessage(refused, japanese: ja))
+            }
             say(ja
                 ? "初期設定が完了しました。シリアル番号: \(provisioned.serial)\nichigo-token show でワンタイムパスワードを表示します。"
                 : "Set-up complete. Serial number: \(provisioned.serial)\nRun ichigo-token show to see the one-time password.")
@@ -169,6 +179,69 @@ struct Show: AsyncParsableCommand {
                 try await Task.sleep(for: .seconds(1))
             }
             if !json { say("") }
+        } catch let error as TokenStoreError {
+            complain(storeMessage(error, japanese: ja))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `ichigo-token sign`: the transaction-signing code for a transfer, bound to its payee account and amount.
+struct Sign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "取引認証: sign a transfer — the code for the payee's account number and the amount (asked if not given).",
+        discussion: """
+            The code is the token's OCRA (RFC 6287) response to a challenge made of the amount in yen and the payee's \
+            7-digit account number, so a code typed for one transfer is worthless for another payee or amount. The \
+            token's OCRA suite comes from the bank at setup (or from the PSKC file); --suite overrides it for tests.
+            """)
+
+    @OptionGroup var common: Common
+    @Option(help: "The token's serial (needed when several are installed)") var serial: String?
+    @Option(help: "振込先口座番号: the payee's account number, 7 digits") var account: String?
+    @Option(help: "振込金額: the amount in yen, e.g. 50000 or 50,000") var amount: String?
+    @Option(help: "An OCRA suite to use instead of the token's (for tests), e.g. OCRA-1:HOTP-SHA256-8:QN20-T1M")
+    var suite: String?
+    @Option(help: "The PIN, for a suite with P (for scripts; asked without echo otherwise)") var pin: String?
+    @Flag(help: "Print JSON for scripts") var json = false
+
+    func run() async throws {
+        let ja = common.japanese
+        let store = TokenStore.standard()
+        do {
+            let token = try store.token(serial: serial)
+            // Refuse a token without a suite before asking anything.
+            let signingSuite = try store.signingSuite(for: token, override: suite)
+            guard let accountText = account ?? ask(ja ? "振込先口座番号（7桁）: " : "Payee account number (7 digits): ") else {
+                complain(ja ? "入力が中断されました。" : "Input ended.")
+                throw ExitCode(2)
+            }
+            guard let payee = TransferInput.account(from: accountText) else { throw SignError(.invalidAccount) }
+            guard let amountText = amount ?? ask(ja ? "振込金額（円）: " : "Amount (yen): ") else {
+                complain(ja ? "入力が中断されました。" : "Input ended.")
+                throw ExitCode(2)
+            }
+            guard let yen = TransferInput.amount(from: amountText) else { throw SignError(.invalidAmount) }
+            var pinText = pin
+            if signingSuite.pinHash != nil, pinText == nil {
+                pinText = ask(ja ? "暗証番号: " : "PIN: ", secret: true)
+            }
+            let signature = try store.signTransfer(
+                token: token, payeeAccount: payee, amount: yen, suite: suite, pin: pinText, at: Date())
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                say(String(decoding: try encoder.encode(signature), as: UTF8.self))
+            } else {
+                let grouped = TransferInput.grouped(yen)
+                say(
+                    ja
+                        ? "振込先口座番号 \(signature.payeeAccount)、振込金額 \(grouped)円 の取引認証番号: \(signature.code)"
+                        : "Transaction code for \(grouped) yen to account \(signature.payeeAccount): \(signature.code)")
+            }
+        } catch let error as SignError {
+            complain(error.message(japanese: ja))
+            throw ExitCode(1)
         } catch let error as TokenStoreError {
             complain(storeMessage(error, japanese: ja))
             throw ExitCode(1)
@@ -264,9 +337,17 @@ struct Hardware: AsyncParsableCommand {
                 complain(ja ? "シリアル番号 \(serial) はファイルにありません。" : "Serial \(serial) is not in the file.")
                 throw ExitCode(1)
             }
+            var suite: OCRASuite? = nil
+            if let text = found.ocraSuite {
+                do {
+                    suite = try OCRASuite(text)
+                } catch {
+                    complain(refusedSuiteMessage(error, japanese: ja))
+                }
+            }
             try TokenStore.standard().add(
                 serial: found.serial, seed: found.seed, parameters: found.parameters,
-                issuer: found.manufacturer ?? "hardware", server: "hardware")
+                issuer: found.manufacturer ?? "hardware", server: "hardware", ocraSuite: suite)
             say(
                 ja
                     ? "ハードウェアトークン \(found.serial) を保存しました。ichigo-token show --serial \(found.serial) でワンタイムパスワードを表示します。"
