@@ -48,9 +48,6 @@ public final class SQLiteRepository: IchigoRepository {
         return SchemaStatus(applied: applied.sorted(), known: migrator.migrations)
     }
 
-    /// A short read on the calling thread (GRDB's synchronous read), for the hot path.
-    func readHere<T>(_ block: (Database) throws -> T) throws -> T { try pool.read(block) }
-
     /// Closes the database.
     public func close() throws {
         groupCommit.stop()
@@ -202,9 +199,10 @@ public final class SQLiteRepository: IchigoRepository {
     // MARK: Tokens
 
     public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
-        // The verification path's one read: cached statements, no SQL compiled per request, and run on the
-        // caller's thread (a read of two rows from the page cache is shorter than a hop to a reader queue).
-        try readHere { db in
+        // The verification path's one read: cached statements, no SQL compiled per request. (Not GRDB's
+        // synchronous read on the caller's thread: with every cooperative thread waiting for a reader while the
+        // readers wait for a cooperative thread to hand them back, the server deadlocked under load.)
+        try await pool.read { db in
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id.rawValue])
