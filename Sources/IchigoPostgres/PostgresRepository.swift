@@ -101,7 +101,11 @@ public final class PostgresRepository: Sendable {
         do {
             try await migrations.value
         } catch {
-            throw PostgresStoreError.mapping(error)
+            let mapped = PostgresStoreError.mapping(error)
+            let store = mapped as? PostgresStoreError
+            throw PostgresStoreError(
+                sqlState: store?.sqlState,
+                message: "cannot open the database \(location ?? "(client given)"): \(store?.message ?? "\(mapped)")")
         }
         migrated.store(true, ordering: .releasing)
     }

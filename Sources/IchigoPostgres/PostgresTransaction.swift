@@ -78,7 +78,9 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     static func mapping(_ error: any Error) -> any Error {
         guard let error = error as? PSQLError else { return error }
         guard error.code == .server, let info = error.serverInfo else {
-            return PostgresStoreError(sqlState: nil, message: "\(error.code)")
+            // Connection failures: the code and the underlying error (host, port, TLS), never the query.
+            let underlying = error.underlying.map { ": \($0)" } ?? ""
+            return PostgresStoreError(sqlState: nil, message: "\(error.code)\(underlying)")
         }
         let state = info[.sqlState]
         let constraint = info[.constraintName]
