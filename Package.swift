@@ -175,8 +175,9 @@ let package = Package(
         .testTarget(
             name: "IchigoPostgresTests",
             dependencies: [
-                "IchigoPostgres", "IchigoTesting", "Ichigo", "OTP",
+                "IchigoPostgres", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

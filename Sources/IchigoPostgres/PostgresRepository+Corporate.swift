@@ -154,7 +154,8 @@ extension PostgresRepository: CorporateRepository {
         ).map(Self.corporateTransfer(from:))
     }
 
-    public func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome {
+    public func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
+    {
         try await write { tx in
             // The transfer's row stays locked until the commit: a concurrent approval waits, then finds it no
             // longer pending.
@@ -289,7 +290,9 @@ extension PostgresRepository: OperatorRepository {
         try await write { tx in
             // One look for every serial of the batch; the first one stored already (or repeated) is named.
             var stored = Set<String>()
-            for row in try await tx.rows("SELECT serial FROM tokens WHERE serial = ANY(\(tokens.map(\.serial.rawValue)))") {
+            for row in try await tx.rows(
+                "SELECT serial FROM tokens WHERE serial = ANY(\(tokens.map(\.serial.rawValue)))")
+            {
                 stored.insert(try Columns(row)["serial"])
             }
             var seen = Set<String>()

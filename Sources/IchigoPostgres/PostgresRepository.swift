@@ -138,7 +138,9 @@ public final class PostgresRepository: Sendable {
 
     /// Runs `work` in a write transaction: `BEGIN`, the work, its audit events chained under the head lock, `COMMIT`.
     /// If the work throws, nothing of it stays. A transaction that lost a deadlock runs again (at most 5 times).
-    func write<T: Sendable>(_ work: (PostgresTransaction) async throws -> T) async throws -> T {
+    /// The work is `@Sendable` and touches the database only through its `PostgresTransaction`, so a batching `write`
+    /// (several callers' work in one transaction, each in a savepoint) can take it as it is.
+    func write<T: Sendable>(_ work: @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
         try await prepare()
         var attempt = 0
         while true {
@@ -198,7 +200,8 @@ public final class PostgresRepository: Sendable {
             }
             try await transaction.run(
                 PostgresQuery(
-                    unsafeSQL: "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
+                    unsafeSQL:
+                        "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
                         + values.joined(separator: ", "),
                     binds: binds))
             start = end
@@ -210,7 +213,9 @@ public final class PostgresRepository: Sendable {
     // MARK: Readiness
 
     public func schemaStatus() async throws -> SchemaStatus {
-        let applied = try await rows("SELECT id FROM schema_migrations ORDER BY id").map { try Columns($0)["id"] as String }
+        let applied = try await rows("SELECT id FROM schema_migrations ORDER BY id").map {
+            try Columns($0)["id"] as String
+        }
         return SchemaStatus(applied: applied, known: PostgresSchema.migrations.map(\.id))
     }
 }
@@ -596,7 +601,8 @@ extension PostgresRepository: IchigoRepository {
             id: TokenID(rawValue: try c["id"]), serial: serial, kind: kind, state: state,
             sealedSeed: SealedSeed(combined: Array(sealed.readableBytesView)),
             parameters: TOTPParameters(algorithm: algorithm, digits: try c["digits"], period: try c["period"]),
-            lastAcceptedStep: try c["last_step"], failureCount: try c["failure_count"], driftSteps: try c["drift_steps"],
+            lastAcceptedStep: try c["last_step"], failureCount: try c["failure_count"],
+            driftSteps: try c["drift_steps"],
             contractID: (try c["contract_id"] as String?).map(ContractID.init(rawValue:)),
             lockedFrom: (try c["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
             createdAt: Date(millis: try c["created_at"]), updatedAt: Date(millis: try c["updated_at"]),

@@ -1,6 +1,8 @@
 import Foundation
+import GRDB
 import Ichigo
 import IchigoPostgres
+import IchigoSQLite
 import IchigoTesting
 import Logging
 import OTP
@@ -68,7 +70,8 @@ struct PostgresStorageTests {
                             group.addTask {
                                 try await repository.append(
                                     AuditEvent(
-                                        at: Self.start + Double(index), actor: "instance\(index % 2)", action: "test.append",
+                                        at: Self.start + Double(index), actor: "instance\(index % 2)",
+                                        action: "test.append",
                                         subject: "s\(index)", outcome: "ok"))
                             }
                         }
@@ -124,7 +127,8 @@ struct PostgresStorageTests {
                 try await TestDatabase.withRepository(url: url, masterKey: key) { second in
                     for index in 0..<30 {
                         try await first.enqueue(
-                            OutgoingMail(recipient: "r@example.jp", subject: "m\(index)", body: "b", createdAt: Self.start))
+                            OutgoingMail(
+                                recipient: "r@example.jp", subject: "m\(index)", body: "b", createdAt: Self.start))
                     }
                     async let a = first.pendingMails(limit: 20, at: Self.start)
                     async let b = second.pendingMails(limit: 20, at: Self.start)
@@ -178,7 +182,54 @@ struct PostgresLocationTests {
     }
 
     @Test func tellsPostgresFromSQLite() {
-        #expect(PostgresLocation.isPostgresURL("postgres://u@h/b") && PostgresLocation.isPostgresURL("POSTGRESQL://u@h"))
+        #expect(
+            PostgresLocation.isPostgresURL("postgres://u@h/b") && PostgresLocation.isPostgresURL("POSTGRESQL://u@h"))
         #expect(!PostgresLocation.isPostgresURL("./data/ichigo.sqlite"))
+    }
+}
+
+/// The two schemas stay the same: a migration added to one backend and not the other fails here.
+@Suite("PostgreSQL schema", .enabled(if: TestDatabase.isConfigured, TestDatabase.notConfigured))
+struct PostgresSchemaTests {
+    /// What only PostgreSQL has: the chain's head row, the migration table, and the outbox claims.
+    static let postgresOnly: Set<String> = [
+        "audit_chain_head.id", "audit_chain_head.seq", "audit_chain_head.hash", "schema_migrations.id",
+        "schema_migrations.applied_at", "mail_outbox.claimed_by", "mail_outbox.claimed_until",
+    ]
+
+    @Test("the tables and columns of SQLite's end state")
+    func sameColumnsAsSQLite() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("ichigo.sqlite").path
+        let key = MasterKey.random()
+        try SQLiteRepository(path: path, chain: AuditChain(masterKey: key)).close()
+        let sqlite = try await DatabaseQueue(path: path).read { db in
+            var columns = Set<String>()
+            let tables = try String.fetchAll(
+                db,
+                sql:
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'"
+            )
+            for table in tables {
+                for column in try db.columns(in: table) { columns.insert("\(table).\(column.name)") }
+            }
+            return columns
+        }
+        try await TestDatabase.withFreshDatabase { url in
+            try await TestDatabase.withRepository(url: url, masterKey: key) { repository in
+                var postgres = Set<String>()
+                let rows = try await repository.client.query(
+                    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'")
+                for try await (table, column) in rows.decode((String, String).self) {
+                    postgres.insert("\(table).\(column)")
+                }
+                #expect(sqlite.subtracting(postgres).sorted() == [], "in SQLite only")
+                #expect(
+                    postgres.subtracting(sqlite).subtracting(Self.postgresOnly).sorted() == [], "in PostgreSQL only")
+                #expect(sqlite.count > 50)
+            }
+        }
     }
 }
