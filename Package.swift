@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
@@ -64,6 +65,18 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Repositories on PostgreSQL (several server instances on one database).
+        .target(
+            name: "IchigoPostgres",
+            dependencies: [
+                "Ichigo",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -103,6 +116,7 @@ let package = Package(
                 "Ichigo",
                 "OTP",
                 "IchigoSQLite",
+                "IchigoPostgres",
                 "IchigoWeb",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -155,6 +169,16 @@ let package = Package(
             name: "IchigoSQLiteTests",
             dependencies: [
                 "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IchigoPostgresTests",
+            dependencies: [
+                "IchigoPostgres", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

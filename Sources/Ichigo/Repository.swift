@@ -35,8 +35,8 @@ public struct SchemaStatus: Sendable, Hashable {
 /// counter are enforced by the store atomically (a conditional update), never by read-then-write in
 /// the caller, so they hold across many server instances sharing one database.
 ///
-/// Implemented by `SQLiteRepository` (IchigoSQLite) and `MemoryRepository` (IchigoTesting); both
-/// pass `RepositoryContract`.
+/// Implemented by `SQLiteRepository` (IchigoSQLite), `PostgresRepository` (IchigoPostgres) and `MemoryRepository`
+/// (IchigoTesting); all pass `RepositoryContract`.
 public protocol IchigoRepository: Sendable {
     // MARK: Contracts and users
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ichigo
+import IchigoPostgres
 import IchigoSQLite
 import Logging
 import OTP
@@ -9,13 +10,20 @@ import OTP
 struct BenchCore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-core",
-        abstract: "Measure OTP checks per second in-process (core, and service on SQLite).")
+        abstract: "Measure OTP checks per second in-process (core, and service on SQLite or PostgreSQL).")
 
     @Option(help: "Seconds to run each measurement.")
     var seconds: Double = 3
 
     @Option(help: "Tokens for the service measurement (each accepts one new code).")
     var tokens: Int = 5000
+
+    @Option(
+        help: """
+            Measure the service on this PostgreSQL database (postgres://…; the bench adds its users to it) instead of \
+            a temporary SQLite file.
+            """)
+    var database: String?
 
     func run() async throws {
         let clock = ContinuousClock()
@@ -54,13 +62,25 @@ struct BenchCore: AsyncParsableCommand {
         precondition(sink > 0)  // keeps the codes from being optimised away
         say(String(format: "hotp: %.0f codes/s on one core (pre-keyed HMAC-SHA1)", Double(generated) / seconds))
 
-        // 3. The verification service on SQLite (durable commits, shared by concurrent writers; accepted code), 16 concurrent tasks.
+        // 3. The verification service on SQLite (durable commits, shared by concurrent writers; accepted code), or on
+        // PostgreSQL, 16 concurrent tasks.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "ichigo-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let repository = try SQLiteRepository(
-            path: directory.appendingPathComponent("bench.sqlite").path, chain: AuditChain(masterKey: key))
+        let repository: any OpenedStore
+        let backend: String
+        if let database {
+            let postgres = try PostgresRepository(url: database, chain: AuditChain(masterKey: key), logger: Logger(label: "bench"))
+            try await postgres.prepare()
+            (repository, backend) = (postgres, "PostgreSQL")
+        } else {
+            repository = try SQLiteRepository(
+                path: directory.appendingPathComponent("bench.sqlite").path, chain: AuditChain(masterKey: key))
+            backend = "SQLite"
+        }
+        // A run of its own, so the bench can run again on the same PostgreSQL database.
+        let run = UUID().uuidString.prefix(8).lowercased()
         let service = TokenService(
             repository: repository, vault: vault, policy: .standard, logger: Logger(label: "bench"))
         let customers = CustomerService(repository: repository, hasher: .init(logRounds: 1))
@@ -68,7 +88,7 @@ struct BenchCore: AsyncParsableCommand {
         var users: [(UserID, OTPCode)] = []
         for index in 0..<tokens {
             let user = try await customers.createRetailCustomer(
-                NewUser(loginID: LoginID(rawValue: "bench\(index)")!, name: "bench"), actor: "bench", at: now)
+                NewUser(loginID: LoginID(rawValue: "bench-\(run)-\(index)")!, name: "bench"), actor: "bench", at: now)
             let (token, seed) = try await service.enrolSoftwareToken(
                 for: user.id, state: .active, actor: "bench", at: now)
             users.append((user.id, TOTP(seed: seed, parameters: token.parameters).code(at: now)))
@@ -95,7 +115,7 @@ struct BenchCore: AsyncParsableCommand {
         let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         say(
             String(
-                format: "service: %.0f verifications/s in-process on SQLite (%d accepted, %d refused, %d tokens)",
+                format: "service: %.0f verifications/s in-process on \(backend) (%d accepted, %d refused, %d tokens)",
                 Double(users.count) / secondsTaken, accepted, users.count - accepted, users.count))
         try repository.close()
     }

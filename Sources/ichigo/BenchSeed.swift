@@ -1,7 +1,7 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Ichigo
-import IchigoSQLite
 import IchigoWeb
 import Logging
 import OTP
@@ -27,8 +27,10 @@ struct BenchSeed: AsyncParsableCommand {
         let settings = try IchigoConfiguration(config: config)
         let directory = try DataDirectory(path: settings.dataDirectory)
         let key = try directory.masterKey(configured: settings.masterKeyBase64)
-        let repository = try SQLiteRepository(
-            path: directory.databasePath, chain: AuditChain(masterKey: key), durability: .bulkLoad)
+        let (repository, _) = try Storage.open(
+            url: config.string(forKey: "database.url", isSecret: true), directory: directory,
+            chain: AuditChain(masterKey: key), logger: Logger(label: "bench-seed"), bulkLoad: true)
+        try await repository.prepare()
         let services = IchigoServices(
             repository: repository, masterKey: key, policy: settings.policy, hasher: PasswordHasher(logRounds: 10),
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,

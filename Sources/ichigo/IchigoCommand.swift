@@ -34,15 +34,24 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Log format on standard error: text, or json (one object per line). Env: ICHIGO_LOG_FORMAT. Default text")
     var logFormat: String?
 
+    @Option(
+        help: """
+            PostgreSQL instead of SQLite in the data directory: postgres://user:password@host:port/database \
+            (?sslmode=disable|prefer|require|verify-ca|verify-full). Env: ICHIGO_DATABASE_URL
+            """)
+    var database: String?
+
     /// Flags first, then `ICHIGO_*` environment variables, then defaults.
     func reader(extra: [AbsoluteConfigKey: ConfigValue] = [:]) -> ConfigReader {
         var values = extra
         if let dataDirectory { values["ichigo.data.directory"] = .init(.string(dataDirectory), isSecret: false) }
         if let logLevel { values["ichigo.log.level"] = .init(.string(logLevel), isSecret: false) }
         if let logFormat { values["ichigo.log.format"] = .init(.string(logFormat), isSecret: false) }
+        if let database { values["ichigo.database.url"] = .init(.string(database), isSecret: true) }
         return ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values),
-            EnvironmentVariablesProvider(secretsSpecifier: .specific(["ICHIGO_MASTER_KEY", "ICHIGO_API_KEY"])),
+            EnvironmentVariablesProvider(
+                secretsSpecifier: .specific(["ICHIGO_MASTER_KEY", "ICHIGO_API_KEY", "ICHIGO_DATABASE_URL"])),
         ]).scoped(to: "ichigo")
     }
 }
@@ -51,8 +60,9 @@ struct CommonOptions: ParsableArguments {
 struct Runtime {
     let settings: IchigoConfiguration
     let directory: DataDirectory
-    let repository: SQLiteRepository
-    let auditHead: AuditHeadFile
+    let repository: any OpenedStore
+    /// SQLite's signed audit head file; `nil` on PostgreSQL.
+    let auditHead: AuditHeadFile?
     let masterKey: MasterKey
     let services: IchigoServices
     let mailSender: MailSender
@@ -89,8 +99,9 @@ struct Runtime {
         directory = try DataDirectory(path: settings.dataDirectory)
         masterKey = try directory.masterKey(configured: settings.masterKeyBase64)
         let chain = AuditChain(masterKey: masterKey)
-        auditHead = try AuditHeadFile(path: directory.url.appendingPathComponent("audit.head").path, chain: chain)
-        repository = try SQLiteRepository(path: directory.databasePath, chain: chain, auditHead: auditHead)
+        (repository, auditHead) = try Storage.open(
+            url: config.string(forKey: "database.url", isSecret: true), directory: directory, chain: chain,
+            logger: logger)
         services = IchigoServices(
             repository: repository, masterKey: masterKey, policy: settings.policy,
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
@@ -139,6 +150,7 @@ struct Serve: AsyncParsableCommand {
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
         let runtime = try Runtime(config: common.reader(extra: values))
+        try await runtime.repository.prepare()
         if demo { try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) }) }
         let settings = runtime.settings
         let apiKeyPath = runtime.directory.apiKeyPath
@@ -161,7 +173,8 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try Runtime(config: common.reader())
-        say("Database is up to date: \(runtime.directory.databasePath)")
+        try await runtime.repository.prepare()
+        say("Database is up to date: \(runtime.databaseLocation)")
         try runtime.repository.close()
     }
 }
@@ -209,7 +222,7 @@ struct Audit: AsyncParsableCommand {
             let runtime = try Runtime(config: common.reader())
             let chain = AuditChain(masterKey: runtime.masterKey)
             let report = try await AuditVerifier(repository: runtime.repository, chain: chain)
-                .verify(anchors: runtime.auditHead.read().map { [$0] } ?? [])
+                .verify(anchors: runtime.auditHead?.read().map { [$0] } ?? [])
             try runtime.repository.close()
             guard report.isIntact, let last = report.last else {
                 say(report.isIntact ? "the audit trail is empty" : "audit trail BROKEN: run `ichigo audit verify`; no checkpoint signed")
@@ -279,14 +292,14 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             let runtime = try Runtime(config: common.reader())
             var heads = try anchors.flatMap { try Audit.anchors(in: $0) }
-            let head = runtime.auditHead.read()
+            let head = runtime.auditHead?.read()
             if let head { heads.append(head) }
             let report = try await AuditVerifier(
                 repository: runtime.repository, chain: AuditChain(masterKey: runtime.masterKey)
             ).verify(anchors: heads)
             try runtime.repository.close()
             if head == nil {
-                say("warning: no signed head (\(runtime.auditHead.path)): deleting the newest records would go unseen")
+                say("warning: no signed head (\(runtime.auditHead?.path ?? "none on PostgreSQL yet")): deleting the newest records would go unseen")
             }
             if report.isIntact {
                 say("audit trail intact: \(report.recordCount) records, \(report.anchorsChecked) signed head(s) and checkpoint(s) agree")

@@ -1,0 +1,618 @@
+import Foundation
+import Ichigo
+import Logging
+import NIOCore
+import OTP
+import PostgresNIO
+import Synchronization
+
+/// Ichigo's repositories on PostgreSQL, for several server instances sharing one database.
+///
+/// Semantics are those of `SQLiteRepository`, checked by the same `RepositoryContract`:
+///
+/// - Every state change and its audit events (and mails) commit in one transaction.
+/// - The once-only rule and the failure counters are single conditional `UPDATE … WHERE … RETURNING` statements. In
+///   PostgreSQL's READ COMMITTED, an `UPDATE` that waited for another transaction's row lock re-checks its `WHERE`
+///   against the row as committed, so `WHERE last_step < $step AND state = $state` accepts a step once however many
+///   processes race; reads that decide a write (`approve`, `register`, a user's current token) lock their rows with
+///   `FOR UPDATE` first. A deadlock between two transactions (e.g. transfers in opposite directions) runs the loser
+///   again.
+/// - Unique and foreign-key violations caused by a race become the domain errors the pre-checks give
+///   (`loginIDTaken`, `serialTaken`, `transferDuplicate`, …).
+///
+/// **The audit chain across instances** is one chain: a write transaction collects its audit events and, just before
+/// `COMMIT`, locks the one row of `audit_chain_head` (`SELECT … FOR UPDATE`), chains its records from the sequence
+/// number and hash found there, inserts them and moves the head on. The lock is taken last, so it is held only for
+/// those two statements and the commit; transactions that append records therefore commit in sequence order, and a
+/// reader sees the trail as a gap-free prefix. A transaction that rolls back never touched the head, so sequence
+/// numbers have no gaps. `AuditVerifier` reads the trail through `auditRecords(from:limit:)` as on SQLite. (SQLite
+/// also keeps a signed head outside the database, `audit.head`; on PostgreSQL the head row lives in the database, so
+/// deleting the newest records together with the head row is not detected yet: a per-instance signed head kept
+/// outside the database is a follow-up.)
+///
+/// **The mail outbox** may be read by every instance's sender: `pendingMails` claims the mails it returns for this
+/// repository instance for `mailLease` (`claimed_by`, `claimed_until`), in one `UPDATE … WHERE id IN (SELECT … FOR
+/// UPDATE SKIP LOCKED)`, so two instances never get the same mail while the claim holds; the same instance may get its
+/// own claims again (its sender works one batch at a time). `markSent` and `markFailed` release the claim. A mail whose
+/// sender died is taken by another instance once the lease has run out (so a mail may, rarely, be sent twice — never
+/// lost). Session purging is a plain `DELETE … WHERE last_seen_at < cutoff`: harmless when every instance runs it.
+///
+/// **Transactions** are one per call for now (`write`): `BEGIN`, the caller's statements, the audit records, `COMMIT`.
+/// `write` is the only place that opens a write transaction, so batching concurrent callers into one transaction (one
+/// WAL flush for many requests, as `GroupCommit` does for SQLite: a savepoint per caller, one head lock and one
+/// `COMMIT` for the batch) can be added there without touching the repository methods.
+public final class PostgresRepository: Sendable {
+    /// The connection pool. Whoever made the repository with `init(client:…)` runs it (`client.run()`).
+    public let client: PostgresClient
+    let chain: AuditChain
+    /// For PostgresNIO's own logging: never below `notice`, so no query (nor its values) is ever logged.
+    let queryLogger: Logger
+    /// Names this repository's claims on outbox mails.
+    let instance: String
+    /// The database's URL without its password, when the repository was made from one.
+    public let location: String?
+    /// How long a claimed mail stays with its sender.
+    public static let mailLease: TimeInterval = 300
+
+    private let migrations: Task<Void, any Error>
+    private let migrated = Atomic<Bool>(false)
+    /// The task running `client` when the repository made the client itself.
+    private let runner: Task<Void, Never>?
+
+    /// Connects to the database at `url` (see `PostgresLocation`), runs the connection pool in a task of its own and
+    /// starts the migrations; every call waits for them (`prepare()` waits explicitly). `close()` stops the pool.
+    public convenience init(url: String, chain: AuditChain, maximumConnections: Int = 20, logger: Logger) throws {
+        var location = try PostgresLocation(url: url)
+        location.configuration.options.maximumConnections = maximumConnections
+        let client = PostgresClient(configuration: location.configuration, backgroundLogger: Self.quiet(logger))
+        self.init(client: client, chain: chain, logger: logger, runsClient: true, location: location.redacted)
+    }
+
+    /// Uses `client`, which the caller runs (`client.run()` in a task or a service group), and starts the migrations;
+    /// every call waits for them.
+    public convenience init(client: PostgresClient, chain: AuditChain, logger: Logger) {
+        self.init(client: client, chain: chain, logger: logger, runsClient: false, location: nil)
+    }
+
+    private init(client: PostgresClient, chain: AuditChain, logger: Logger, runsClient: Bool, location: String?) {
+        self.client = client
+        self.location = location
+        self.chain = chain
+        let queryLogger = Self.quiet(logger)
+        self.queryLogger = queryLogger
+        self.instance = UUID().uuidString
+        runner = runsClient ? Task { await client.run() } : nil
+        migrations = Task {
+            let applied = try await PostgresSchema.migrate(client, logger: queryLogger)
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["db.migrations": "\(applied)"]) }
+        }
+    }
+
+    private static func quiet(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        return quiet
+    }
+
+    /// Waits until the schema is migrated; throws why it could not be (the database is unreachable, a migration
+    /// failed).
+    public func prepare() async throws {
+        if migrated.load(ordering: .acquiring) { return }
+        do {
+            try await migrations.value
+        } catch {
+            let mapped = PostgresStoreError.mapping(error)
+            let store = mapped as? PostgresStoreError
+            throw PostgresStoreError(
+                sqlState: store?.sqlState,
+                message: "cannot open the database \(location ?? "(client given)"): \(store?.message ?? "\(mapped)")")
+        }
+        migrated.store(true, ordering: .releasing)
+    }
+
+    /// Stops the connection pool if the repository runs it (made with `init(url:…)`); calls fail afterwards.
+    public func close() {
+        runner?.cancel()
+    }
+
+    // MARK: Running statements
+
+    /// Runs a read on any pooled connection and returns its rows.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        try await prepare()
+        do {
+            var result: [PostgresRandomAccessRow] = []
+            for try await row in try await client.query(query, logger: queryLogger) {
+                result.append(row.makeRandomAccess())
+            }
+            return result
+        } catch {
+            throw PostgresStoreError.mapping(error)
+        }
+    }
+
+    /// Runs a read and returns its first row, if any.
+    func row(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? {
+        try await rows(query).first
+    }
+
+    /// Runs `work` in a write transaction: `BEGIN`, the work, its audit events chained under the head lock, `COMMIT`.
+    /// If the work throws, nothing of it stays. A transaction that lost a deadlock runs again (at most 5 times).
+    /// The work is `@Sendable` and touches the database only through its `PostgresTransaction`, so a batching `write`
+    /// (several callers' work in one transaction, each in a savepoint) can take it as it is.
+    func write<T: Sendable>(_ work: @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
+        try await prepare()
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in
+                    try await connection.query("BEGIN", logger: queryLogger)
+                    do {
+                        let transaction = PostgresTransaction(connection: connection, logger: queryLogger)
+                        let value = try await work(transaction)
+                        try await appendChained(transaction.auditEvents, in: transaction)
+                        try await connection.query("COMMIT", logger: queryLogger)
+                        return value
+                    } catch {
+                        _ = try? await connection.query("ROLLBACK", logger: queryLogger)
+                        throw error
+                    }
+                }
+            } catch let error where PostgresStoreError.isRetryable(error) && attempt < 5 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...10) * attempt))
+            } catch {
+                throw PostgresStoreError.mapping(error)
+            }
+        }
+    }
+
+    /// Most rows one multi-row `INSERT` carries (PostgreSQL takes at most 65,535 parameters per statement).
+    static let rowsPerInsert = 1000
+
+    /// Chains `events` after the head of the trail and writes them, moving the head on. Called last in a transaction:
+    /// the head row stays locked until the commit.
+    private func appendChained(_ events: [AuditEvent], in transaction: PostgresTransaction) async throws {
+        guard !events.isEmpty else { return }
+        guard let head = try await transaction.row("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+        else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
+        let columns = Columns(head)
+        var previous: (sequence: Int64, hash: String) = (try columns["seq"], try columns["hash"])
+        var start = events.startIndex
+        while start < events.endIndex {
+            let end = min(start + Self.rowsPerInsert, events.endIndex)
+            var binds = PostgresBindings()
+            var values: [String] = []
+            for event in events[start..<end] {
+                let record = chain.record(for: event, after: previous)
+                let first = binds.count + 1
+                values.append("(" + (first..<first + 9).map { "$\($0)" }.joined(separator: ", ") + ")")
+                binds.append(record.sequence)
+                binds.append(event.at.millis)
+                binds.append(event.actor)
+                binds.append(event.action)
+                binds.append(event.subject)
+                binds.append(event.outcome)
+                binds.append(event.reason)
+                binds.append(record.previousHash)
+                binds.append(record.hash)
+                previous = (record.sequence, record.hash)
+            }
+            try await transaction.run(
+                PostgresQuery(
+                    unsafeSQL:
+                        "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
+                        + values.joined(separator: ", "),
+                    binds: binds))
+            start = end
+        }
+        try await transaction.run(
+            "UPDATE audit_chain_head SET seq = \(previous.sequence), hash = \(previous.hash) WHERE id = 1")
+    }
+
+    // MARK: Readiness
+
+    public func schemaStatus() async throws -> SchemaStatus {
+        let applied = try await rows("SELECT id FROM schema_migrations ORDER BY id").map {
+            try Columns($0)["id"] as String
+        }
+        return SchemaStatus(applied: applied, known: PostgresSchema.migrations.map(\.id))
+    }
+}
+
+// MARK: - Contracts, users, tokens, audit
+
+extension PostgresRepository: IchigoRepository {
+    public func insert(_ contract: Contract, audit: AuditEvent) async throws {
+        try await write { tx in
+            try await Self.insertContract(contract, in: tx)
+            tx.append(audit)
+        }
+    }
+
+    static func insertContract(_ contract: Contract, in tx: PostgresTransaction) async throws {
+        try await tx.run(
+            """
+            INSERT INTO contracts (id, kind, name, usage_mode, pin_hash, created_at)
+            VALUES (\(contract.id.rawValue), \(contract.kind.rawValue), \(contract.name), \(contract.usageMode.rawValue),
+                \(contract.pinHash?.encoded), \(contract.createdAt.millis))
+            """)
+    }
+
+    public func insert(_ contract: Contract, with user: User, audit: [AuditEvent]) async throws {
+        try await write { tx in
+            try await Self.insertContract(contract, in: tx)
+            try await Self.insertUser(user, in: tx)
+            for event in audit { tx.append(event) }
+        }
+    }
+
+    public func contract(_ id: ContractID) async throws -> Contract? {
+        try await row("SELECT * FROM contracts WHERE id = \(id.rawValue)").map(Self.contract(from:))
+    }
+
+    public func insert(_ user: User, audit: AuditEvent) async throws {
+        try await write { tx in
+            try await Self.insertUser(user, in: tx)
+            tx.append(audit)
+        }
+    }
+
+    static func insertUser(_ user: User, in tx: PostgresTransaction) async throws {
+        guard try await tx.exists("SELECT 1 FROM contracts WHERE id = \(user.contractID.rawValue)") else {
+            throw IchigoError(.contractNotFound)
+        }
+        guard !(try await tx.exists("SELECT 1 FROM users WHERE login_id = \(user.loginID.rawValue)")) else {
+            throw IchigoError(.loginIDTaken)
+        }
+        // A concurrent insert of the same login ID fails on `users_login_id_unique`: also `loginIDTaken`.
+        try await tx.run(
+            """
+            INSERT INTO users (id, contract_id, login_id, name, role, email, login_password_hash,
+                confirmation_password_hash, token_id, created_at, permissions)
+            VALUES (\(user.id.rawValue), \(user.contractID.rawValue), \(user.loginID.rawValue), \(user.name),
+                \(user.role.rawValue), \(user.email), \(user.loginPasswordHash?.encoded),
+                \(user.confirmationPasswordHash?.encoded), \(user.tokenID?.rawValue), \(user.createdAt.millis),
+                \(try encodePermissions(user.permissions)))
+            """)
+    }
+
+    public func user(_ id: UserID) async throws -> User? {
+        try await row("SELECT * FROM users WHERE id = \(id.rawValue)").map(Self.user(from:))
+    }
+
+    public func user(loginID: LoginID) async throws -> User? {
+        try await row("SELECT * FROM users WHERE login_id = \(loginID.rawValue)").map(Self.user(from:))
+    }
+
+    public func users(of contract: ContractID) async throws -> [User] {
+        try await rows("SELECT * FROM users WHERE contract_id = \(contract.rawValue) ORDER BY login_id")
+            .map(Self.user(from:))
+    }
+
+    public func users(holding token: TokenID) async throws -> [User] {
+        try await rows("SELECT * FROM users WHERE token_id = \(token.rawValue) ORDER BY login_id").map(Self.user(from:))
+    }
+
+    public func userCount() async throws -> Int {
+        guard let row = try await row("SELECT COUNT(*) AS n FROM users") else { return 0 }
+        return try Columns(row)["n"]
+    }
+
+    public func recordPasswordFailure(
+        of user: UserID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
+    ) async throws -> FailureOutcome? {
+        try await write { tx in
+            guard
+                let row = try await tx.row(
+                    """
+                    UPDATE users SET password_failures = password_failures + 1,
+                        login_locked_at = CASE WHEN login_locked_at IS NULL AND password_failures + 1 >= \(threshold)
+                                               THEN \(now.millis) ELSE login_locked_at END
+                    WHERE id = \(user.rawValue)
+                    RETURNING password_failures, login_locked_at
+                    """)
+            else { return nil }
+            let columns = Columns(row)
+            let count: Int = try columns["password_failures"]
+            let lockedNow = (try columns["login_locked_at"] as Int64?) == now.millis && count == threshold
+            tx.append(audit)
+            if lockedNow {
+                tx.append(lockAudit)
+                for mail in lockMails { try await tx.enqueue(mail) }
+            }
+            return FailureOutcome(failureCount: count, lockedNow: lockedNow)
+        }
+    }
+
+    public func resetPasswordFailures(of user: UserID) async throws {
+        try await write { tx in
+            try await tx.run(
+                """
+                UPDATE users SET password_failures = 0
+                WHERE id = \(user.rawValue) AND password_failures <> 0 AND login_locked_at IS NULL
+                """)
+        }
+    }
+
+    public func unlockLogin(of user: UserID, at now: Date, audit: AuditEvent) async throws -> Bool {
+        try await write { tx in
+            let changed = try await tx.changes(
+                """
+                UPDATE users SET password_failures = 0, login_locked_at = NULL
+                WHERE id = \(user.rawValue) AND login_locked_at IS NOT NULL
+                RETURNING 1
+                """)
+            guard changed == 1 else { return false }
+            tx.append(audit)
+            return true
+        }
+    }
+
+    // MARK: Tokens
+
+    public func userWithToken(_ id: UserID) async throws -> (user: User, token: Token?)? {
+        // One statement, so the user and their token are read from one snapshot.
+        guard
+            let row = try await row(
+                """
+                SELECT u.*, \(unescaped: Self.tokenColumns(of: "t", prefixed: "t_"))
+                FROM users u LEFT JOIN tokens t ON t.id = u.token_id
+                WHERE u.id = \(id.rawValue)
+                """)
+        else { return nil }
+        let user = try Self.user(from: row)
+        guard (try Columns(row)["t_id"] as String?) != nil else { return (user, nil) }
+        return (user, try Self.token(from: row, prefix: "t_"))
+    }
+
+    public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
+        try await write { tx in
+            guard !(try await tx.exists("SELECT 1 FROM tokens WHERE serial = \(token.serial.rawValue)")) else {
+                throw IchigoError(.serialTaken)
+            }
+            for user in users { try await Self.checkUserIsFree(user, in: tx) }
+            try await Self.insertTokens([token], in: tx)
+            try await Self.assign(token.id, to: users, in: tx)
+            tx.append(audit)
+        }
+    }
+
+    /// Inserts `tokens` (a few multi-row statements for a large import), inside the caller's transaction.
+    /// Throws `serialTaken` if one of the serials exists.
+    static func insertTokens(_ tokens: [Token], in tx: PostgresTransaction) async throws {
+        var start = tokens.startIndex
+        while start < tokens.endIndex {
+            let end = min(start + rowsPerInsert, tokens.endIndex)
+            var binds = PostgresBindings()
+            var values: [String] = []
+            for token in tokens[start..<end] {
+                let first = binds.count + 1
+                values.append("(" + (first..<first + 15).map { "$\($0)" }.joined(separator: ", ") + ")")
+                binds.append(token.id.rawValue)
+                binds.append(token.serial.rawValue)
+                binds.append(token.kind.rawValue)
+                binds.append(token.state.rawValue)
+                binds.append(ByteBuffer(bytes: token.sealedSeed.combined))
+                binds.append(token.parameters.algorithm.rawValue)
+                binds.append(token.parameters.digits)
+                binds.append(token.parameters.period)
+                binds.append(token.lastAcceptedStep)
+                binds.append(token.failureCount)
+                binds.append(token.driftSteps)
+                binds.append(token.createdAt.millis)
+                binds.append(token.updatedAt.millis)
+                binds.append(token.lastUsedAt?.millis)
+                binds.append(token.contractID?.rawValue)
+            }
+            try await tx.run(
+                PostgresQuery(
+                    unsafeSQL: """
+                        INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
+                            failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id)
+                        VALUES \(values.joined(separator: ", "))
+                        """, binds: binds))
+            start = end
+        }
+    }
+
+    /// Makes `token` the current token of each of `users`, inside the caller's transaction. Throws `userNotFound`
+    /// or `tokenAlreadyAssigned` (a user holds a token still in use or being issued).
+    static func assign(_ token: TokenID, to users: [UserID], in tx: PostgresTransaction) async throws {
+        for user in users {
+            try await checkUserIsFree(user, in: tx)
+            try await tx.run("UPDATE users SET token_id = \(token.rawValue) WHERE id = \(user.rawValue)")
+        }
+    }
+
+    /// Throws unless `user` exists and holds no token that is still in use or being issued. Locks the user's row
+    /// until the commit, so two transactions cannot both find the user free.
+    static func checkUserIsFree(_ user: UserID, in tx: PostgresTransaction) async throws {
+        guard let row = try await tx.row("SELECT token_id FROM users WHERE id = \(user.rawValue) FOR UPDATE") else {
+            throw IchigoError(.userNotFound)
+        }
+        guard let current = try Columns(row)["token_id"] as String? else { return }
+        if let stateRow = try await tx.row("SELECT state FROM tokens WHERE id = \(current)"),
+            let state = TokenState(rawValue: try Columns(stateRow)["state"]), state.occupiesUser
+        {
+            throw IchigoError(.tokenAlreadyAssigned)
+        }
+    }
+
+    public func token(_ id: TokenID) async throws -> Token? {
+        try await row("SELECT * FROM tokens WHERE id = \(id.rawValue)").map { try Self.token(from: $0) }
+    }
+
+    public func token(serial: SerialNumber) async throws -> Token? {
+        try await row("SELECT * FROM tokens WHERE serial = \(serial.rawValue)").map { try Self.token(from: $0) }
+    }
+
+    public func assign(_ token: TokenID, to user: UserID, audit: AuditEvent) async throws {
+        try await write { tx in
+            guard try await tx.exists("SELECT 1 FROM tokens WHERE id = \(token.rawValue)") else {
+                throw IchigoError(.tokenNotFound)
+            }
+            let current = try await tx.row("SELECT token_id FROM users WHERE id = \(user.rawValue) FOR UPDATE")
+            if let current, (try Columns(current)["token_id"] as String?) == token.rawValue { return }
+            try await Self.assign(token, to: [user], in: tx)
+            tx.append(audit)
+        }
+    }
+
+    public func transition(
+        _ token: TokenID, from state: TokenState, to newState: TokenState, resetFailures: Bool, at now: Date,
+        audit: AuditEvent
+    ) async throws -> Bool {
+        try await write { tx in
+            let changed = try await tx.changes(
+                """
+                UPDATE tokens SET state = \(newState.rawValue), updated_at = \(now.millis),
+                    failure_count = CASE WHEN \(resetFailures) THEN 0 ELSE failure_count END,
+                    locked_from = CASE WHEN \(newState.rawValue) = 'locked' THEN state ELSE NULL END
+                WHERE id = \(token.rawValue) AND state = \(state.rawValue)
+                RETURNING 1
+                """)
+            guard changed == 1 else { return false }
+            tx.append(audit)
+            return true
+        }
+    }
+
+    public func recordAcceptance(
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        at now: Date, audit: AuditEvent, mail: OutgoingMail?
+    ) async throws -> Bool {
+        try await write { tx in
+            // The accept-once rule: only a step later than the last accepted one moves the token. A concurrent
+            // acceptance makes this statement wait, then re-check `last_step` on the committed row.
+            let changed = try await tx.changes(
+                """
+                UPDATE tokens SET last_step = \(step), failure_count = 0, drift_steps = \(driftSteps),
+                    state = \(newState.rawValue), last_used_at = \(now.millis), updated_at = \(now.millis)
+                WHERE id = \(token.rawValue) AND state = \(state.rawValue) AND last_step < \(step)
+                RETURNING 1
+                """)
+            guard changed == 1 else { return false }
+            tx.append(audit)
+            if let mail { try await tx.enqueue(mail) }
+            return true
+        }
+    }
+
+    public func recordFailure(
+        for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
+        lockMails: [OutgoingMail]
+    ) async throws -> FailureOutcome? {
+        try await write { tx in
+            // Counted and locked in one statement: the count is exact under any concurrency.
+            guard
+                let row = try await tx.row(
+                    """
+                    UPDATE tokens SET failure_count = failure_count + 1, updated_at = \(now.millis),
+                        state = CASE WHEN failure_count + 1 >= \(threshold) THEN 'locked' ELSE state END,
+                        locked_from = CASE WHEN failure_count + 1 >= \(threshold) THEN state ELSE locked_from END
+                    WHERE id = \(token.rawValue) AND state IN ('issued', 'active')
+                    RETURNING failure_count, state
+                    """)
+            else { return nil }
+            let columns = Columns(row)
+            let count: Int = try columns["failure_count"]
+            let lockedNow = (try columns["state"] as String) == TokenState.locked.rawValue
+            tx.append(audit)
+            if lockedNow {
+                tx.append(lockAudit)
+                for mail in lockMails { try await tx.enqueue(mail) }
+            }
+            return FailureOutcome(failureCount: count, lockedNow: lockedNow)
+        }
+    }
+
+    // MARK: Audit trail
+
+    public func append(_ event: AuditEvent) async throws {
+        try await write { tx in tx.append(event) }
+    }
+
+    public func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord] {
+        try await rows("SELECT * FROM audit_log WHERE seq >= \(sequence) ORDER BY seq LIMIT \(limit)")
+            .map(Self.auditRecord(from:))
+    }
+
+    // MARK: Row mapping
+
+    static func auditRecord(from row: PostgresRandomAccessRow) throws -> AuditRecord {
+        let c = Columns(row)
+        return AuditRecord(
+            sequence: try c["seq"],
+            event: AuditEvent(
+                at: Date(millis: try c["at"]), actor: try c["actor"], action: try c["action"],
+                subject: try c["subject"], outcome: try c["outcome"], reason: try c["reason"]),
+            previousHash: try c["prev_hash"], hash: try c["hash"])
+    }
+
+    static func contract(from row: PostgresRandomAccessRow) throws -> Contract {
+        let c = Columns(row)
+        guard let kind = ContractKind(rawValue: try c["kind"]), let mode = TokenUsageMode(rawValue: try c["usage_mode"])
+        else { throw IchigoError(.corruptData, detail: "contract row") }
+        return Contract(
+            id: ContractID(rawValue: try c["id"]), kind: kind, name: try c["name"], usageMode: mode,
+            pinHash: (try c["pin_hash"] as String?).map(PasswordHash.init(encoded:)),
+            createdAt: Date(millis: try c["created_at"]))
+    }
+
+    static func user(from row: PostgresRandomAccessRow) throws -> User {
+        let c = Columns(row)
+        guard let loginID = LoginID(rawValue: try c["login_id"]), let role = UserRole(rawValue: try c["role"]) else {
+            throw IchigoError(.corruptData, detail: "user row")
+        }
+        var user = User(
+            id: UserID(rawValue: try c["id"]), contractID: ContractID(rawValue: try c["contract_id"]), loginID: loginID,
+            name: try c["name"], role: role, email: try c["email"],
+            loginPasswordHash: (try c["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
+            confirmationPasswordHash: (try c["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
+            tokenID: (try c["token_id"] as String?).map(TokenID.init(rawValue:)),
+            createdAt: Date(millis: try c["created_at"]))
+        user.passwordFailures = try c["password_failures"]
+        user.loginLocked = (try c["login_locked_at"] as Int64?) != nil
+        let text: String = try c["permissions"]
+        guard let permissions = try? JSONDecoder().decode(Permissions.self, from: Data(text.utf8)) else {
+            throw IchigoError(.corruptData, detail: "user permissions")
+        }
+        user.permissions = permissions
+        return user
+    }
+
+    /// The token table's columns as `alias.column AS prefix+column`, for a join.
+    static func tokenColumns(of alias: String, prefixed prefix: String) -> String {
+        [
+            "id", "serial", "kind", "state", "sealed_seed", "algorithm", "digits", "period", "last_step",
+            "failure_count", "drift_steps", "created_at", "updated_at", "last_used_at", "contract_id", "locked_from",
+        ].map { "\(alias).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
+    }
+
+    static func token(from row: PostgresRandomAccessRow, prefix: String = "") throws -> Token {
+        let c = Columns(row, prefix: prefix)
+        guard let serial = SerialNumber(rawValue: try c["serial"]), let kind = TokenKind(rawValue: try c["kind"]),
+            let state = TokenState(rawValue: try c["state"]), let algorithm = OTPAlgorithm(rawValue: try c["algorithm"])
+        else { throw IchigoError(.corruptData, detail: "token row") }
+        let sealed: ByteBuffer = try c["sealed_seed"]
+        return Token(
+            id: TokenID(rawValue: try c["id"]), serial: serial, kind: kind, state: state,
+            sealedSeed: SealedSeed(combined: Array(sealed.readableBytesView)),
+            parameters: TOTPParameters(algorithm: algorithm, digits: try c["digits"], period: try c["period"]),
+            lastAcceptedStep: try c["last_step"], failureCount: try c["failure_count"],
+            driftSteps: try c["drift_steps"],
+            contractID: (try c["contract_id"] as String?).map(ContractID.init(rawValue:)),
+            lockedFrom: (try c["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
+            createdAt: Date(millis: try c["created_at"]), updatedAt: Date(millis: try c["updated_at"]),
+            lastUsedAt: (try c["last_used_at"] as Int64?).map(Date.init(millis:)))
+    }
+}
+
+/// Permissions as stored: JSON with sorted keys (as SQLite stores them).
+func encodePermissions(_ permissions: Permissions) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return String(decoding: try encoder.encode(permissions), as: UTF8.self)
+}
