@@ -94,6 +94,10 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let loginLastTry = Code("login.last_try")
         /// A wrong confirmation password, and the next wrong password will stop the login (残り1回).
         public static let confirmationLastTry = Code("password.confirmation_last_try")
+        /// A deposit account with this branch and number exists.
+        public static let accountNumberTaken = Code("account.number_taken")
+        /// The login is not stopped, so there is nothing to lift.
+        public static let loginNotLocked = Code("login.not_locked")
         /// An API key of this name exists (revoked keys keep their names).
         public static let apiKeyNameTaken = Code("apikey.name_taken")
         /// The API key is valid but lacks the scope this operation needs.

@@ -152,6 +152,8 @@ public enum Messages {
             "確認用パスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。",
             "The confirmation password is not correct. One more wrong password will stop your access."
         ),
+        "account.number_taken": ("この口座番号は既に使われています。", "This account number is in use."),
+        "login.not_locked": ("ログインは停止されていません。", "The login is not stopped."),
         "apikey.name_taken": ("この名前のAPIキーは既にあります。", "An API key with this name exists."),
         "request.scope_missing": (
             "このAPIキーにはこの操作の権限がありません。", "This API key is not allowed to do this operation."

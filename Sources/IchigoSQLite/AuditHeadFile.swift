@@ -21,10 +21,16 @@ public final class AuditHeadFile: Sendable {
     private let chain: AuditChain
     private let descriptor: Int32
     private let state = Mutex<String?>(nil)
+    /// Where a stopped head is reported (the server's logger; standard error if not given).
+    private let report: @Sendable (String) -> Void
 
-    public init(path: String, chain: AuditChain) throws {
+    public init(
+        path: String, chain: AuditChain,
+        report: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("ERROR " + $0 + "\n").utf8)) }
+    ) throws {
         self.path = path
         self.chain = chain
+        self.report = report
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw IchigoError(.corruptData, detail: "cannot open \(path)") }
     }
@@ -59,7 +65,7 @@ public final class AuditHeadFile: Sendable {
                     + (stored == nil ? "missing" : "different")
                     + " — the newest records were deleted or rewritten; the head stops here as evidence"
                 state.withLock { $0 = message }
-                FileHandle.standardError.write(Data(("ERROR " + message + "\n").utf8))
+                report(message)
                 return nil
             }
             guard sequence > current.sequence else { return nil }

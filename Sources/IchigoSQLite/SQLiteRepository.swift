@@ -9,6 +9,16 @@ public final class SQLiteRepository: IchigoRepository {
     let pool: DatabasePool
     let chain: AuditChain
     let groupCommit: GroupCommit
+    /// The database file and its device and inode when opened: `/ready` fails if the file was removed or replaced
+    /// (the open descriptor would go on answering from a file nobody will see again).
+    let path: String
+    let fileIdentity: [UInt64]?
+
+    static func identity(of path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
 
     /// How commits reach the disk.
     public enum Durability: Sendable {
@@ -32,6 +42,8 @@ public final class SQLiteRepository: IchigoRepository {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        self.fileIdentity = Self.identity(of: path)
         self.groupCommit = GroupCommit(pool: pool, head: auditHead)
         self.chain = chain
         try Schema.migrator.migrate(pool)
@@ -43,6 +55,9 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func schemaStatus() async throws -> SchemaStatus {
+        guard let now = Self.identity(of: path), now == fileIdentity else {
+            throw IchigoError(.corruptData, detail: "the database file \(path) was removed or replaced")
+        }
         let migrator = Schema.migrator
         let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
         return SchemaStatus(applied: applied.sorted(), known: migrator.migrations)

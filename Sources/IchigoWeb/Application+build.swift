@@ -11,6 +11,10 @@ import ServiceLifecycle
 /// the JSON API under `/api/v1` behind the API key.
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
     try await services.apiKeys.adopt(secret: services.apiKey, name: "admin", scopes: [.admin], at: services.clock.now())
+    if try await services.apiKeys.authenticate(secret: services.apiKey, at: services.clock.now()) == nil {
+        services.logger.warning(
+            "the key in data/api.key (or ICHIGO_API_KEY) is not an active API key: the key named admin was revoked or is another one; use `ichigo apikey create NAME --scope admin`")
+    }
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: RequestIDMiddleware(logger: services.logger))
     router.add(middleware: MetricsMiddleware())
@@ -57,7 +61,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
         let registry = services.metricsRegistry
         router.group()
             .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
-            .add(middleware: ScopeMiddleware(scope: .metrics, audit: services.repository, clock: services.clock))
+            .add(middleware: ScopeMiddleware(scope: .metrics))
             .get("metrics") { _, _ -> Response in
                 Response(
                     status: .ok,
@@ -65,7 +69,8 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
                     body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
             }
     }
-    let api = router.group("api/v1").add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
+    let api = router.group("api/v1")
+        .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock, audit: services.repository))
     APIController(services: services).addRoutes(to: api)
     return router
 }

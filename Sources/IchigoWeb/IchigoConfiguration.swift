@@ -49,7 +49,8 @@ public struct IchigoConfiguration: Sendable {
         port = config.int(forKey: "http.port", default: 8080)
         dataDirectory = config.string(forKey: "data.directory", default: "./data")
         masterKeyBase64 = config.string(forKey: "master.key", isSecret: true)
-        apiKey = config.string(forKey: "api.key", isSecret: true)
+        // Whitespace around a key from the environment is never part of it (a trailing newline from `echo`).
+        apiKey = config.string(forKey: "api.key", isSecret: true)?.trimmingCharacters(in: .whitespacesAndNewlines)
         let algorithmName = config.string(forKey: "otp.algorithm", default: "SHA1")
         guard let algorithm = OTPAlgorithm(name: algorithmName) else {
             throw IchigoError(.invalidInput, field: "otp.algorithm", detail: "unknown algorithm \(algorithmName)")

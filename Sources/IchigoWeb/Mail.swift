@@ -58,7 +58,11 @@ public struct OutboxFolderTransport: MailTransport {
 }
 
 /// SMTP settings (`smtp.*` keys; `ICHIGO_SMTP_*`).
-public struct SMTPSettings: Sendable {
+public struct SMTPSettings: Sendable, CustomStringConvertible, CustomReflectable {
+    /// Host, port and security only: the password never reaches a log line or a dump.
+    public var description: String { "SMTPSettings(\(host):\(port), \(security.rawValue))" }
+    public var customMirror: Mirror { Mirror(self, children: ["host": host, "port": port, "security": security.rawValue]) }
+
     public enum Security: String, Sendable {
         /// Plain connection, upgraded with STARTTLS (required).
         case starttls
@@ -203,7 +207,10 @@ public struct SMTPTransport: MailTransport {
 
 /// Delivers the outbox: polls for pending mails, sends each, records delivery or schedules a retry.
 /// Runs in the application's service group.
-public struct MailSender: Service {
+public struct MailSender: Service, CustomStringConvertible {
+    /// What ServiceLifecycle logs when it starts the service: never the SMTP settings (they hold the password).
+    public var description: String { "MailSender" }
+
     let repository: any RetailRepository
     let transport: any MailTransport
     let sender: String

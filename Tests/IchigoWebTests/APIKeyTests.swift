@@ -5,6 +5,7 @@ import Ichigo
 import IchigoSQLite
 import IchigoTesting
 import IchigoWeb
+import Logging
 import OTP
 import Testing
 
@@ -104,5 +105,53 @@ struct APIKeyTests {
         #expect(made.secret.hasPrefix("ichigo_") && made.secret.count == 7 + 43)
         #expect(try await service.authenticate(secret: made.secret, at: Date())?.name == "ok")
         #expect(try await service.authenticate(secret: made.secret + "x", at: Date()) == nil)
+    }
+}
+
+@Suite("Outside review fixes")
+struct OutsideReviewTests {
+    @Test func everyRefusedCallIsAuditedWithItsKeyAndTheSchemeIsCaseInsensitive() async throws {
+        let harness = try APIHarness()
+        let reader = try await harness.services.apiKeys.create(
+            name: "helpdesk", scopes: [.read], actor: "test", at: harness.clock.now())
+        try await harness.test { api in
+            for scheme in ["bearer", "BEARER", "Bearer "] {
+                let reply = try await api.raw(
+                    .get, "/api/v1/users/Unobody",
+                    headers: [.authorization: "\(scheme) \(reader.secret)", .contentType: "application/json"])
+                #expect(reply.status == .notFound, "scheme \(scheme)")
+            }
+            let user = try await api.createUser("review1")
+            #expect(try await api.call(.post, "/api/v1/users", json: #"{"loginId":"review1","name":"x"}"#).status == .conflict)
+            let notLocked = try await api.call(.post, "/api/v1/users/\(user)/unlock-login")
+            #expect(notLocked.status == .conflict && notLocked.errorCode == "login.not_locked")
+            let account = #"{"name":"普通","branch":"001","number":"1234567","balance":0}"#
+            #expect(try await api.call(.post, "/api/v1/users/\(user)/accounts", json: account).status == .created)
+            let again = try await api.call(.post, "/api/v1/users/\(user)/accounts", json: account)
+            #expect(again.status == .conflict && again.errorCode == "account.number_taken")
+            let refused = try await harness.repository.auditRecords(matching: AuditFilter(action: "api.call"), limit: 20)
+            #expect(refused.filter { $0.event.actor == "api:helpdesk" }.count == 3, "three 404 reads")
+            #expect(refused.contains { $0.event.actor == "api:admin" && $0.event.reason == "login.id_taken" || $0.event.reason?.hasPrefix("login.") == true })
+            #expect(refused.contains { $0.event.reason == "account.number_taken field=number" })
+        }
+    }
+
+    @Test func readyFailsWhenTheDatabaseFileIsRemoved() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            #expect(try await api.call(.get, "/ready", key: nil).status == .ok)
+            try FileManager.default.removeItem(at: harness.directory.appendingPathComponent("db.sqlite"))
+            let reply = try await api.call(.get, "/ready", key: nil)
+            #expect(reply.status == .serviceUnavailable && reply.string("database") == "unreachable")
+        }
+    }
+
+    @Test func theMailSendersDescriptionHoldsNoPassword() {
+        let settings = SMTPSettings(host: "smtp.example.jp", port: 587, security: .starttls, username: "u", password: "Sekret-Pass-42")
+        let sender = MailSender(
+            repository: MemoryRepository(chain: AuditChain(masterKey: .random())), transport: SMTPTransport(settings: settings),
+            sender: "bank@example.jp", logger: Logger(label: "t"))
+        #expect(!"\(sender)".contains("Sekret") && !"\(settings)".contains("Sekret"))
+        #expect(!String(reflecting: settings).contains("Sekret") && !String(describing: Mirror(reflecting: settings).children.map(\.value)).contains("Sekret"))
     }
 }

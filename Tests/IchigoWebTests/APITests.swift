@@ -195,7 +195,17 @@ struct APITests {
             #expect(reply.errorCode == bad.code, "\(reply.text)")
             #expect(reply.errorMessage?.isEmpty == false)
             #expect(try await harness.repository.userCount() == 0)
-            #expect(try await harness.repository.auditRecords(from: 1, limit: 10_000).count == before)
+            // Nothing changes; the trail gains only the refusal, naming the key (or, for a code, the check) —
+            // except for a path that is no operation at all, which reaches no key check.
+            let after = try await harness.repository.auditRecords(from: 1, limit: 10_000)
+            if bad.code == "request.not_found" {
+                #expect(after.count == before)
+                return
+            }
+            #expect(after.count == before + 1, "\(after.suffix(2).map(\.event))")
+            let last = try #require(after.last?.event)
+            #expect(last.outcome == "refused" && last.actor == "api:admin", "\(last)")
+            #expect(last.action == "api.call" || last.action == "otp.verify", "\(last)")
         }
     }
 

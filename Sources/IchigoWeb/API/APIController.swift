@@ -12,14 +12,14 @@ struct APIController<Context: APIRequestContext>: Sendable {
     let services: IchigoServices
 
     func addRoutes(to group: RouterGroup<Context>) {
-        let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify, audit: services.repository, clock: services.clock))
+        let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify))
         verifying.post("users/:userID/token/activate", use: activate)
         verifying.post("users/:userID/verify", use: verify)
-        let reading = group.group().add(middleware: ScopeMiddleware(scope: .read, audit: services.repository, clock: services.clock))
+        let reading = group.group().add(middleware: ScopeMiddleware(scope: .read))
         reading.get("users/:userID", use: readUser)
         reading.get("tokens/:serial", use: readToken)
         reading.get("users/:userID/accounts", use: listAccounts)
-        let admin = group.group().add(middleware: ScopeMiddleware(scope: .admin, audit: services.repository, clock: services.clock))
+        let admin = group.group().add(middleware: ScopeMiddleware(scope: .admin))
         admin.post("users", use: createUser)
         admin.post("contracts", use: createContract)
         admin.post("contracts/:contractID/users", use: addContractUser)
@@ -258,7 +258,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
         guard body.balance >= 0 else { throw IchigoError(.invalidInput, field: "balance") }
         let existing = try await services.repository.accounts(of: id)
         guard !existing.contains(where: { $0.branch == body.branch && $0.number == body.number }) else {
-            throw IchigoError(.invalidInput, field: "number", detail: "account exists")
+            throw IchigoError(.accountNumberTaken, field: "number")
         }
         body.id = "K" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
         do {
@@ -268,7 +268,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
                     at: services.clock.now(), actor: context.actor, action: "account.open", subject: body.id!, outcome: "ok",
                     reason: "user=\(id.rawValue) branch=\(body.branch) number=\(body.number) balance=\(body.balance)"))
         } catch {
-            throw IchigoError(.invalidInput, field: "number", detail: "account number in use")
+            throw IchigoError(.accountNumberTaken, field: "number")
         }
         return EditedResponse(status: .created, response: body)
     }
@@ -291,7 +291,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
         guard try await services.repository.unlockLogin(
             of: id, at: now,
             audit: AuditEvent(at: now, actor: context.actor, action: "login.unlock", subject: id.rawValue, outcome: "ok"))
-        else { throw IchigoError(.illegalTransition, detail: "login is not locked") }
+        else { throw IchigoError(.loginNotLocked) }
         guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
         return userBody(found.user, token: found.token)
     }

@@ -92,7 +92,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .otpInvalid, .otpLastTry, .tokenLocked, .csrfFailed, .loginLocked, .forbidden, .scopeMissing, .loginLastTry,
             .confirmationLastTry:
             .forbidden
-        case .apiKeyNameTaken: .conflict
+        case .apiKeyNameTaken, .accountNumberTaken, .loginNotLocked: .conflict
         case .consentRequired, .required: .badRequest
         case .provisioningNotFound: .notFound
         case .provisioningExpired, .provisioningVoid: .gone
@@ -127,14 +127,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
     let keys: APIKeyService
     let clock: any IchigoClock
+    /// Where refused calls are audited (nil: not audited, e.g. `/metrics` scrapes).
+    var audit: (any IchigoRepository)? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         let header = request.headers[.authorization] ?? ""
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix),
-            let key = try await keys.authenticate(secret: String(header.dropFirst(prefix.count)), at: clock.now())
+        // The scheme is case-insensitive (RFC 9110 §11.1); one or more spaces before the key.
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer",
+            let key = try await keys.authenticate(
+                secret: parts[1].trimmingCharacters(in: .whitespaces), at: clock.now())
         else {
             throw IchigoError(.unauthorized)
         }
@@ -142,28 +146,39 @@ struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
         context.apiKey = key
         context.logger[metadataKey: "api.key"] = .string(key.name)
         RequestLog.notes?.apiKeyName = key.name
-        return try await next(request, context)
+        guard let audit else { return try await next(request, context) }
+        do {
+            return try await next(request, context)
+        } catch let error as IchigoError where !error.code.description.hasPrefix("otp.") {
+            // Every call is in the audit trail with its key: changes and reads by their handlers, refused
+            // codes by the token service, and every other refusal (unknown user, conflict, bad input) here.
+            try? await audit.append(
+                AuditEvent(
+                    at: clock.now(), actor: context.actor, action: "api.call",
+                    subject: "\(request.method) \(request.uri.path)", outcome: "refused",
+                    reason: error.code.description + (error.field.map { " field=\($0)" } ?? "")))
+            throw error
+        } catch let error as HTTPError {
+            try? await audit.append(
+                AuditEvent(
+                    at: clock.now(), actor: context.actor, action: "api.call",
+                    subject: "\(request.method) \(request.uri.path)", outcome: "refused",
+                    reason: "http \(error.status.code)"))
+            throw error
+        }
     }
 }
 
-/// Lets a request through only if its API key has `scope` (or `admin`): 403 `request.scope_missing` otherwise,
-/// and the refusal is audited with the key's name (a key used beyond its purpose is worth a look).
+/// Lets a request through only if its API key has `scope` (or `admin`): 403 `request.scope_missing` otherwise
+/// (audited by `APIKeyMiddleware` with the key's name: a key used beyond its purpose is worth a look).
 struct ScopeMiddleware<Context: APIRequestContext>: RouterMiddleware {
     let scope: APIScope
-    let audit: any IchigoRepository
-    let clock: any IchigoClock
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         guard let key = context.apiKey else { throw IchigoError(.unauthorized) }
-        guard key.allows(scope) else {
-            try await audit.append(
-                AuditEvent(
-                    at: clock.now(), actor: context.actor, action: "api.call", subject: "\(request.method) \(request.uri.path)",
-                    outcome: "refused", reason: "scope \(scope.rawValue) missing"))
-            throw IchigoError(.scopeMissing, detail: scope.rawValue)
-        }
+        guard key.allows(scope) else { throw IchigoError(.scopeMissing, detail: scope.rawValue) }
         return try await next(request, context)
     }
 }
