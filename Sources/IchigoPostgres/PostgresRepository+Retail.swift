@@ -393,6 +393,7 @@ extension PostgresRepository: RetailRepository {
     /// live claim on, and returns them oldest first. Rows another instance is claiming at this very moment are
     /// skipped (`SKIP LOCKED`) rather than waited for; a claim that ran out (its sender died) is taken over.
     public func pendingMails(limit: Int, at now: Date) async throws -> [OutgoingMail] {
+        let instance = instance
         let claimed = try await write { tx in
             try await tx.rows(
                 """

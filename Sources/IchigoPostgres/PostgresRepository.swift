@@ -37,10 +37,10 @@ import Synchronization
 /// sender died is taken by another instance once the lease has run out (so a mail may, rarely, be sent twice — never
 /// lost). Session purging is a plain `DELETE … WHERE last_seen_at < cutoff`: harmless when every instance runs it.
 ///
-/// **Transactions** are one per call for now (`write`): `BEGIN`, the caller's statements, the audit records, `COMMIT`.
-/// `write` is the only place that opens a write transaction, so batching concurrent callers into one transaction (one
-/// WAL flush for many requests, as `GroupCommit` does for SQLite: a savepoint per caller, one head lock and one
-/// `COMMIT` for the batch) can be added there without touching the repository methods.
+/// **Transactions**: concurrent writes of one instance share a transaction (`PostgresGroupCommit`, as `GroupCommit`
+/// does for SQLite): each caller's work in a savepoint, one head lock and one `COMMIT` — one WAL flush with
+/// `synchronous_commit = on` — for the batch; up to four batches in flight per instance. Reads go to any pooled
+/// connection.
 public final class PostgresRepository: Sendable {
     /// The connection pool. Whoever made the repository with `init(client:…)` runs it (`client.run()`).
     public let client: PostgresClient
@@ -54,6 +54,7 @@ public final class PostgresRepository: Sendable {
     /// How long a claimed mail stays with its sender.
     public static let mailLease: TimeInterval = 300
 
+    private let groupCommit: PostgresGroupCommit
     private let migrations: Task<Void, any Error>
     private let migrated = Atomic<Bool>(false)
     /// The task running `client` when the repository made the client itself.
@@ -81,6 +82,7 @@ public final class PostgresRepository: Sendable {
         let queryLogger = Self.quiet(logger)
         self.queryLogger = queryLogger
         self.instance = UUID().uuidString
+        groupCommit = PostgresGroupCommit(client: client, chain: chain, logger: queryLogger)
         runner = runsClient ? Task { await client.run() } : nil
         migrations = Task {
             let applied = try await PostgresSchema.migrate(client, logger: queryLogger)
@@ -136,79 +138,16 @@ public final class PostgresRepository: Sendable {
         try await rows(query).first
     }
 
-    /// Runs `work` in a write transaction: `BEGIN`, the work, its audit events chained under the head lock, `COMMIT`.
-    /// If the work throws, nothing of it stays. A transaction that lost a deadlock runs again (at most 5 times).
-    /// The work is `@Sendable` and touches the database only through its `PostgresTransaction`, so a batching `write`
-    /// (several callers' work in one transaction, each in a savepoint) can take it as it is.
-    func write<T: Sendable>(_ work: @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
+    /// Runs `work` in a write transaction: its statements, then its audit events chained under the head lock, then
+    /// `COMMIT` — shared with the writes of concurrent callers (`PostgresGroupCommit`). If the work throws, nothing of
+    /// it stays, and the error is the caller's. A write that lost a deadlock runs again (at most 5 times in all).
+    func write<T: Sendable>(_ work: @escaping @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
         try await prepare()
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await client.withConnection { connection in
-                    try await connection.query("BEGIN", logger: queryLogger)
-                    do {
-                        let transaction = PostgresTransaction(connection: connection, logger: queryLogger)
-                        let value = try await work(transaction)
-                        try await appendChained(transaction.auditEvents, in: transaction)
-                        try await connection.query("COMMIT", logger: queryLogger)
-                        return value
-                    } catch {
-                        _ = try? await connection.query("ROLLBACK", logger: queryLogger)
-                        throw error
-                    }
-                }
-            } catch let error where PostgresStoreError.isRetryable(error) && attempt < 5 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...10) * attempt))
-            } catch {
-                throw PostgresStoreError.mapping(error)
-            }
-        }
+        return try await groupCommit.write(work)
     }
 
     /// Most rows one multi-row `INSERT` carries (PostgreSQL takes at most 65,535 parameters per statement).
-    static let rowsPerInsert = 1000
-
-    /// Chains `events` after the head of the trail and writes them, moving the head on. Called last in a transaction:
-    /// the head row stays locked until the commit.
-    private func appendChained(_ events: [AuditEvent], in transaction: PostgresTransaction) async throws {
-        guard !events.isEmpty else { return }
-        guard let head = try await transaction.row("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-        else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
-        let columns = Columns(head)
-        var previous: (sequence: Int64, hash: String) = (try columns["seq"], try columns["hash"])
-        var start = events.startIndex
-        while start < events.endIndex {
-            let end = min(start + Self.rowsPerInsert, events.endIndex)
-            var binds = PostgresBindings()
-            var values: [String] = []
-            for event in events[start..<end] {
-                let record = chain.record(for: event, after: previous)
-                let first = binds.count + 1
-                values.append("(" + (first..<first + 9).map { "$\($0)" }.joined(separator: ", ") + ")")
-                binds.append(record.sequence)
-                binds.append(event.at.millis)
-                binds.append(event.actor)
-                binds.append(event.action)
-                binds.append(event.subject)
-                binds.append(event.outcome)
-                binds.append(event.reason)
-                binds.append(record.previousHash)
-                binds.append(record.hash)
-                previous = (record.sequence, record.hash)
-            }
-            try await transaction.run(
-                PostgresQuery(
-                    unsafeSQL:
-                        "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
-                        + values.joined(separator: ", "),
-                    binds: binds))
-            start = end
-        }
-        try await transaction.run(
-            "UPDATE audit_chain_head SET seq = \(previous.sequence), hash = \(previous.hash) WHERE id = 1")
-    }
+    static let rowsPerInsert = PostgresGroupCommit.rowsPerInsert
 
     // MARK: Readiness
 

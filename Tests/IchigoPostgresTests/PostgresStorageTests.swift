@@ -99,6 +99,52 @@ struct PostgresStorageTests {
         }
     }
 
+    @Test("concurrent writes share transactions, and a failing one takes back only its own work")
+    func groupCommitIsolatesFailures() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let key = MasterKey.random()
+            try await TestDatabase.withRepository(url: url, masterKey: key) { repository in
+                // 20 login IDs, each inserted twice at once: one insert of each pair must fail, and take back the
+                // contract it had already inserted in its part of the shared transaction.
+                let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for index in 0..<40 {
+                        group.addTask {
+                            let contract = Contract(
+                                id: .random(), kind: .retail, name: "c\(index)", createdAt: Self.start)
+                            let user = User(
+                                id: .random(), contractID: contract.id,
+                                loginID: LoginID(rawValue: "pair\(index % 20)")!, name: "u", role: .customer,
+                                createdAt: Self.start)
+                            do {
+                                try await repository.insert(
+                                    contract, with: user,
+                                    audit: [
+                                        AuditEvent(
+                                            at: Self.start, actor: "t", action: "user.create",
+                                            subject: user.id.rawValue, outcome: "ok")
+                                    ])
+                                return true
+                            } catch let error as IchigoError where error.code == .loginIDTaken {
+                                return false
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                }
+                #expect(outcomes.filter { $0 }.count == 20)
+                #expect(try await repository.userCount() == 20)
+                let contracts = try await repository.client.query("SELECT count(*) FROM contracts")
+                    .decode(Int.self).reduce(into: [Int]()) { $0.append($1) }
+                #expect(contracts == [20])
+                let records = try await repository.auditRecords(from: 1, limit: 100)
+                #expect(records.count == 20)
+                let report = try await AuditVerifier(repository: repository, chain: AuditChain(masterKey: key))
+                    .verify()
+                #expect(report.isIntact && report.recordCount == 20)
+            }
+        }
+    }
+
     @Test("the audit trail refuses UPDATE, DELETE and TRUNCATE")
     func auditAppendOnly() async throws {
         try await TestDatabase.withFreshDatabase { url in

@@ -1,0 +1,253 @@
+import Foundation
+import Ichigo
+import Logging
+import Metrics
+import PostgresNIO
+import Synchronization
+
+/// Group commit on PostgreSQL: write transactions from concurrent callers of one instance run together in one
+/// transaction, so one commit — one WAL flush with `synchronous_commit = on`, and one turn at the audit chain's head
+/// lock — serves them all (the idea of `GroupCommit` for SQLite).
+///
+/// Each caller's work runs in a savepoint of its own (when the batch has more than one): a failure rolls back that
+/// caller's work only and is that caller's answer. The audit events of every caller whose work succeeded are chained
+/// last, under the lock on `audit_chain_head`, and no caller hears of its result before the `COMMIT` returned. If the
+/// transaction fails as a whole (the commit, the connection), every caller of the batch gets the error — or, for a
+/// deadlock or serialization failure, runs again in a later batch (at most 5 times), as does a single caller whose own
+/// work lost a deadlock.
+///
+/// Up to `lanes` batches run at once, each on its own pooled connection: while one batch commits, the next one's work
+/// runs. Batches of different lanes and instances meet only at the head lock, taken last.
+final class PostgresGroupCommit: Sendable {
+    private let client: PostgresClient
+    private let chain: AuditChain
+    private let logger: Logger
+    /// The most writes one transaction carries.
+    private let maximumBatch: Int
+    /// The most batches in flight at once.
+    private let lanes: Int
+    private let state = Mutex(State())
+
+    private struct State {
+        var pending: [any PendingWrite] = []
+        var draining = 0
+    }
+
+    /// `ichigo_db_commit_batch_size`: writes per commit; `ichigo_db_commit_seconds`: time per batch (work and commit).
+    private let batchSizes = Recorder(label: "ichigo_db_commit_batch_size", aggregate: true)
+    private let commitTime = Metrics.Timer(label: "ichigo_db_commit_seconds")
+
+    /// Most rows one multi-row `INSERT` carries (PostgreSQL takes at most 65,535 parameters per statement).
+    static let rowsPerInsert = 1000
+    /// How often a write that lost a deadlock or a serialization check runs, in all.
+    static let maximumAttempts = 5
+
+    /// - Parameter maximumBatch: at most 48 writes per transaction: each writing savepoint takes a subtransaction ID,
+    ///   and past 64 of them PostgreSQL's per-backend cache overflows, which slows every session's snapshots.
+    init(client: PostgresClient, chain: AuditChain, logger: Logger, maximumBatch: Int = 48, lanes: Int = 4) {
+        self.client = client
+        self.chain = chain
+        self.logger = logger
+        self.maximumBatch = maximumBatch
+        self.lanes = lanes
+    }
+
+    /// Runs `work` in a write transaction shared with other callers; returns once it has committed.
+    func write<T: Sendable>(_ work: @escaping @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue([Job(work: work, continuation: continuation)])
+        }
+    }
+
+    private func enqueue(_ jobs: [any PendingWrite]) {
+        let startLane = state.withLock { state -> Bool in
+            state.pending.append(contentsOf: jobs)
+            guard state.draining < lanes else { return false }
+            state.draining += 1
+            return true
+        }
+        if startLane { Task { await self.drain() } }
+    }
+
+    /// One lane: takes batches until none is waiting.
+    private func drain() async {
+        while true {
+            let batch = state.withLock { state -> [any PendingWrite] in
+                if state.pending.isEmpty {
+                    state.draining -= 1
+                    return []
+                }
+                let count = min(maximumBatch, state.pending.count)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            batchSizes.record(batch.count)
+            let started = ContinuousClock.now
+            let again = await run(batch)
+            let elapsed = ContinuousClock.now - started
+            commitTime.recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            if !again.isEmpty {
+                // Lost to another transaction: a moment's pause, then a later batch.
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))
+                enqueue(again)
+            }
+        }
+    }
+
+    /// Runs `batch` in one transaction and answers its callers.
+    /// - Returns: the writes to run again (they lost a deadlock or a serialization check).
+    private func run(_ batch: [any PendingWrite]) async -> [any PendingWrite] {
+        do {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let isolated = batch.count > 1
+                    var events: [AuditEvent] = []
+                    for job in batch {
+                        let transaction = PostgresTransaction(connection: connection, logger: logger)
+                        if isolated { try await connection.query("SAVEPOINT job", logger: logger) }
+                        do {
+                            try await job.run(in: transaction)
+                            if isolated { try await connection.query("RELEASE SAVEPOINT job", logger: logger) }
+                            events += transaction.auditEvents
+                        } catch {
+                            // Alone in the batch, the job's failure is the transaction's.
+                            guard isolated else { throw error }
+                            try await connection.query("ROLLBACK TO SAVEPOINT job", logger: logger)
+                            try await connection.query("RELEASE SAVEPOINT job", logger: logger)
+                            job.failed(with: error)
+                        }
+                    }
+                    try await appendChained(events, in: PostgresTransaction(connection: connection, logger: logger))
+                    try await connection.query("COMMIT", logger: logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        } catch {
+            // Nothing of the batch was committed.
+            var again: [any PendingWrite] = []
+            for job in batch {
+                if PostgresStoreError.isRetryable(error), job.retry() {
+                    again.append(job)
+                } else {
+                    job.finish(throwing: error)
+                }
+            }
+            return again
+        }
+        var again: [any PendingWrite] = []
+        for job in batch {
+            if job.lostRace, job.retry() {
+                again.append(job)
+            } else {
+                job.finish(throwing: nil)
+            }
+        }
+        return again
+    }
+
+    /// Chains `events` after the head of the trail and writes them, moving the head on. Called last in a transaction:
+    /// the head row stays locked until the commit.
+    private func appendChained(_ events: [AuditEvent], in transaction: PostgresTransaction) async throws {
+        guard !events.isEmpty else { return }
+        guard let head = try await transaction.row("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
+        else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
+        let columns = Columns(head)
+        var previous: (sequence: Int64, hash: String) = (try columns["seq"], try columns["hash"])
+        var start = events.startIndex
+        while start < events.endIndex {
+            let end = min(start + Self.rowsPerInsert, events.endIndex)
+            var binds = PostgresBindings()
+            var values: [String] = []
+            for event in events[start..<end] {
+                let record = chain.record(for: event, after: previous)
+                let first = binds.count + 1
+                values.append("(" + (first..<first + 9).map { "$\($0)" }.joined(separator: ", ") + ")")
+                binds.append(record.sequence)
+                binds.append(event.at.millis)
+                binds.append(event.actor)
+                binds.append(event.action)
+                binds.append(event.subject)
+                binds.append(event.outcome)
+                binds.append(event.reason)
+                binds.append(record.previousHash)
+                binds.append(record.hash)
+                previous = (record.sequence, record.hash)
+            }
+            try await transaction.run(
+                PostgresQuery(
+                    unsafeSQL:
+                        "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
+                        + values.joined(separator: ", "),
+                    binds: binds))
+            start = end
+        }
+        try await transaction.run(
+            "UPDATE audit_chain_head SET seq = \(previous.sequence), hash = \(previous.hash) WHERE id = 1")
+    }
+}
+
+/// A queued write, type-erased. Touched by one lane at a time: the queue hands it over under its lock.
+private protocol PendingWrite: Sendable {
+    /// Runs the work, keeping its result for `finish`.
+    func run(in transaction: PostgresTransaction) async throws
+    /// Keeps the work's error (its savepoint was rolled back) for `finish`.
+    func failed(with error: any Error)
+    /// Whether the work's own error was a lost deadlock or serialization check.
+    var lostRace: Bool { get }
+    /// Prepares another attempt; false when the write has had all of its attempts.
+    func retry() -> Bool
+    /// Answers the caller: with `commitError` if the transaction failed, else with the work's own outcome.
+    func finish(throwing commitError: (any Error)?)
+}
+
+private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
+    // `outcome` and `attempts` are touched by one lane at a time (see `PendingWrite`).
+    private let work: @Sendable (PostgresTransaction) async throws -> T
+    private let continuation: CheckedContinuation<T, any Error>
+    private var outcome: Result<T, any Error>?
+    private var attempts = 1
+
+    init(work: @escaping @Sendable (PostgresTransaction) async throws -> T, continuation: CheckedContinuation<T, any Error>)
+    {
+        self.work = work
+        self.continuation = continuation
+    }
+
+    func run(in transaction: PostgresTransaction) async throws {
+        outcome = .success(try await work(transaction))
+    }
+
+    func failed(with error: any Error) {
+        outcome = .failure(error)
+    }
+
+    var lostRace: Bool {
+        if case .failure(let error)? = outcome { return PostgresStoreError.isRetryable(error) }
+        return false
+    }
+
+    func retry() -> Bool {
+        guard attempts < PostgresGroupCommit.maximumAttempts else { return false }
+        attempts += 1
+        outcome = nil
+        return true
+    }
+
+    func finish(throwing commitError: (any Error)?) {
+        if let commitError {
+            continuation.resume(throwing: PostgresStoreError.mapping(commitError))
+            return
+        }
+        switch outcome {
+        case .success(let value)?: continuation.resume(returning: value)
+        case .failure(let error)?: continuation.resume(throwing: PostgresStoreError.mapping(error))
+        case nil: continuation.resume(throwing: CancellationError())
+        }
+    }
+}
