@@ -95,6 +95,9 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             return IchigoError(.apiKeyNameTaken)
         case ("23503", "users_contract_id_fkey"?):
             return IchigoError(.contractNotFound)
+        case ("22021", _):
+            // PostgreSQL text cannot hold U+0000 (SQLite can): refused as input rather than failing as a 500.
+            return IchigoError(.invalidInput, detail: "text with a NUL character")
         default:
             return PostgresStoreError(sqlState: state, message: info[.message] ?? "no message")
         }

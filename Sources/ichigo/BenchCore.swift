@@ -25,6 +25,9 @@ struct BenchCore: AsyncParsableCommand {
             """)
     var database: String?
 
+    @Option(help: "Concurrent verifications in the service measurement.")
+    var concurrency: Int = 16
+
     func run() async throws {
         let clock = ContinuousClock()
         // 1. Core: decrypt the sealed seed, key HMAC once, check the expected step (the per-request work).
@@ -63,7 +66,7 @@ struct BenchCore: AsyncParsableCommand {
         say(String(format: "hotp: %.0f codes/s on one core (pre-keyed HMAC-SHA1)", Double(generated) / seconds))
 
         // 3. The verification service on SQLite (durable commits, shared by concurrent writers; accepted code), or on
-        // PostgreSQL, 16 concurrent tasks.
+        // PostgreSQL, `concurrency` tasks at once.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "ichigo-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -96,10 +99,10 @@ struct BenchCore: AsyncParsableCommand {
         let work = users
         let start = clock.now
         let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in 0..<16 {
+            for worker in 0..<concurrency {
                 group.addTask {
                     var count = 0
-                    for index in stride(from: worker, to: work.count, by: 16) {
+                    for index in stride(from: worker, to: work.count, by: concurrency) {
                         if try await service.verify(work[index].1, for: work[index].0, actor: "bench", at: now)
                             .isAccepted
                         {

@@ -145,6 +145,23 @@ struct PostgresStorageTests {
         }
     }
 
+    @Test("text with a NUL character is refused as input, and nothing is stored")
+    func nulCharacter() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let key = MasterKey.random()
+            try await TestDatabase.withRepository(url: url, masterKey: key) { repository async throws in
+                let contract = Contract(id: .random(), kind: .retail, name: "a\u{0}b", createdAt: Self.start)
+                let event = AuditEvent(at: Self.start, actor: "t", action: "t", subject: "t", outcome: "ok")
+                let error = await #expect(throws: IchigoError.self) {
+                    try await repository.insert(contract, audit: event)
+                }
+                #expect(error?.code == .invalidInput)
+                #expect(try await repository.contract(contract.id) == nil)
+                #expect(try await repository.auditRecords(from: 1, limit: 10).isEmpty)
+            }
+        }
+    }
+
     @Test("the audit trail refuses UPDATE, DELETE and TRUNCATE")
     func auditAppendOnly() async throws {
         try await TestDatabase.withFreshDatabase { url in
