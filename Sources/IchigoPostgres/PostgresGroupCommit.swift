@@ -86,9 +86,7 @@ final class PostgresGroupCommit: Sendable {
             batchSizes.record(batch.count)
             let started = ContinuousClock.now
             let again = await run(batch)
-            let elapsed = ContinuousClock.now - started
-            commitTime.recordNanoseconds(
-                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            commitTime.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             if !again.isEmpty {
                 // Lost to another transaction: a moment's pause, then a later batch.
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 1...10)))

@@ -139,9 +139,7 @@ final class GroupCommit: Sendable {
         }
 
         private func record(since started: ContinuousClock.Instant) {
-            let elapsed = ContinuousClock.now - started
-            commitTime.recordNanoseconds(
-                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            commitTime.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         }
     }
 }
