@@ -19,6 +19,20 @@ import pytest
 from conftest import BINARY, ROOT
 from test_browser_journey import SHOTS, stack, subject  # noqa: F401  (the stack fixture: server + SMTP sink)
 
+def page_gone(element):
+    """Whether `element` no longer belongs to the page shown (the page was replaced)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+
+
 PASSWORD = "ichigo2026"
 CONFIRMATION = "kakunin1"
 
@@ -295,7 +309,9 @@ def test_corporate_journey(stack, browser, tmp_path):
         fill("otp", wrong)
         old_page = browser.find_element(By.TAG_NAME, "html")
         click("submit")
-        WebDriverWait(browser, 15).until(EC.staleness_of(old_page))
+        # The old page is gone: Chromium may say so with "Node … does not belong to the document" instead of
+        # a stale-element error when the check runs while the new page loads.
+        WebDriverWait(browser, 15).until(lambda _: page_gone(old_page))
         wait_screen("HLI003")
         if attempt == 4:
             assert "あと1回" in browser.find_element(By.ID, "otp-error").text
