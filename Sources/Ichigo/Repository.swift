@@ -13,6 +13,27 @@ public struct FailureOutcome: Sendable, Hashable {
     }
 }
 
+/// What a code check decides about a token, from the token as read inside the check's own transaction.
+public enum CodeDecision: Sendable, Hashable {
+    /// The code is the one for `step`, later than the last accepted step: accept it and keep the clock offset.
+    case accept(step: Int64, driftSteps: Int)
+    /// The code is wrong: count a failure (never locks: see `stepByStep`).
+    case wrong
+    /// Refuse without changing the token (it is not in the required state, or the code was already used).
+    case refuse(Refusal)
+    /// Not decided here: this failure may lock the token, and the lock's notices must be prepared first. The
+    /// caller takes the step-by-step path.
+    case stepByStep
+}
+
+/// What `checkCode` did.
+public enum CodeCheck: Sendable, Hashable {
+    /// Decided and committed (with its audit record) before this returns.
+    case decided(VerificationResult, failureCount: Int)
+    /// Nothing written: the store has no single-transaction check, or the decision was `stepByStep`.
+    case stepByStep
+}
+
 /// The database schema as `/ready` reports it.
 public struct SchemaStatus: Sendable, Hashable {
     /// Migrations applied in the database.
@@ -114,6 +135,15 @@ public protocol IchigoRepository: Sendable {
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
         lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome?
+    /// The verification hot path in one transaction: reads `user`'s token, asks `decide`, and writes what it
+    /// decided (the acceptance, or the failure count) with the audit record `audit(subject, outcome, reason)`.
+    /// Never locks a token (`decide` answers `stepByStep` for a failure that may). A store without it answers
+    /// `stepByStep` and the caller uses `userWithToken`, `recordAcceptance` and `recordFailure`.
+    func checkCode(
+        for user: UserID, requiring state: TokenState, at now: Date,
+        audit: @escaping @Sendable (_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision
+    ) async throws -> CodeCheck
 
     // MARK: Readiness
 
@@ -129,6 +159,15 @@ public protocol IchigoRepository: Sendable {
 }
 
 extension IchigoRepository {
+    /// No single-transaction check: the caller goes step by step.
+    public func checkCode(
+        for user: UserID, requiring state: TokenState, at now: Date,
+        audit: @escaping @Sendable (_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision
+    ) async throws -> CodeCheck {
+        .stepByStep
+    }
+
     /// `recordFailure` with no mail to queue on locking.
     public func recordFailure(
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent

@@ -154,11 +154,51 @@ public struct TokenService: Sendable {
             return .refused(reason)
         }
 
+        if mail == nil {
+            // One transaction where the store offers it (SQLite): read, decide and write together.
+            let vault = vault
+            let policy = policy
+            let checked = try await repository.checkCode(
+                for: userID, requiring: requiredState, at: now,
+                audit: { subject, outcome, reason in
+                    AuditEvent(
+                        at: now, actor: actor, action: action, subject: subject, outcome: outcome,
+                        reason: reason?.rawValue)
+                },
+                decide: { token in
+                    Self.decide(code, on: token, requiring: requiredState, policy: policy, vault: vault, at: now)
+                })
+            if case .decided(let result, let failureCount) = checked {
+                if case .refused(.invalidCode) = result, failureCount == policy.lockoutThreshold - 1 {
+                    return .refused(.invalidCodeLastTry)
+                }
+                return result
+            }
+        }
         guard let found = try await repository.userWithToken(userID) else {
             return try await refuse(.unknownUser, subject: "user:\(userID.rawValue)")
         }
         guard let token = found.token else { return try await refuse(.noToken, subject: "user:\(userID.rawValue)") }
         return try await check(code, on: token, requiring: requiredState, action: action, actor: actor, at: now, mail: mail)
+    }
+
+    /// The decision for `code` on `token` as read inside the store's transaction (`checkCode`): the same rules
+    /// as the step-by-step path below, except that a wrong code that may lock the token goes step by step (its
+    /// lock notices are prepared outside the transaction).
+    static func decide(
+        _ code: OTPCode, on token: Token, requiring requiredState: TokenState, policy: OTPPolicy, vault: SeedVault,
+        at now: Date
+    ) -> CodeDecision {
+        guard token.state == requiredState else { return .refuse(token.state == .locked ? .locked : .notActive) }
+        guard let seed = try? vault.open(token.sealedSeed, for: token.id) else { return .stepByStep }
+        let totp = TOTP(seed: seed, parameters: token.parameters)
+        let currentStep = token.parameters.step(at: now)
+        if let step = totp.matchingStep(for: code, around: currentStep + Int64(token.driftSteps), window: policy.window) {
+            if step <= token.lastAcceptedStep { return .refuse(.replay) }
+            let drift = Int(max(-Int64(policy.maxDriftSteps), min(Int64(policy.maxDriftSteps), step - currentStep)))
+            return .accept(step: step, driftSteps: drift)
+        }
+        return token.failureCount + 1 >= policy.lockoutThreshold ? .stepByStep : .wrong
     }
 
     /// Checks `code` against `token` directly (token registration by serial, where the token may have no

@@ -376,6 +376,81 @@ public final class SQLiteRepository: IchigoRepository {
         }
     }
 
+    /// The hot path's one statement: the user's token, columns in the order `hotToken(from:)` reads them. A row
+    /// with a NULL first column is a user without a token.
+    static let checkCodeSQL = """
+        SELECT t.id, t.serial, t.kind, t.state, t.sealed_seed, t.algorithm, t.digits, t.period, t.last_step,
+            t.failure_count, t.drift_steps, t.contract_id, t.locked_from, t.created_at, t.updated_at, t.last_used_at
+        FROM users u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.id = ?
+        """
+
+    /// A token from `checkCodeSQL`'s row, read by column position (no lookup by name per column).
+    static func hotToken(from row: Row) throws -> Token {
+        guard let serial = SerialNumber(rawValue: row[1]), let kind = TokenKind(rawValue: row[2]),
+            let state = TokenState(rawValue: row[3]), let algorithm = OTPAlgorithm(rawValue: row[5])
+        else { throw IchigoError(.corruptData, detail: "token row") }
+        let sealed: Data = row[4]
+        return Token(
+            id: TokenID(rawValue: row[0]), serial: serial, kind: kind, state: state,
+            sealedSeed: SealedSeed(combined: Array(sealed)),
+            parameters: TOTPParameters(algorithm: algorithm, digits: row[6], period: row[7]),
+            lastAcceptedStep: row[8], failureCount: row[9], driftSteps: row[10],
+            contractID: (row[11] as String?).map(ContractID.init(rawValue:)),
+            lockedFrom: (row[12] as String?).flatMap(TokenState.init(rawValue:)),
+            createdAt: Date(millis: row[13]), updatedAt: Date(millis: row[14]),
+            lastUsedAt: (row[15] as Int64?).map(Date.init(millis:)))
+    }
+
+    public func checkCode(
+        for user: UserID, requiring state: TokenState, at now: Date,
+        audit: @escaping @Sendable (_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision
+    ) async throws -> CodeCheck {
+        // Read, decide and write in one job on the writer: one trip to the writer thread, no read connection, and
+        // no race to lose between reading the token and updating it.
+        try await write { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.checkCodeSQL), arguments: [user.rawValue])
+            else {
+                try self.appendAudit(audit("user:\(user.rawValue)", "refused", .unknownUser), in: db)
+                return .decided(.refused(.unknownUser), failureCount: 0)
+            }
+            guard (row[0] as String?) != nil else {
+                try self.appendAudit(audit("user:\(user.rawValue)", "refused", .noToken), in: db)
+                return .decided(.refused(.noToken), failureCount: 0)
+            }
+            let token = try Self.hotToken(from: row)
+            let subject = token.serial.rawValue
+            switch decide(token) {
+            case .stepByStep:
+                return .stepByStep
+            case .refuse(let reason):
+                try self.appendAudit(audit(subject, "refused", reason), in: db)
+                return .decided(.refused(reason), failureCount: token.failureCount)
+            case .accept(let step, let drift):
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = 'active',
+                            last_used_at = ?, updated_at = ?
+                        WHERE id = ? AND state = ? AND last_step < ?
+                        """
+                ).execute(arguments: [step, drift, now.millis, now.millis, token.id.rawValue, state.rawValue, step])
+                // Read in this transaction, so the token cannot have moved meanwhile; checked all the same.
+                guard db.changesCount == 1 else {
+                    try self.appendAudit(audit(subject, "refused", .replay), in: db)
+                    return .decided(.refused(.replay), failureCount: token.failureCount)
+                }
+                try self.appendAudit(audit(subject, "accepted", nil), in: db)
+                return .decided(.accepted(step: step, serial: token.serial), failureCount: 0)
+            case .wrong:
+                try db.cachedStatement(
+                    sql: "UPDATE tokens SET failure_count = failure_count + 1, updated_at = ? WHERE id = ? AND state = ?"
+                ).execute(arguments: [now.millis, token.id.rawValue, state.rawValue])
+                try self.appendAudit(audit(subject, "refused", .invalidCode), in: db)
+                return .decided(.refused(.invalidCode), failureCount: token.failureCount + 1)
+            }
+        }
+    }
+
     // MARK: Audit trail
 
     public func append(_ event: AuditEvent) async throws {
