@@ -15,9 +15,20 @@ enum RandomText {
     }
 }
 
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 extension Sequence where Element == UInt8 {
     /// The bytes as lower-case hex, two digits each.
-    public var hexString: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var hexString: String {
+        let bytes = Array(self)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 * index] = hexDigits[Int(byte >> 4)]
+                buffer[2 * index + 1] = hexDigits[Int(byte & 0x0f)]
+            }
+            return bytes.count * 2
+        }
+    }
 }
 
 extension String {

@@ -21,6 +21,9 @@ public final class AuditHeadFile: Sendable {
     private let chain: AuditChain
     private let descriptor: Int32
     private let state = Mutex<String?>(nil)
+    /// The head as last read or written here, with the file's size and change time then: while they are unchanged
+    /// the file is not read, parsed and authenticated again on every commit.
+    private let known = Mutex<(head: AuditHead, stamp: [Int])?>(nil)
     /// Where a stopped head is reported (the server's logger; standard error if not given).
     private let report: @Sendable (String) -> Void
 
@@ -49,6 +52,23 @@ public final class AuditHeadFile: Sendable {
         return text.split(separator: "\n").first.flatMap { AuditHead(line: $0) }
     }
 
+    /// The file's size and modification time, to tell whether another process wrote it.
+    private func stamp() -> [Int]? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        return [Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ctim.tv_nsec)]
+    }
+
+    /// The stored head, authenticated; from memory while the file is as this process last saw it.
+    private func authenticCurrent() -> (head: AuditHead, authentic: Bool)? {
+        let now = stamp()
+        if let now, let cached = known.withLock({ $0 }), cached.stamp == now { return (cached.head, true) }
+        guard let head = read() else { return nil }
+        let authentic = chain.isAuthentic(head)
+        if authentic, let now { known.withLock { $0 = (head, now) } }
+        return (head, authentic)
+    }
+
     /// Inside the write transaction, before commit: checks the stored head against the database and returns the
     /// head to write once the commit is durable (`nil`: nothing to advance).
     func next(in db: Database) throws -> AuditHead? {
@@ -56,10 +76,10 @@ public final class AuditHeadFile: Sendable {
         guard let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
         else { return nil }
         let sequence: Int64 = last["seq"]
-        if let current = read() {
+        if let (current, authentic) = authenticCurrent() {
             let stored = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT hash FROM audit_log WHERE seq = ?"), arguments: [current.sequence])
-            guard let stored, constantTimeEqual(stored, current.hash), chain.isAuthentic(current) else {
+            guard let stored, constantTimeEqual(stored, current.hash), authentic else {
                 let message =
                     "audit trail: record \(current.sequence) named by the signed head \(path) is "
                     + (stored == nil ? "missing" : "different")
@@ -81,5 +101,6 @@ public final class AuditHeadFile: Sendable {
         let line = Array((head.description + "\n").utf8)
         _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, line.count, 0) }
         _ = ftruncate(descriptor, off_t(line.count))
+        if let now = stamp() { known.withLock { $0 = (head, now) } }
     }
 }

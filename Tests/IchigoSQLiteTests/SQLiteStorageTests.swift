@@ -41,6 +41,24 @@ struct SQLiteStorageTests {
         try queue.close()
     }
 
+    /// Every commit is synced: GRDB turns the writer to `synchronous = NORMAL` with WAL mode (syncs at checkpoints
+    /// only); the repository must set FULL again on the connection that commits. Bulk loading alone runs unsynced.
+    @Test func theWriterSyncsEveryCommit() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = MasterKey.random()
+        let serving = try SQLiteRepository(
+            path: directory.appendingPathComponent("a.sqlite").path, chain: AuditChain(masterKey: key))
+        #expect(try await serving.writerSynchronous() == 2)
+        try serving.close()
+        let loading = try SQLiteRepository(
+            path: directory.appendingPathComponent("b.sqlite").path, chain: AuditChain(masterKey: key),
+            durability: .bulkLoad)
+        #expect(try await loading.writerSynchronous() == 0)
+        try loading.close()
+    }
+
     @Test func intactTrailVerifies() async throws {
         let db = try await populatedDatabase()
         defer { try? FileManager.default.removeItem(at: db.cleanup) }
