@@ -128,11 +128,12 @@ public struct CorporateService: Sendable {
     }
 
     /// The signing challenge HSN002 shows for `transfer` under the signing policy, or `nil` when approval takes the
-    /// plain OTP (policy off, or the approver has no token in use). Throws `signingUnsupported` if the approver's token
+    /// plain OTP (policy off, or the approver has no token in use or stopped). Throws `signingUnsupported` if the approver's token
     /// cannot sign it.
     public func signingPrompt(for transfer: CorporateTransfer, by user: User) async throws -> SigningPrompt? {
         guard let signing = retail.signing, signing.isRequired,
-            let token = try await user.tokenID.asyncFlatMap({ try await repository.token($0) }), token.state == .active
+            let token = try await user.tokenID.asyncFlatMap({ try await repository.token($0) }),
+            token.state == .active || token.state == .locked
         else { return nil }
         return try signing.prompt(for: token, SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount))
     }
