@@ -29,14 +29,19 @@ def wait_for_eml(data_dir, predicate, timeout=15):
     raise AssertionError("mail did not arrive")
 
 
-def customer_through_bot003(server, login_id, activation="2468"):
-    """Creates a customer, logs in and issues a software token (BOT001–BOT003).
+def customer_through_bot003(server, login_id, activation="2468", accounts=()):
+    """Creates a customer (with `accounts`: (name, number, balance) in branch 001), logs in and issues a software
+    token (BOT001–BOT003).
 
     Returns the logged-in session, サービスID, ユーザID and the BOT003 page."""
     status, user = server.api("POST", "/api/v1/users", {
         "loginId": login_id, "name": "高橋 次郎", "email": f"{login_id}@example.jp",
         "loginPassword": "ichigo2026", "confirmationPassword": "kakunin1"})
     assert status == 201, user
+    for name, number, balance in accounts:
+        status, account = server.api("POST", f"/api/v1/users/{user['id']}/accounts",
+                                     {"name": name, "branch": "001", "number": number, "balance": balance})
+        assert status == 201, account
     session = requests.Session()
     page = session.get(server.base + "/login").text
     page = session.post(server.base + "/login", data={"_csrf": csrf(page), "loginId": login_id, "password": "ichigo2026"}).text
@@ -61,3 +66,10 @@ def start_use(server, session, code):
     page = session.get(server.base + "/otp/start").text
     assert screen_id(page) == "BOK001", page
     return session.post(server.base + "/otp/start", data={"_csrf": csrf(page), "action": "start", "otp": code}).text
+
+
+def balances(server, session):
+    """The customer's balances as the top page shows them (BTP001): {account number: yen}."""
+    page = session.get(server.base + "/top").text
+    return {number: int(amount.replace(",", ""))
+            for number, amount in re.findall(r'data-account="(\d+)">([\d,]+)', page)}

@@ -106,3 +106,68 @@ def test_a_token_without_suite_says_so_in_japanese_and_english(tmp_path):
         assert asked.returncode == 1 and "振込先" not in asked.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def signing_server(signing):
+    """`ichigo serve` with transaction signing `off` or `required` (ICHIGO_TRANSFER_SIGNING)."""
+    from conftest import Server, free_port
+    return Server(tempfile.mkdtemp(prefix="ichigo-e2e-"), free_port(), extra_env={"ICHIGO_TRANSFER_SIGNING": signing})
+
+
+def set_up_app(server, home, login_id):
+    """BOT001–BOT003 for a new customer with two accounts, then `ichigo-token setup` against the server and BOK001 with
+    its code; returns the logged-in session."""
+    from retail import customer_through_bot003, screen_id, start_use
+    session, service_id, app_user_id, _ = customer_through_bot003(
+        server, login_id, accounts=(("普通預金", "1111111", 500000), ("貯蓄預金", "2222222", 0)))
+    result = token_cli(home, "setup", "--server", server.base, "--service-id", service_id, "--user-id", app_user_id,
+                       "--activation-password", "2468", "--agree")
+    assert result.returncode == 0, result.stdout + result.stderr
+    shown = json.loads(token_cli(home, "show", "--json").stdout)
+    assert screen_id(start_use(server, session, shown["code"])) == "BOK002"
+    return session
+
+
+def test_a_token_set_up_at_a_signing_bank_gets_the_suite_and_its_code_moves_the_money():
+    from retail import balances, csrf, screen_id
+    import re
+    server = signing_server("required")
+    home = tempfile.mkdtemp(prefix="ichigo-token-")
+    try:
+        session = set_up_app(server, home, "signer1")
+        # The provisioning answer carried the bank's suite: the app signs without --suite.
+        listed = token_cli(home, "list", "--json")
+        assert "OCRA-1:HOTP-SHA1-6:QN20-T1M" in listed.stdout, listed.stdout
+        page = session.get(server.base + "/transfer").text
+        page = session.post(server.base + "/transfer", data={
+            "_csrf": csrf(page), "account": re.search(r'<option value="([^"]+)"[^>]*>普通預金', page).group(1),
+            "payeeBank": "9999", "payeeBranch": "001", "payeeAccount": "2222222", "payeeName": "タカハシ ジロウ",
+            "amount": "12345"}).text
+        assert screen_id(page) == "BFK002", page
+        assert re.search(r'id="sign-challenge-text">(\d+)<', page).group(1) == "123452222222"
+        signed = token_cli(home, "sign", "--account", "2222222", "--amount", "12,345", "--json")
+        assert signed.returncode == 0, signed.stdout + signed.stderr
+        code = json.loads(signed.stdout)["code"]
+        assert len(code) == 6
+        page = session.post(server.base + "/transfer/confirm", data={
+            "_csrf": csrf(page), "confirmationPassword": "kakunin1", "signature": code,
+            "transferID": re.search(r'name="transferID" value="([^"]+)"', page).group(1)}).text
+        assert screen_id(page) == "BFK003", page
+        assert balances(server, session) == {"1111111": 500000 - 12345, "2222222": 12345}
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+def test_a_token_set_up_with_the_policy_off_has_no_suite():
+    server = signing_server("off")
+    home = tempfile.mkdtemp(prefix="ichigo-token-")
+    try:
+        set_up_app(server, home, "signer2")
+        refused = token_cli(home, "sign", "--account", "2222222", "--amount", "1")
+        assert refused.returncode == 1 and "取引認証（OCRA）の設定がありません" in refused.stderr
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(server.data_dir, ignore_errors=True)

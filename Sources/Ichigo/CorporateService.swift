@@ -127,6 +127,50 @@ public struct CorporateService: Sendable {
         }
     }
 
+    /// The signing challenge HSN002 shows for `transfer` under the signing policy, or `nil` when approval takes the
+    /// plain OTP (policy off, or the approver has no token in use or stopped). Throws `signingUnsupported` if the approver's token
+    /// cannot sign it.
+    public func signingPrompt(for transfer: CorporateTransfer, by user: User) async throws -> SigningPrompt? {
+        guard let signing = retail.signing, signing.isRequired,
+            let token = try await user.tokenID.asyncFlatMap({ try await repository.token($0) }),
+            token.state == .active || token.state == .locked
+        else { return nil }
+        return try signing.prompt(for: token, SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount))
+    }
+
+    /// Checks the confirmation password and a signature (取引認証番号) by `user`'s token over `transfer` as stored.
+    /// - Returns: what was signed, for the approval's audit record.
+    /// - Throws: `tokenRequired` without a live token, `tokenLocked`, `signingUnsupported`, or a field error.
+    private func requireSignature(
+        _ signature: String, of user: User, over transfer: CorporateTransfer, confirmationPassword: String,
+        signing: TransactionSigning, at now: Date
+    ) async throws -> String {
+        let token = try await user.tokenID.asyncFlatMap { try await repository.token($0) }
+        var errors: [String: IchigoError.Code] = [:]
+        if confirmationPassword.isEmpty { errors["confirmationPassword"] = .required }
+        if signature.isEmpty {
+            errors["signature"] = .required
+        } else if !TransactionSigning.isWellFormed(signature, for: token.flatMap(signing.suite(of:))) {
+            errors["signature"] = .invalidSignatureFormat
+        }
+        if !errors.isEmpty { throw ValidationErrors(fields: errors) }
+        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
+        guard let token, token.state == .active || token.state == .locked else { throw IchigoError(.tokenRequired) }
+        guard token.state == .active else { throw IchigoError(.tokenLocked) }
+        let signed = SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount)
+        let prompt = try signing.prompt(for: token, signed)
+        let result = try await signing.verify(
+            signature, on: token, over: signed, action: "transfer.approve.sign", actor: actor(user), at: now)
+        if case .refused(let reason) = result {
+            switch reason {
+            case .locked, .lockedByThisAttempt: throw IchigoError(.tokenLocked)
+            case .notActive: throw IchigoError(.tokenRequired)
+            default: throw IchigoError(reason.signatureErrorCode, field: "signature")
+            }
+        }
+        return prompt.auditDescription
+    }
+
     /// Whether `user` must type an OTP for an OTP transaction (their token is in use or stopped).
     public func hasToken(_ user: User) async throws -> Bool {
         let token = try await user.tokenID.asyncFlatMap { try await repository.token($0) }
@@ -379,14 +423,21 @@ public struct CorporateService: Sendable {
         guard let limit = grants.limit(for: transfer.accountID), transfer.amount <= limit else {
             throw IchigoError(.overLimit)
         }
-        try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
-        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
-        try await requireOTP(code, of: user, at: now)
+        var signed = ""
+        if let signing = retail.signing, signing.isRequired {
+            // 取引認証: the signature is over the payee account and amount of the transfer data as stored.
+            signed = try await requireSignature(
+                code, of: user, over: transfer, confirmationPassword: confirmationPassword, signing: signing, at: now)
+        } else {
+            try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
+            try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
+            try await requireOTP(code, of: user, at: now)
+        }
         let outcome = try await repository.approve(
             id, by: user.id, at: now,
             audit: AuditEvent(
                 at: now, actor: actor(user), action: "transfer.approve", subject: id, outcome: "ok",
-                reason: "account=\(transfer.accountID) amount=\(transfer.amount)"))
+                reason: "account=\(transfer.accountID) amount=\(transfer.amount)" + (signed.isEmpty ? "" : " signed " + signed)))
         switch outcome {
         case .approved: return
         case .notPending: throw IchigoError(.transferNotPending)

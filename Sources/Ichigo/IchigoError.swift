@@ -125,6 +125,23 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidLimit = Code("field.invalid_limit")
         /// A PSKC file could not be imported; `detail` says where and why. Nothing was imported.
         public static let importFailed = Code("import.failed")
+        /// A transaction signature (取引認証番号) is wrong, replayed, or for other transfer data.
+        public static let signatureInvalid = Code("signature.invalid")
+        /// A wrong signature after which one more locks the token (残り1回).
+        public static let signatureLastTry = Code("signature.last_try")
+        /// The user's token has no OCRA suite the server can check (it cannot sign transfers), or the transfer does not
+        /// fit its suite.
+        public static let signingUnsupported = Code("signature.token_unsupported")
+        /// The transfer confirmed is not the one whose challenge was shown (changed in another window meanwhile).
+        public static let transferChanged = Code("signature.transfer_changed")
+        /// No such signing challenge (JSON API).
+        public static let challengeNotFound = Code("signature.challenge_not_found")
+        /// The signing challenge was answered already: each is answered once.
+        public static let challengeUsed = Code("signature.challenge_used")
+        /// The signing challenge expired before it was answered.
+        public static let challengeExpired = Code("signature.challenge_expired")
+        /// A signature is not the suite's number of half-width digits.
+        public static let invalidSignatureFormat = Code("field.invalid_signature")
     }
 
     /// What went wrong.

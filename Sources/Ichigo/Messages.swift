@@ -194,6 +194,33 @@ public enum Messages {
         "transfer.duplicate": (
             "このお振込は既に受け付けています。", "This transfer has already been accepted."
         ),
+        "signature.invalid": (
+            "取引認証番号が正しくありません。振込先口座番号と振込金額をご確認のうえ、トークンアプリで表示された取引認証番号を入力してください。",
+            "The transaction authentication number is not correct. Check the payee account number and the amount, and enter the number your token app shows for them."
+        ),
+        "signature.last_try": (
+            "取引認証番号が正しくありません。あと1回誤入力すると、ワンタイムパスワードが必要なお取引が停止されます。",
+            "The transaction authentication number is not correct. One more wrong number will stop every transaction that needs a one-time password."
+        ),
+        "signature.token_unsupported": (
+            "ご利用のトークンは取引認証に対応していないため、お取引を実行できません。お手数ですが当行までお問い合わせください。",
+            "Your token does not support transaction authentication, so this transaction cannot be carried out. Please contact the bank."
+        ),
+        "signature.transfer_changed": (
+            "お振込内容が変更されたため、入力された取引認証番号ではお取引できません。お振込は実行されていません。表示されている振込内容をご確認のうえ、改めて取引認証番号を入力してください。",
+            "The transfer was changed, so the number entered cannot be used and nothing was transferred. Check the transfer shown and enter a new transaction authentication number for it."
+        ),
+        "signature.challenge_not_found": ("取引認証のチャレンジが見つかりません。", "The signing challenge was not found."),
+        "signature.challenge_used": (
+            "この取引認証のチャレンジは既に回答済みです。", "This signing challenge has been answered already."
+        ),
+        "signature.challenge_expired": (
+            "取引認証のチャレンジの有効期限が切れました。", "The signing challenge has expired."
+        ),
+        "field.invalid_signature": (
+            "取引認証番号はトークンアプリに表示された半角数字で入力してください。",
+            "Enter the transaction authentication number your token app shows, in half-width digits."
+        ),
     ]
 
     /// The message for `key` in `language`; a generic text for an unknown key.

@@ -70,13 +70,21 @@ public struct Token: Sendable, Hashable {
     public var contractID: ContractID?
     /// While locked: the state it was locked from (`issued` or `active`), where unlocking returns it.
     public var lockedFrom: TokenState?
+    /// The OCRA suite (RFC 6287) the token signs transactions with (取引認証), e.g. `OCRA-1:HOTP-SHA1-6:QN20-T1M`;
+    /// `nil` for a token that cannot sign.
+    public var ocraSuite: String?
+    /// The last OCRA time step (T suites) or counter (C suites) accepted for a signature; a signature must be for a
+    /// later one, so each works once. `-1` before the first.
+    public var lastSignatureStep: Int64
 
     public init(
         id: TokenID, serial: SerialNumber, kind: TokenKind, state: TokenState, sealedSeed: SealedSeed,
         parameters: TOTPParameters, lastAcceptedStep: Int64 = -1, failureCount: Int = 0, driftSteps: Int = 0,
         contractID: ContractID? = nil, lockedFrom: TokenState? = nil, createdAt: Date, updatedAt: Date? = nil,
-        lastUsedAt: Date? = nil
+        lastUsedAt: Date? = nil, ocraSuite: String? = nil, lastSignatureStep: Int64 = -1
     ) {
+        self.ocraSuite = ocraSuite
+        self.lastSignatureStep = lastSignatureStep
         self.contractID = contractID
         self.lockedFrom = lockedFrom
         self.id = id

@@ -55,11 +55,25 @@ public struct TokenImporter: Sendable {
                 throw IchigoError(
                     .importFailed, detail: "key package \(key.position): unsupported digits or time step")
             }
+            // A time-based key may also name an OCRA suite (`AlgorithmParameters/Suite`) for transaction signing
+            // (取引認証) with the same seed: kept if the server can check it, else the file is refused.
+            if let text = key.ocraSuite {
+                let suite: OCRASuite
+                do {
+                    suite = try OCRASuite(text)
+                } catch {
+                    throw IchigoError(
+                        .importFailed, detail: "key package \(key.position): Suite \(text.prefix(60)): \(error.detail)")
+                }
+                if let problem = TransferSigningPolicy.problem(with: suite) {
+                    throw IchigoError(.importFailed, detail: "key package \(key.position): \(problem)")
+                }
+            }
             let id = TokenID.random()
             tokens.append(
                 Token(
                     id: id, serial: serial, kind: .hardware, state: .issued, sealedSeed: try vault.seal(key.seed, for: id),
-                    parameters: key.parameters, createdAt: now))
+                    parameters: key.parameters, createdAt: now, ocraSuite: key.ocraSuite))
             audit.append(
                 AuditEvent(
                     at: now, actor: actor, action: "token.import", subject: serial.rawValue, outcome: "ok",

@@ -90,8 +90,9 @@ public struct TokenService: Sendable {
     ///
     /// - Returns: the token and its seed, which the caller shows once (e.g. as an `otpauth://` URI) and forgets.
     /// - Throws: `userNotFound`, `tokenAlreadyAssigned`.
+    /// - Parameter ocraSuite: the OCRA suite the token signs transfers with (the bank's, under the signing policy).
     public func enrolSoftwareToken(
-        for user: UserID, state: TokenState = .issued, actor: String, at now: Date
+        for user: UserID, state: TokenState = .issued, ocraSuite: String? = nil, actor: String, at now: Date
     ) async throws -> (token: Token, seed: Seed) {
         guard let holder = try await repository.user(user) else { throw IchigoError(.userNotFound) }
         let seed = Seed.random(byteCount: policy.parameters.algorithm == .sha1 ? 20 : 32)
@@ -100,7 +101,7 @@ public struct TokenService: Sendable {
             let token = Token(
                 id: id, serial: .randomSoftware(), kind: .software, state: state,
                 sealedSeed: try vault.seal(seed, for: id), parameters: policy.parameters, contractID: holder.contractID,
-                createdAt: now)
+                createdAt: now, ocraSuite: ocraSuite)
             do {
                 try await repository.insert(
                     token, assigningTo: [user],

@@ -328,7 +328,7 @@ extension PostgresRepository: IchigoRepository {
             var values: [String] = []
             for token in tokens[start..<end] {
                 let first = binds.count + 1
-                values.append("(" + (first..<first + 15).map { "$\($0)" }.joined(separator: ", ") + ")")
+                values.append("(" + (first..<first + 17).map { "$\($0)" }.joined(separator: ", ") + ")")
                 binds.append(token.id.rawValue)
                 binds.append(token.serial.rawValue)
                 binds.append(token.kind.rawValue)
@@ -344,12 +344,15 @@ extension PostgresRepository: IchigoRepository {
                 binds.append(token.updatedAt.millis)
                 binds.append(token.lastUsedAt?.millis)
                 binds.append(token.contractID?.rawValue)
+                binds.append(token.ocraSuite)
+                binds.append(token.lastSignatureStep)
             }
             try await tx.run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
-                            failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id)
+                            failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id, ocra_suite,
+                            ocra_last_step)
                         VALUES \(values.joined(separator: ", "))
                         """, binds: binds))
             start = end
@@ -527,6 +530,7 @@ extension PostgresRepository: IchigoRepository {
         [
             "id", "serial", "kind", "state", "sealed_seed", "algorithm", "digits", "period", "last_step",
             "failure_count", "drift_steps", "created_at", "updated_at", "last_used_at", "contract_id", "locked_from",
+            "ocra_suite", "ocra_last_step",
         ].map { "\(alias).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
     }
 
@@ -545,7 +549,8 @@ extension PostgresRepository: IchigoRepository {
             contractID: (try c["contract_id"] as String?).map(ContractID.init(rawValue:)),
             lockedFrom: (try c["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
             createdAt: Date(millis: try c["created_at"]), updatedAt: Date(millis: try c["updated_at"]),
-            lastUsedAt: (try c["last_used_at"] as Int64?).map(Date.init(millis:)))
+            lastUsedAt: (try c["last_used_at"] as Int64?).map(Date.init(millis:)),
+            ocraSuite: try c["ocra_suite"] as String?, lastSignatureStep: try c["ocra_last_step"])
     }
 }
 

@@ -9,7 +9,7 @@ import PostgresNIO
 /// several instances starting at once apply each migration exactly once: the others wait for the lock, then find
 /// nothing left to do. DDL is transactional in PostgreSQL, so a failed migration leaves no half-built schema.
 ///
-/// The tables and columns are those of the SQLite schema's end state (v1–v6): times as BIGINT milliseconds, blobs as
+/// The tables and columns are those of the SQLite schema's end state (v1–v7): times as BIGINT milliseconds, blobs as
 /// BYTEA, the same names and checks. Added for several instances: `audit_chain_head` (one row: the chain's last
 /// sequence number and hash, locked by every transaction that appends audit records) and `mail_outbox.claimed_by` /
 /// `claimed_until` (which instance is sending a mail, until when). Text that is sorted or searched by prefix (login
@@ -248,6 +248,28 @@ enum PostgresSchema {
                     revoked_at BIGINT
                 )
                 """
+            ]),
+        Migration(
+            id: "v3: transaction signing (SQLite v7)",
+            statements: [
+                // A token's OCRA suite for 取引認証 and the last OCRA time step or counter accepted for a signature;
+                // the JSON API's challenges, answered once.
+                "ALTER TABLE tokens ADD COLUMN ocra_suite TEXT",
+                "ALTER TABLE tokens ADD COLUMN ocra_last_step BIGINT NOT NULL DEFAULT -1",
+                """
+                CREATE TABLE signing_challenges (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    token_id TEXT NOT NULL REFERENCES tokens(id),
+                    suite TEXT NOT NULL,
+                    challenge TEXT NOT NULL,
+                    payee_account TEXT NOT NULL,
+                    amount BIGINT NOT NULL CHECK (amount > 0),
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL,
+                    answered_at BIGINT
+                )
+                """,
             ]),
     ]
 

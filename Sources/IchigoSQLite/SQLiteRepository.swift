@@ -265,14 +265,16 @@ public final class SQLiteRepository: IchigoRepository {
         try db.execute(
             sql: """
                 INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
-                    failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id, ocra_suite,
+                    ocra_last_step)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
                 Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
                 token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
                 token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis, token.contractID?.rawValue,
+                token.ocraSuite, token.lastSignatureStep,
             ])
         for user in users {
             try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
@@ -563,7 +565,8 @@ public final class SQLiteRepository: IchigoRepository {
             contractID: (row["contract_id"] as String?).map(ContractID.init(rawValue:)),
             lockedFrom: (row["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
             createdAt: Date(millis: row["created_at"]), updatedAt: Date(millis: row["updated_at"]),
-            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)))
+            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)), ocraSuite: row["ocra_suite"],
+            lastSignatureStep: row["ocra_last_step"])
     }
 }
 

@@ -207,6 +207,27 @@ enum Schema {
                     );
                     """)
         }
+        migrator.registerMigration("v7: transaction signing (OCRA suites, signature replay state, challenges)") { db in
+            // A token's OCRA suite for 取引認証 and the last OCRA time step or counter accepted for a signature (each
+            // signature works once, by a conditional update as for codes); the JSON API's challenges, answered once.
+            try db.execute(
+                sql: """
+                    ALTER TABLE tokens ADD COLUMN ocra_suite TEXT;
+                    ALTER TABLE tokens ADD COLUMN ocra_last_step BIGINT NOT NULL DEFAULT -1;
+                    CREATE TABLE signing_challenges (
+                        id TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id),
+                        token_id TEXT NOT NULL REFERENCES tokens(id),
+                        suite TEXT NOT NULL,
+                        challenge TEXT NOT NULL,
+                        payee_account TEXT NOT NULL,
+                        amount BIGINT NOT NULL CHECK (amount > 0),
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL,
+                        answered_at BIGINT
+                    );
+                    """)
+        }
         return migrator
     }
 }

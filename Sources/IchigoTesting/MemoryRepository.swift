@@ -21,6 +21,7 @@ public actor MemoryRepository: IchigoRepository {
     var corporateTransferList: [CorporateTransfer] = []
     var operators: [OperatorID: BankOperator] = [:]
     var apiKeyList: [APIKey] = []
+    var signingChallenges: [String: SigningChallenge] = [:]
     let chain: AuditChain
 
     /// A mail in the outbox with its delivery state.

@@ -23,6 +23,15 @@ import OTP
 /// - `http.publicURL` (`ICHIGO_HTTP_PUBLIC_URL`): the address customers use, e.g. `https://ib.bank.example.jp`
 ///   (Ichigo behind a TLS proxy). With `https://`, the session cookie is `__Host-ichigo_session; Secure` and every
 ///   answer carries `Strict-Transport-Security`. `http.secureCookies` (false) forces the same without a URL.
+/// - `transfer.signing` (`ICHIGO_TRANSFER_SIGNING`, `off` | `required`, default `off`): transaction authentication
+///   (取引認証). `required`: retail 振込 (BFK002) and corporate 承認実行 (HSN002) ask for a signature over the payee
+///   account and amount (OCRA, RFC 6287) instead of the OTP, and software tokens issued from then on get the suite.
+/// - `transfer.ocraSuite` (`ICHIGO_TRANSFER_OCRA_SUITE`, default `OCRA-1:HOTP-SHA1-6:QN20-T1M`): the suite given to new
+///   software tokens. 6 digits to type like the OTP; QN20 so the challenge (amount, then the 7-digit account) fits
+///   amounts up to 13 digits; T1M so a code belongs to its minute and each token signs once per minute, with no
+///   counter to fall out of step. Must be QN17 or longer, T or C (not both), no PIN or session input.
+/// - `transfer.challengeSeconds` (`ICHIGO_TRANSFER_CHALLENGE_SECONDS`, default 300): how long a JSON API signing
+///   challenge may be answered.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -43,6 +52,8 @@ public struct IchigoConfiguration: Sendable {
     public var secureCookies: Bool
     /// The address customers use (`http.publicURL`), if set.
     public var publicURL: URL?
+    /// Transaction authentication (`transfer.signing`, `transfer.ocraSuite`, `transfer.challengeSeconds`).
+    public var signingPolicy: TransferSigningPolicy
 
     public init(config: ConfigReader) throws {
         host = config.string(forKey: "http.host", default: "127.0.0.1")
@@ -89,6 +100,21 @@ public struct IchigoConfiguration: Sendable {
         }
         secureCookies =
             publicURL?.scheme?.lowercased() == "https" || config.bool(forKey: "http.secureCookies", default: false)
+        let modeText = config.string(forKey: "transfer.signing", default: "off")
+        guard let mode = TransferSigningPolicy.Mode(rawValue: modeText.lowercased()) else {
+            throw IchigoError(.invalidInput, field: "transfer.signing", detail: "must be off or required, not \(modeText)")
+        }
+        let suiteText = config.string(forKey: "transfer.ocraSuite", default: TransferSigningPolicy.defaultSuiteText)
+        let suite: OCRASuite
+        do {
+            suite = try OCRASuite(suiteText)
+        } catch {
+            throw IchigoError(.invalidInput, field: "transfer.ocraSuite", detail: error.description)
+        }
+        signingPolicy = try TransferSigningPolicy(
+            mode: mode, suite: suite,
+            challengeLifetime: TimeInterval(config.int(forKey: "transfer.challengeSeconds", default: 300))
+        ).validated()
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
     }
 }

@@ -10,6 +10,8 @@ public struct IchigoServices: Sendable {
     public let customers: CustomerService
     public let retail: RetailService
     public let corporate: CorporateService
+    /// Transaction authentication (取引認証): the bank's policy, challenges and signature checks.
+    public let signing: TransactionSigning
     public let operators: OperatorService
     public let importer: TokenImporter
     public let clock: any IchigoClock
@@ -32,7 +34,7 @@ public struct IchigoServices: Sendable {
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
         apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
         secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil
+        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off
     ) {
         self.repository = repository
         // Without a registry given, a registry of its own: `/metrics` shows what this instance counted.
@@ -45,9 +47,10 @@ public struct IchigoServices: Sendable {
             repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger,
             metrics: metrics, lockNotices: notices)
         self.customers = CustomerService(repository: repository, hasher: hasher)
+        self.signing = TransactionSigning(repository: repository, tokens: tokens, policy: signingPolicy)
         self.retail = RetailService(
             repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
-            logger: logger, lockNotices: notices)
+            logger: logger, lockNotices: notices, signing: signing)
         self.corporate = CorporateService(repository: repository, retail: retail)
         self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
         self.importer = TokenImporter(repository: repository, vault: tokens.vault)

@@ -104,6 +104,10 @@ extension Strings {
             "振込・振替の承認時、従来の「確認パスワード」に加え、「ワンタイムパスワード」を入力し、「承認実行」をクリックしてください。",
             "To approve, enter your confirmation password and the one-time password, then press “Approve and execute”."
         ),
+        "hsn002.leadSign": (
+            "振込・振替の承認時、従来の「確認パスワード」に加え、「取引認証番号」を入力し、「承認実行」をクリックしてください。",
+            "To approve, enter your confirmation password and the transaction authentication number, then press “Approve and execute”."
+        ),
         "hsn002.leadNoToken": (
             "承認にはワンタイムパスワードが必要です。トークンの利用登録を行ってから承認してください。",
             "Approving needs a one-time password: register a token first."

@@ -564,9 +564,11 @@ extension PSKC {
     /// Writes TOTP keys as a PSKC file with secrets encrypted under a pre-shared AES-128 key and HMAC-SHA1 value
     /// MACs (RFC 6030 §6.1) — what a vendor delivers. Ichigo uses it for its demo batch; tests check it against
     /// python-pskc.
+    /// - Parameter ocraSuite: an OCRA suite for transaction signing with the same seed, written as each key's
+    ///   `AlgorithmParameters/Suite` (the bank's 取引認証 suite); none if `nil`.
     public static func write(
         _ keys: [(serial: String, seed: Seed, parameters: TOTPParameters)], preSharedKey: [UInt8],
-        manufacturer: String = "Ichigo demo"
+        manufacturer: String = "Ichigo demo", ocraSuite: String? = nil
     ) throws -> [UInt8] {
         let key = SymmetricKey(data: preSharedKey)
         let macKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0.prefix(20)) }
@@ -596,7 +598,7 @@ extension PSKC {
                  <pskc:KeyPackage>
                   <pskc:DeviceInfo><pskc:Manufacturer>\(escape(manufacturer))</pskc:Manufacturer><pskc:SerialNo>\(escape(entry.serial))</pskc:SerialNo></pskc:DeviceInfo>
                   <pskc:Key Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
-                   <pskc:AlgorithmParameters><pskc:ResponseFormat Length="\(entry.parameters.digits)"/></pskc:AlgorithmParameters>
+                   <pskc:AlgorithmParameters>\(ocraSuite.map { "<pskc:Suite>\(escape($0))</pskc:Suite>" } ?? "")<pskc:ResponseFormat Length="\(entry.parameters.digits)"/></pskc:AlgorithmParameters>
                    <pskc:Data>
                     <pskc:Secret>
                      <pskc:EncryptedValue>

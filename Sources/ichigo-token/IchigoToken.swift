@@ -257,13 +257,19 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let tokens = try TokenStore.standard().tokens()
         if json {
-            let rows = tokens.map { ["serial": $0.serial, "issuer": $0.issuer, "server": $0.server] }
+            let rows = tokens.map { token in
+                var row = ["serial": token.serial, "issuer": token.issuer, "server": token.server]
+                if let suite = token.ocraSuite { row["ocraSuite"] = suite }
+                return row
+            }
             let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys])
             say(String(decoding: data, as: UTF8.self))
             return
         }
         if tokens.isEmpty { say(common.japanese ? "トークンはありません。" : "No tokens.") }
-        for token in tokens { say("\(token.serial)  \(token.issuer)  \(token.server)") }
+        for token in tokens {
+            say("\(token.serial)  \(token.issuer)  \(token.server)" + (token.ocraSuite.map { "  \($0)" } ?? ""))
+        }
     }
 }
 

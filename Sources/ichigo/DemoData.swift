@@ -38,7 +38,8 @@ enum DemoData {
         let keys = (1...5).map { (serial: String(format: "SKTH%08d", $0), seed: Seed.random(), parameters: TOTPParameters.ichigoDefault) }
         let file = directory.appendingPathComponent("demo-tokens.pskc.xml")
         let keyFile = directory.appendingPathComponent("demo-tokens.key")
-        let bytes = try PSKC.write(keys, preSharedKey: key)
+        // The keys carry the bank's OCRA suite, so the fobs can also sign transfers (取引認証) when the policy is on.
+        let bytes = try PSKC.write(keys, preSharedKey: key, ocraSuite: services.signing.policy.suite.text)
         for (path, data) in [(file.path, Data(bytes)), (keyFile.path, Data(key.hexString.utf8))] {
             try? FileManager.default.removeItem(atPath: path)
             guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])

@@ -107,7 +107,7 @@ struct Runtime {
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
             bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
-            metricsRegistry: registry)
+            metricsRegistry: registry, signingPolicy: settings.signingPolicy)
         let transport: any MailTransport
         if let smtp = try SMTPSettings(config: config) {
             transport = SMTPTransport(settings: smtp)
@@ -141,12 +141,32 @@ struct Serve: AsyncParsableCommand {
             """)
     var publicURL: String?
 
+    @Option(
+        help: """
+            Transaction authentication (取引認証) for transfers and approvals: off, or required (a signature over the \
+            payee account and amount instead of the OTP). Env: ICHIGO_TRANSFER_SIGNING. Default off
+            """)
+    var transferSigning: String?
+
+    @Option(
+        help: """
+            The OCRA suite software tokens get while signing is required. Env: ICHIGO_TRANSFER_OCRA_SUITE. \
+            Default OCRA-1:HOTP-SHA1-6:QN20-T1M
+            """)
+    var transferOcraSuite: String?
+
     @Flag(help: "Fill an empty database with demo customers first.")
     var demo = false
 
     func run() async throws {
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         if let publicURL { values["ichigo.http.publicURL"] = .init(.string(publicURL), isSecret: false) }
+        if let transferSigning {
+            values["ichigo.transfer.signing"] = .init(.string(transferSigning), isSecret: false)
+        }
+        if let transferOcraSuite {
+            values["ichigo.transfer.ocraSuite"] = .init(.string(transferOcraSuite), isSecret: false)
+        }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
         let runtime = try Runtime(config: common.reader(extra: values))

@@ -21,7 +21,7 @@ struct APIHarness {
     var chain: AuditChain { AuditChain(masterKey: masterKey) }
     static let apiKey = "test-api-key-0123456789"
 
-    init(policy: OTPPolicy = .standard, secureCookies: Bool = false) throws {
+    init(policy: OTPPolicy = .standard, secureCookies: Bool = false, signing: TransferSigningPolicy = .off) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let key = MasterKey.random()
@@ -31,7 +31,8 @@ struct APIHarness {
         clock = FixedClock(ContractFixture.start)
         services = IchigoServices(
             repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
-            apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"))
+            apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"),
+            signingPolicy: signing)
     }
 
     /// Runs `body` against the app in-process, then removes the database.

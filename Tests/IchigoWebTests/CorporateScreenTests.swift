@@ -25,8 +25,10 @@ struct CorporateScreenTests {
         func user(_ login: String) -> User { users[login]! }
     }
 
-    static func fixture(mode: TokenUsageMode = .individual) async throws -> Fixture {
-        let harness = try APIHarness()
+    static func fixture(mode: TokenUsageMode = .individual, signing: TransferSigningPolicy = .off) async throws
+        -> Fixture
+    {
+        let harness = try APIHarness(signing: signing)
         let now = harness.clock.now()
         let services = harness.services
         let contract = try await services.customers.createCorporateContract(

@@ -15,6 +15,8 @@ struct APIController<Context: APIRequestContext>: Sendable {
         let verifying = group.group().add(middleware: ScopeMiddleware(scope: .verify))
         verifying.post("users/:userID/token/activate", use: activate)
         verifying.post("users/:userID/verify", use: verify)
+        verifying.post("users/:userID/transaction-challenges", use: createChallenge)
+        verifying.post("transaction-challenges/:challengeID/verify", use: answerChallenge)
         let reading = group.group().add(middleware: ScopeMiddleware(scope: .read))
         reading.get("users/:userID", use: readUser)
         reading.get("tokens/:serial", use: readToken)
@@ -86,11 +88,36 @@ struct APIController<Context: APIRequestContext>: Sendable {
         var algorithm: String
         var digits: Int
         var period: Int
+        /// The OCRA suite the token signs transactions with (取引認証), under the bank's signing policy.
+        var ocraSuite: String?
     }
 
     struct CodeBody: JSONRequestBody {
         var code: String
         static var fields: Set<String> { ["code"] }
+    }
+
+    /// The transaction a signing challenge is for: the payee's 7-digit account number and the amount in yen.
+    struct ChallengeRequestBody: JSONRequestBody {
+        var payeeAccount: String
+        var amount: Int64
+        static var fields: Set<String> { ["payeeAccount", "amount"] }
+    }
+
+    struct ChallengeBody: ResponseEncodable {
+        var id: String
+        /// The numeric challenge the token signs: the amount, then the 7-digit account.
+        var challenge: String
+        var suite: String
+        var serial: String
+        var payeeAccount: String
+        var amount: Int64
+        var expiresAt: String
+    }
+
+    struct SignatureBody: JSONRequestBody {
+        var response: String
+        static var fields: Set<String> { ["response"] }
     }
 
     struct ShareBody: JSONRequestBody {
@@ -163,7 +190,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         let (token, seed) = try await services.tokens.enrolSoftwareToken(
-            for: id, actor: context.actor, at: services.clock.now())
+            for: id, ocraSuite: services.signing.policy.suiteForNewTokens, actor: context.actor, at: services.clock.now())
         let user = try await services.repository.user(id)
         let uri = KeyURI(
             issuer: services.bankName, account: user?.loginID.rawValue ?? token.serial.rawValue, seed: seed,
@@ -173,7 +200,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
             response: EnrolmentBody(
                 serial: token.serial.rawValue, state: token.state.rawValue, otpauthUri: uri.uri,
                 algorithm: token.parameters.algorithm.rawValue, digits: token.parameters.digits,
-                period: token.parameters.period))
+                period: token.parameters.period, ocraSuite: token.ocraSuite))
     }
 
     @Sendable func activate(_ request: Request, context: Context) async throws -> VerificationBody {
@@ -199,6 +226,44 @@ struct APIController<Context: APIRequestContext>: Sendable {
         case .refused(let reason):
             // To an integrating system a last-try warning reads as any wrong code.
             throw IchigoError(reason == .invalidCodeLastTry ? .otpInvalid : reason.errorCode)
+        }
+    }
+
+    /// Issues a signing challenge (取引認証) for a transaction of the user: answerable once, for a few minutes.
+    @Sendable func createChallenge(_ request: Request, context: Context) async throws -> EditedResponse<ChallengeBody> {
+        let id = UserID(rawValue: try context.parameters.require("userID"))
+        let body = try await request.decodeJSON(as: ChallengeRequestBody.self, context: context)
+        guard body.payeeAccount.utf8.count == 7, body.payeeAccount.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw IchigoError(.invalidInput, field: "payeeAccount")
+        }
+        guard (1...9_999_999_999_999).contains(body.amount) else { throw IchigoError(.invalidInput, field: "amount") }
+        let now = services.clock.now()
+        let challenge = try await services.signing.issueChallenge(
+            for: id, over: SignedTransaction(payeeAccount: body.payeeAccount, amount: body.amount), actor: context.actor,
+            at: now)
+        let serial = try await services.repository.token(challenge.tokenID)?.serial.rawValue ?? ""
+        return EditedResponse(
+            status: .created,
+            response: ChallengeBody(
+                id: challenge.id, challenge: challenge.challenge, suite: challenge.suite, serial: serial,
+                payeeAccount: challenge.payeeAccount, amount: challenge.amount,
+                expiresAt: ISO8601DateFormatter().string(from: challenge.expiresAt)))
+    }
+
+    /// Checks a token's response to a signing challenge. The challenge is answered once, whatever the outcome.
+    @Sendable func answerChallenge(_ request: Request, context: Context) async throws -> VerificationBody {
+        let id = try context.parameters.require("challengeID")
+        let body = try await request.decodeJSON(as: SignatureBody.self, context: context)
+        guard (6...10).contains(body.response.utf8.count), body.response.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { throw IchigoError(.invalidInput, field: "response") }
+        let (_, result) = try await services.signing.answer(
+            id, response: body.response, actor: context.actor, at: services.clock.now())
+        switch result {
+        case .accepted(_, let serial):
+            return VerificationBody(result: "accepted", serial: serial.rawValue, state: TokenState.active.rawValue)
+        case .refused(let reason):
+            // As for codes: a last-try warning reads as any wrong signature to an integrating system.
+            throw IchigoError(reason == .invalidCodeLastTry ? .signatureInvalid : reason.signatureErrorCode)
         }
     }
 

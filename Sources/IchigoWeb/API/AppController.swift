@@ -24,6 +24,8 @@ struct AppProvisioningController<Context: RequestContext>: Sendable {
         var period: Int
         var issuer: String
         var otpauthUri: String
+        /// The OCRA suite for transaction signing (取引認証), when the token has one.
+        var ocraSuite: String?
     }
 
     func addRoutes(to group: RouterGroup<Context>) {
@@ -41,6 +43,7 @@ struct AppProvisioningController<Context: RequestContext>: Sendable {
         return ProvisionedBody(
             serial: provisioned.serial.rawValue, secret: provisioned.seed.base32,
             algorithm: provisioned.parameters.algorithm.rawValue, digits: provisioned.parameters.digits,
-            period: provisioned.parameters.period, issuer: provisioned.issuer, otpauthUri: uri.uri)
+            period: provisioned.parameters.period, issuer: provisioned.issuer, otpauthUri: uri.uri,
+            ocraSuite: provisioned.ocraSuite)
     }
 }

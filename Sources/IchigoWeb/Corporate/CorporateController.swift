@@ -235,13 +235,23 @@ struct CorporateController: ScreenController {
             payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
             amount: transfer.amount)
         let creator = try await services.repository.user(transfer.createdBy)
+        var page = context.page
+        var extra: [String: Any] = [
+            "draft": try await draftContext(draft, contract: context.user.contractID),
+            "creator": creator?.name ?? "-", "createdAt": Self.dateTime(transfer.createdAt),
+            "needsOTP": try await services.corporate.hasToken(context.user),
+        ]
+        // 取引認証: the challenge of the transfer data as stored, which is what the approval executes.
+        do {
+            if let prompt = try await services.corporate.signingPrompt(for: transfer, by: context.user) {
+                extra["signing"] = RetailController.signingContext(prompt)
+            }
+        } catch let error as IchigoError where error.code == .signingUnsupported {
+            page.data.pageError = error.code.description
+        }
         return try await screen(
-            "corp_approve", context.page, id: "HSN002", titleKey: "hsn002.title", request: request, steps: "hsn", step: 1,
-            try await tokenStatus(context.user, context.page.language).merging([
-                "draft": try await draftContext(draft, contract: context.user.contractID),
-                "creator": creator?.name ?? "-", "createdAt": Self.dateTime(transfer.createdAt),
-                "needsOTP": try await services.corporate.hasToken(context.user),
-            ]) { $1 })
+            "corp_approve", page, id: "HSN002", titleKey: "hsn002.title", request: request, steps: "hsn", step: 1,
+            try await tokenStatus(context.user, context.page.language).merging(extra) { $1 })
     }
 
     func approve(_ request: Request, context: CorporateContext) async throws -> Response {
@@ -252,11 +262,13 @@ struct CorporateController: ScreenController {
         do {
             try await services.corporate.approve(
                 id, by: context.user, grants: context.grants, confirmationPassword: fields["confirmationPassword"] ?? "",
-                code: fields["otp"] ?? "", at: services.clock.now())
+                code: (services.signing.isRequired ? fields["signature"] : fields["otp"]) ?? "", at: services.clock.now())
         } catch let error as IchigoError where error.code == .transferNotPending {
             // Approved meanwhile (or posted twice): nothing moved twice.
             return try await redirectWithError("/corp/approvals", page, .transferNotPending)
-        } catch let error as IchigoError where error.code == .tokenLocked || error.code == .tokenRequired {
+        } catch let error as IchigoError
+            where [.tokenLocked, .tokenRequired, .signingUnsupported].contains(error.code)
+        {
             return try await redirectWithError(location, page, error.code)
         } catch let errors as ValidationErrors {
             return try await redirectWithErrors(location, page, errors: errors.fields)

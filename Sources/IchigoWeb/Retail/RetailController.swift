@@ -172,9 +172,36 @@ struct RetailController: ScreenController {
     func transferConfirmPage(_ request: Request, context: RetailContext) async throws -> Response {
         let (page, user) = (context.page, context.user)
         guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
+        var extra: [String: Any] = [
+            "draft": draftContext(draft), "needsOTP": try await services.retail.loginNeedsOTP(user),
+        ]
+        // 取引認証: the challenge of the pending transfer as the session holds it; its ID goes with the form so that a
+        // transfer replaced meanwhile (another window) is refused rather than signed blind.
+        if try await services.retail.needsSignature(user) {
+            extra["transferID"] = draft.id
+            let transaction = SignedTransaction(payeeAccount: draft.payeeAccount, amount: draft.amount)
+            do {
+                if let prompt = try await services.retail.signingPrompt(for: transaction, by: user) {
+                    extra["signing"] = Self.signingContext(prompt)
+                }
+            } catch let error as IchigoError where error.code == .signingUnsupported {
+                extra["signing"] = ["payeeAccount": draft.payeeAccount, "amount": String(draft.amount), "amountText": Self.yen(draft.amount)]
+                var shown = page
+                shown.data.pageError = error.code.description
+                return try await screen(
+                    "transfer_confirm", shown, id: "BFK002", titleKey: "transferConfirm.title", request: request, extra)
+            }
+        }
         return try await screen(
-            "transfer_confirm", page, id: "BFK002", titleKey: "transferConfirm.title", request: request,
-            ["draft": draftContext(draft), "needsOTP": try await services.retail.loginNeedsOTP(user)])
+            "transfer_confirm", page, id: "BFK002", titleKey: "transferConfirm.title", request: request, extra)
+    }
+
+    /// What the signing part of a confirmation page shows (f_sign.mustache).
+    static func signingContext(_ prompt: SigningPrompt) -> [String: Any] {
+        [
+            "payeeAccount": prompt.transaction.payeeAccount, "amount": String(prompt.transaction.amount),
+            "amountText": yen(prompt.transaction.amount), "challenge": prompt.challenge, "suite": prompt.suite.text,
+        ]
     }
 
     func transferConfirm(_ request: Request, context: RetailContext) async throws -> Response {
@@ -187,8 +214,10 @@ struct RetailController: ScreenController {
             payeeAccount: draft.payeeAccount, payeeName: draft.payeeName, amount: draft.amount,
             createdAt: services.clock.now())
         do {
+            let signing = try await services.retail.needsSignature(user)
             try await services.retail.transfer(
-                transfer, by: user, confirmationPassword: fields["confirmationPassword"] ?? "", code: fields["otp"] ?? "",
+                transfer, by: user, confirmationPassword: fields["confirmationPassword"] ?? "",
+                code: (signing ? fields["signature"] : fields["otp"]) ?? "", shownTransferID: fields["transferID"],
                 at: services.clock.now())
         } catch let errors as ValidationErrors {
             return try await redirectWithErrors("/transfer/confirm", page, errors: errors.fields)
@@ -197,7 +226,9 @@ struct RetailController: ScreenController {
         } catch let error as IchigoError where error.code == .insufficientFunds || error.code == .transferDuplicate {
             page.data.transferDraft = nil
             return try await redirectWithError("/transfer", page, error.code)
-        } catch let error as IchigoError where error.code == .tokenLocked || error.code == .tokenNotActive {
+        } catch let error as IchigoError
+            where [.tokenLocked, .tokenNotActive, .transferChanged, .signingUnsupported].contains(error.code)
+        {
             return try await redirectWithError("/transfer/confirm", page, error.code)
         }
         page.data.transferDraft = nil

@@ -97,6 +97,11 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .provisioningNotFound: .notFound
         case .provisioningExpired, .provisioningVoid: .gone
         case .wrongActivationPassword: .forbidden
+        case .signatureInvalid, .signatureLastTry: .forbidden
+        case .signingUnsupported, .transferChanged, .challengeUsed: .conflict
+        case .challengeNotFound: .notFound
+        case .challengeExpired: .gone
+        case .invalidSignatureFormat: .badRequest
         default: .internalServerError
         }
     }
