@@ -245,20 +245,33 @@ public struct TokenService: Sendable {
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
         }
 
-        // The lock's notice goes in the lock's transaction. It is written only when this failure may lock
-        // (the count as read is within one of the threshold: one concurrent failure is allowed for); a lock
-        // reached through more concurrent failures than that gets its notice queued just after.
+        return try await countWrongCode(on: token, audit: event(subject, "refused", .invalidCode), at: now)
+    }
+
+    /// Counts a wrong code (or signature) against `token`: one failure count, threshold, lock audit and lock notices
+    /// for OTPs and signatures.
+    ///
+    /// The lock's notice goes in the lock's transaction. It is written only when this failure may lock (the count as
+    /// read is within one of the threshold: one concurrent failure is allowed for); a lock reached through more
+    /// concurrent failures than that gets its notice queued just after.
+    func countWrongCode(on token: Token, audit: AuditEvent, at now: Date) async throws -> VerificationResult {
         let mayLock = token.failureCount + 2 >= policy.lockoutThreshold
-        let lockMails = mayLock ? try await lockNotices?.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) ?? [] : []
+        let lockMails =
+            mayLock ? try await lockNotices?.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) ?? [] : []
         let outcome = try await repository.recordFailure(
-            for: token.id, lockingAt: policy.lockoutThreshold, at: now,
-            audit: event(subject, "refused", .invalidCode),
+            for: token.id, lockingAt: policy.lockoutThreshold, at: now, audit: audit,
             lockAudit: AuditEvent(
-                at: now, actor: "system", action: "token.lock", subject: subject, outcome: "ok",
+                at: now, actor: "system", action: "token.lock", subject: token.serial.rawValue, outcome: "ok",
                 reason: "\(policy.lockoutThreshold) consecutive wrong codes"),
             lockMails: lockMails)
         guard let outcome else {
-            return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
+            // The token left `issued`/`active` meanwhile (locked by a concurrent failure, or stopped).
+            let current = try await repository.token(token.id)
+            let reason: Refusal = current == nil ? .noToken : current?.state == .locked ? .locked : .notActive
+            try await repository.append(
+                AuditEvent(at: now, actor: audit.actor, action: audit.action, subject: audit.subject, outcome: "refused",
+                           reason: reason.rawValue))
+            return .refused(reason)
         }
         if outcome.lockedNow {
             metrics.tokenLocked()

@@ -364,39 +364,3 @@ extension Refusal {
         }
     }
 }
-
-extension TokenService {
-    /// Counts a wrong code (or signature) against `token` as `check` does for OTPs: the same failure count, threshold,
-    /// lock audit and lock notices.
-    func countWrongCode(on token: Token, audit: AuditEvent, at now: Date) async throws -> VerificationResult {
-        let mayLock = token.failureCount + 2 >= policy.lockoutThreshold
-        let lockMails =
-            mayLock ? try await lockNotices?.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) ?? [] : []
-        let outcome = try await repository.recordFailure(
-            for: token.id, lockingAt: policy.lockoutThreshold, at: now, audit: audit,
-            lockAudit: AuditEvent(
-                at: now, actor: "system", action: "token.lock", subject: token.serial.rawValue, outcome: "ok",
-                reason: "\(policy.lockoutThreshold) consecutive wrong codes"),
-            lockMails: lockMails)
-        guard let outcome else {
-            let current = try await repository.token(token.id)
-            let reason: Refusal = current?.state == .locked ? .locked : .notActive
-            try await repository.append(
-                AuditEvent(at: now, actor: audit.actor, action: audit.action, subject: audit.subject, outcome: "refused",
-                           reason: reason.rawValue))
-            return .refused(reason)
-        }
-        if outcome.lockedNow {
-            metrics.tokenLocked()
-            metrics.mailQueued(lockMails.count)
-            if !mayLock, let lockNotices, let outbox = repository as? any RetailRepository {
-                for mail in try await lockNotices.tokenLocked(token, threshold: policy.lockoutThreshold, at: now) {
-                    try await outbox.enqueue(mail)
-                    metrics.mailQueued()
-                }
-            }
-            return .refused(.lockedByThisAttempt)
-        }
-        return .refused(outcome.failureCount == policy.lockoutThreshold - 1 ? .invalidCodeLastTry : .invalidCode)
-    }
-}

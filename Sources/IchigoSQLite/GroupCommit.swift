@@ -3,6 +3,9 @@ import GRDB
 import Ichigo
 import Metrics
 import Synchronization
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Group commit: write transactions from many concurrent callers run together in one SQLite transaction,
 /// so one `fsync` serves them all. Each caller's work runs in its own savepoint — a failure rolls back that
@@ -17,7 +20,15 @@ final class GroupCommit: Sendable {
     init(pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil) {
         engine = Engine(pool: pool, maximumBatch: maximumBatch, head: head)
         let engine = engine
-        let thread = Thread { engine.run() }
+        let thread = Thread {
+            // Every verification waits for this one thread: let it run before the request threads when the CPUs
+            // are busy (a lower nice value, for this thread only on Linux; allowed for root or with CAP_SYS_NICE, else it keeps the
+            // default).
+            #if canImport(Glibc)
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10)
+            #endif
+            engine.run()
+        }
         thread.name = "ichigo-sqlite-writer"
         thread.qualityOfService = .userInitiated
         thread.start()
