@@ -22,8 +22,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     /// How commits reach the disk.
     public enum Durability: Sendable {
-        /// Every commit is synced to disk before it returns (`synchronous = FULL`). The default, and the only
-        /// mode for serving.
+        /// Every commit is synced to disk before its caller hears of it (the WAL is `fdatasync`ed by the group
+        /// commit's syncer before it answers: see `GroupCommit`). The default, and the only mode for serving.
         case full
         /// No syncs (`synchronous = OFF`): only for loading benchmark data, where a crash may lose the load.
         case bulkLoad
@@ -37,7 +37,9 @@ public final class SQLiteRepository: IchigoRepository {
     {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        let synchronous = durability == .full ? "FULL" : "OFF"
+        // FULL durability syncs the WAL in the group commit's syncer, after the commit (`GroupCommit`): the writer
+        // itself commits with NORMAL (WAL pages written, not synced), so it need not wait for the disk.
+        let synchronous = durability == .full ? "NORMAL" : "OFF"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             // The writer reads every verified token (`checkCode`): a 32 MiB page cache (SQLite's default is 2 MiB)
@@ -49,22 +51,25 @@ public final class SQLiteRepository: IchigoRepository {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
-        // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL mode on, after `prepareDatabase`: in WAL
-        // mode NORMAL syncs only at checkpoints, so a commit could be reported and then lost to a power cut. Set the
+        // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL mode on, after `prepareDatabase`: set the
         // writer's mode again now that the pool is set up (`writerSynchronous()` reads it back; a test holds it).
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         self.path = path
         self.fileIdentity = Self.identity(of: path)
-        self.groupCommit = GroupCommit(pool: pool, head: auditHead)
+        self.groupCommit = try GroupCommit(
+            pool: pool, head: auditHead, walPath: durability == .full ? path + "-wal" : nil)
         self.chain = chain
         try Schema.migrator.migrate(pool)
     }
 
-    /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit synced before it returns), read on the
-    /// connection that commits.
+    /// The writer connection's `PRAGMA synchronous` (1 = NORMAL: commits write the WAL and the syncer syncs it; 0 =
+    /// OFF for bulk loading), read on the connection that commits.
     public func writerSynchronous() async throws -> Int {
         try await write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
+
+    /// WAL syncs done so far by the group commit (0 when bulk loading).
+    public var walSyncs: Int { groupCommit.syncCount }
 
     /// Runs `work` in a write transaction; concurrent writes share one commit (`GroupCommit`).
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {

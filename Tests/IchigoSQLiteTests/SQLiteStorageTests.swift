@@ -41,21 +41,30 @@ struct SQLiteStorageTests {
         try queue.close()
     }
 
-    /// Every commit is synced: GRDB turns the writer to `synchronous = NORMAL` with WAL mode (syncs at checkpoints
-    /// only); the repository must set FULL again on the connection that commits. Bulk loading alone runs unsynced.
-    @Test func theWriterSyncsEveryCommit() async throws {
+    /// Every write is synced before its caller hears of it: the writer commits with `synchronous = NORMAL` (GRDB's
+    /// WAL default syncs only at checkpoints) and the group commit's syncer `fdatasync`s the WAL before answering —
+    /// one sync at least per write answered one after another. Bulk loading alone runs unsynced.
+    @Test func everyAnsweredWriteIsSynced() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
         let serving = try SQLiteRepository(
             path: directory.appendingPathComponent("a.sqlite").path, chain: AuditChain(masterKey: key))
-        #expect(try await serving.writerSynchronous() == 2)
+        #expect(try await serving.writerSynchronous() == 1)
+        let before = serving.walSyncs
+        for index in 0..<5 {
+            try await serving.append(
+                AuditEvent(at: Date(), actor: "t", action: "test.sync", subject: "\(index)", outcome: "ok", reason: nil))
+            #expect(serving.walSyncs >= before + index + 1, "write \(index) was answered before a sync")
+        }
         try serving.close()
         let loading = try SQLiteRepository(
             path: directory.appendingPathComponent("b.sqlite").path, chain: AuditChain(masterKey: key),
             durability: .bulkLoad)
         #expect(try await loading.writerSynchronous() == 0)
+        try await loading.append(AuditEvent(at: Date(), actor: "t", action: "test.sync", subject: "x", outcome: "ok", reason: nil))
+        #expect(loading.walSyncs == 0)
         try loading.close()
     }
 
