@@ -52,6 +52,22 @@ final class PostgresGroupCommit: Sendable {
         self.lanes = lanes
     }
 
+    /// The verification hot path (`IchigoRepository.checkCode`), batched: the checks of one batch read their tokens
+    /// with one `SELECT … FOR UPDATE`, are decided in order (two checks of one token see each other's effect), and
+    /// write every changed token with one `UPDATE`; returns once the batch has committed.
+    /// (`decide` checks the state it requires.)
+    func check(
+        user: UserID, at now: Date,
+        audit: @escaping @Sendable (String, String, Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision
+    ) async throws -> CodeCheck {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue([
+                CheckJob(user: user, now: now, audit: audit, decide: decide, continuation: continuation)
+            ])
+        }
+    }
+
     /// Runs `work` in a write transaction shared with other callers; returns once it has committed.
     func write<T: Sendable>(_ work: @escaping @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
@@ -102,9 +118,14 @@ final class PostgresGroupCommit: Sendable {
             try await client.withConnection { connection in
                 try await connection.query("BEGIN", logger: logger)
                 do {
-                    let isolated = batch.count > 1
+                    let checks = batch.compactMap { $0 as? CheckJob }
+                    let others = batch.filter { !($0 is CheckJob) }
+                    let isolated = others.count + (checks.isEmpty ? 0 : 1) > 1
                     var events: [AuditEvent] = []
-                    for job in batch {
+                    if !checks.isEmpty {
+                        events += try await runChecks(checks, in: PostgresTransaction(connection: connection, logger: logger))
+                    }
+                    for job in others {
                         let transaction = PostgresTransaction(connection: connection, logger: logger)
                         if isolated { try await connection.query("SAVEPOINT job", logger: logger) }
                         do {
@@ -147,6 +168,79 @@ final class PostgresGroupCommit: Sendable {
             }
         }
         return again
+    }
+
+    /// The checks of a batch (see `check`): returns their audit events, in order.
+    private func runChecks(_ checks: [CheckJob], in transaction: PostgresTransaction) async throws -> [AuditEvent] {
+        // The tokens, locked in one order (by id) so that batches of several lanes and instances never deadlock.
+        let users = Array(Set(checks.map(\.user.rawValue)))
+        var tokenOf: [String: String] = [:]
+        var tokens: [String: Token] = [:]
+        for row in try await transaction.rows(
+            """
+            SELECT u.id AS user_id, \(unescaped: PostgresRepository.tokenColumns(of: "t", prefixed: "t_"))
+            FROM tokens t JOIN users u ON u.token_id = t.id
+            WHERE u.id = ANY(\(users)) ORDER BY t.id FOR UPDATE OF t
+            """)
+        {
+            let token = try PostgresRepository.token(from: row, prefix: "t_")
+            tokenOf[try Columns(row)["user_id"]] = token.id.rawValue
+            tokens[token.id.rawValue] = token
+        }
+        var changed: [String] = []
+        var events: [AuditEvent] = []
+        for job in checks {
+            // A user unknown or without a token: the step-by-step path says which, with its own audit record.
+            guard let id = tokenOf[job.user.rawValue], var token = tokens[id] else {
+                job.result = .stepByStep
+                continue
+            }
+            let subject = token.serial.rawValue
+            switch job.decide(token) {
+            case .stepByStep:
+                job.result = .stepByStep
+            case .refuse(let reason):
+                events.append(job.audit(subject, "refused", reason))
+                job.result = .decided(.refused(reason), failureCount: token.failureCount)
+            case .accept(let step, let drift):
+                token.lastAcceptedStep = step
+                token.failureCount = 0
+                token.driftSteps = drift
+                token.state = .active
+                token.lastUsedAt = job.now
+                token.updatedAt = job.now
+                events.append(job.audit(subject, "accepted", nil))
+                job.result = .decided(.accepted(step: step, serial: token.serial), failureCount: 0)
+            case .wrong:
+                token.failureCount += 1
+                token.updatedAt = job.now
+                events.append(job.audit(subject, "refused", .invalidCode))
+                job.result = .decided(.refused(.invalidCode), failureCount: token.failureCount)
+            }
+            if tokens[id] != token {
+                if !changed.contains(id) { changed.append(id) }
+                tokens[id] = token
+            }
+        }
+        guard !changed.isEmpty else { return events }
+        let rows = changed.compactMap { tokens[$0] }
+        let ids = rows.map(\.id.rawValue)
+        let steps = rows.map(\.lastAcceptedStep)
+        let failures = rows.map { Int64($0.failureCount) }
+        let drifts = rows.map { Int64($0.driftSteps) }
+        let states = rows.map(\.state.rawValue)
+        let used = rows.map { $0.lastUsedAt?.millis ?? -1 }
+        let updated = rows.map(\.updatedAt.millis)
+        try await transaction.run(
+            """
+            UPDATE tokens t SET last_step = v.last_step, failure_count = v.failure_count, drift_steps = v.drift_steps,
+                state = v.state, last_used_at = NULLIF(v.last_used_at, -1), updated_at = v.updated_at
+            FROM unnest(\(ids)::text[], \(steps)::int8[], \(failures)::int8[], \(drifts)::int8[], \(states)::text[],
+                \(used)::int8[], \(updated)::int8[])
+                AS v(id, last_step, failure_count, drift_steps, state, last_used_at, updated_at)
+            WHERE t.id = v.id
+            """)
+        return events
     }
 
     /// Chains `events` after the head of the trail and writes them, moving the head on. Called last in a transaction:
@@ -246,6 +340,52 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
         case .success(let value)?: continuation.resume(returning: value)
         case .failure(let error)?: continuation.resume(throwing: PostgresStoreError.mapping(error))
         case nil: continuation.resume(throwing: CancellationError())
+        }
+    }
+}
+
+/// A queued verification (`PostgresGroupCommit.check`): decided with the other checks of its batch.
+private final class CheckJob: PendingWrite, @unchecked Sendable {
+    // `result` and `attempts` are touched by one lane at a time (see `PendingWrite`).
+    let user: UserID
+    let now: Date
+    let audit: @Sendable (String, String, Refusal?) -> AuditEvent
+    let decide: @Sendable (Token) -> CodeDecision
+    private let continuation: CheckedContinuation<CodeCheck, any Error>
+    var result: CodeCheck?
+    private var attempts = 1
+
+    init(
+        user: UserID, now: Date, audit: @escaping @Sendable (String, String, Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision, continuation: CheckedContinuation<CodeCheck, any Error>
+    ) {
+        self.user = user
+        self.now = now
+        self.audit = audit
+        self.decide = decide
+        self.continuation = continuation
+    }
+
+    func run(in transaction: PostgresTransaction) async throws {
+        throw IchigoError(.corruptData, detail: "a check runs with its batch's checks")
+    }
+
+    func failed(with error: any Error) {}
+
+    var lostRace: Bool { false }
+
+    func retry() -> Bool {
+        guard attempts < PostgresGroupCommit.maximumAttempts else { return false }
+        attempts += 1
+        result = nil
+        return true
+    }
+
+    func finish(throwing commitError: (any Error)?) {
+        if let commitError {
+            continuation.resume(throwing: PostgresStoreError.mapping(commitError))
+        } else {
+            continuation.resume(returning: result ?? .stepByStep)
         }
     }
 }

@@ -442,6 +442,15 @@ extension PostgresRepository: IchigoRepository {
         }
     }
 
+    public func checkCode(
+        for user: UserID, requiring state: TokenState, at now: Date,
+        audit: @escaping @Sendable (_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent,
+        decide: @escaping @Sendable (Token) -> CodeDecision
+    ) async throws -> CodeCheck {
+        try await prepare()
+        return try await groupCommit.check(user: user, at: now, audit: audit, decide: decide)
+    }
+
     public func recordFailure(
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit: AuditEvent, lockAudit: AuditEvent,
         lockMails: [OutgoingMail]
