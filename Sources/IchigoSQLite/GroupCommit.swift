@@ -15,7 +15,7 @@ import Synchronization
 /// under a lock and the thread is woken if it sleeps; while it commits, the next writes gather into the next batch.
 /// No task hops, no dispatch per write.
 ///
-/// **Durability.** With a `WALSyncer`, the writer commits without waiting for the disk (`synchronous = NORMAL`: the
+/// **Durability.** With a WAL path, the writer commits without waiting for the disk (`synchronous = NORMAL`: the
 /// commit's pages are written to the WAL file, not yet synced) and hands the batch to the syncer's thread, which
 /// `fdatasync`s the WAL and only then answers the batch's callers (and advances the signed audit head). The writer
 /// meanwhile runs the next batch, so the disk's sync time and the writer's work overlap instead of adding up. No
@@ -23,141 +23,86 @@ import Synchronization
 /// batch can see an earlier one's changes before they are synced, but its own answer waits for a sync that covers
 /// both, since the WAL is one file written in commit order.) Without a syncer (bulk loading) nothing is synced.
 final class GroupCommit: Sendable {
-    private let engine: Engine
-    private let syncer: WALSyncer?
+    private let writer: BatchThread<any PendingWrite>
+    private let syncer: BatchThread<SyncedBatch>?
+    private let synced: Synced
 
     /// - Parameter walPath: the WAL file to sync before answering; `nil` for no syncs (bulk loading only).
     init(pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil, walPath: String?) throws {
-        let syncer = try walPath.map { try WALSyncer(path: $0, head: head) }
-        self.syncer = syncer
-        engine = Engine(pool: pool, maximumBatch: maximumBatch, head: head, syncer: syncer)
-        let engine = engine
-        let thread = Thread {
-            // Every verification waits for this one thread: let it run before the request threads when the CPUs
-            // are busy (a lower nice value, for this thread only on Linux; allowed for root or with CAP_SYS_NICE, else it keeps the
-            // default).
-            #if canImport(Glibc)
-                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10)
-            #endif
-            engine.run()
+        let synced = Synced()
+        self.synced = synced
+        let wal = try walPath.map { try WALFile(path: $0) }
+        let syncer = wal.map { wal in
+            BatchThread<SyncedBatch>(name: "ichigo-sqlite-sync", maximumBatch: .max) { batches in
+                Self.syncAndAnswer(batches, wal: wal, synced: synced, head: head)
+            }
         }
-        thread.name = "ichigo-sqlite-writer"
-        thread.qualityOfService = .userInitiated
-        thread.start()
-        if let syncer {
-            let sync = Thread { syncer.run() }
-            sync.name = "ichigo-sqlite-sync"
-            sync.start()
+        self.syncer = syncer
+        let committer = Committer(
+            pool: pool, head: head, syncer: syncer,
+            syncHere: { batch in wal.map { Self.syncAndAnswer([batch], wal: $0, synced: synced, head: head) } })
+        // Every verification waits for the writer: it runs at a lower nice value where allowed.
+        writer = BatchThread(name: "ichigo-sqlite-writer", maximumBatch: maximumBatch, urgent: true) { batch in
+            committer.commit(batch)
         }
     }
 
     deinit {
-        engine.stop()
+        writer.stop()
         syncer?.stop()
     }
 
     /// WAL syncs done so far (each answers every batch committed before it began).
-    var syncCount: Int { syncer?.count ?? 0 }
+    var syncCount: Int { synced.count.load(ordering: .relaxed) }
 
     /// Runs `work` in a write transaction shared with other callers; returns once it is durable.
     func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            engine.submit(Job(work: work, continuation: continuation))
+            let job = Job(work: work, continuation: continuation)
+            if !writer.submit(job) {
+                job.finish(commitError: IchigoError(.corruptData, detail: "the database is closed"))
+            }
         }
     }
 
     /// Stops the writer thread once the queued writes are done, then the syncer once they are synced, and waits
     /// for both (the repository is closing).
     func stop() {
-        engine.stopAndWait()
+        writer.stopAndWait()
         syncer?.stopAndWait()
     }
 
-    fileprivate final class Engine: Sendable {
+    /// Syncs the WAL, then advances the signed head and answers the callers of `batches` (committed before the sync
+    /// began).
+    private static func syncAndAnswer(_ batches: [SyncedBatch], wal: WALFile, synced: Synced, head: AuditHeadFile?) {
+        wal.sync()
+        synced.count.add(1, ordering: .relaxed)
+        if let newest = batches.last(where: { $0.head != nil })?.head { head?.advance(to: newest) }
+        for batch in batches {
+            for job in batch.jobs { job.finish(commitError: nil) }
+        }
+    }
+
+    private final class Synced: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    /// Runs batches of writes in one transaction each, on the writer thread.
+    private struct Committer: Sendable {
         let pool: DatabasePool
-        let maximumBatch: Int
         /// The audit trail's signed head, checked before and advanced after each commit.
         let head: AuditHeadFile?
-        let state = Mutex(State())
-        let wakeup = DispatchSemaphore(value: 0)
-        let finished = DispatchSemaphore(value: 0)
-        /// `ichigo_db_commit_batch_size`: writes per commit; `ichigo_db_commit_seconds`: time per commit (with sync).
+        /// Syncs committed batches and answers them; nil: answer at once (bulk loading).
+        let syncer: BatchThread<SyncedBatch>?
+        /// Syncs and answers a batch on the writer thread, when the syncer has stopped (the repository was dropped
+        /// without `close()`, whose order is writer first, then syncer).
+        let syncHere: @Sendable (SyncedBatch) -> Void
+        /// `ichigo_db_commit_batch_size`: writes per commit; `ichigo_db_commit_seconds`: time per commit (its sync
+        /// runs beside the next commit: `ichigo_db_sync_seconds`).
         let batchSizes = Recorder(label: "ichigo_db_commit_batch_size", aggregate: true)
         let commitTime = Metrics.Timer(label: "ichigo_db_commit_seconds")
 
-        struct State {
-            var pending: [any PendingWrite] = []
-            var sleeping = false
-            var stopped = false
-            var exited = false
-        }
-
-        /// Syncs committed batches and answers them; nil: answer at once (bulk loading).
-        let syncer: WALSyncer?
-
-        init(pool: DatabasePool, maximumBatch: Int, head: AuditHeadFile?, syncer: WALSyncer?) {
-            self.pool = pool
-            self.maximumBatch = maximumBatch
-            self.head = head
-            self.syncer = syncer
-        }
-
-        func submit(_ job: any PendingWrite) {
-            let (wake, refused) = state.withLock { state -> (Bool, Bool) in
-                if state.stopped { return (false, true) }
-                state.pending.append(job)
-                guard state.sleeping else { return (false, false) }
-                state.sleeping = false
-                return (true, false)
-            }
-            if refused { job.finish(commitError: IchigoError(.corruptData, detail: "the database is closed")) }
-            if wake { wakeup.signal() }
-        }
-
-        func stopAndWait() {
-            stop()
-            if !state.withLock({ $0.exited }) {
-                finished.wait()
-                finished.signal()  // for any other caller waiting
-            }
-        }
-
-        func stop() {
-            let wake = state.withLock { state -> Bool in
-                state.stopped = true
-                guard state.sleeping else { return false }
-                state.sleeping = false
-                return true
-            }
-            if wake { wakeup.signal() }
-        }
-
-        func run() {
-            while true {
-                let (batch, stopped) = state.withLock { state -> ([any PendingWrite], Bool) in
-                    if state.pending.isEmpty {
-                        if !state.stopped { state.sleeping = true }
-                        return ([], state.stopped)
-                    }
-                    let count = min(maximumBatch, state.pending.count)
-                    let batch = Array(state.pending.prefix(count))
-                    state.pending.removeFirst(count)
-                    return (batch, false)
-                }
-                if batch.isEmpty {
-                    if stopped {
-                        state.withLock { $0.exited = true }
-                        finished.signal()
-                        return
-                    }
-                    wakeup.wait()
-                    continue
-                }
-                commit(batch)
-            }
-        }
-
-        private func commit(_ batch: [any PendingWrite]) {
+        func commit(_ batch: [any PendingWrite]) {
             batchSizes.record(batch.count)
             let started = ContinuousClock.now
             do {
@@ -173,7 +118,8 @@ final class GroupCommit: Sendable {
                 }
                 record(since: started)
                 if let syncer {
-                    syncer.submit(batch, head: newHead)
+                    let committed = SyncedBatch(jobs: batch, head: newHead)
+                    if !syncer.submit(committed) { syncHere(committed) }
                 } else {
                     if let newHead { headFile?.advance(to: newHead) }
                     for job in batch { job.finish(commitError: nil) }
@@ -190,47 +136,85 @@ final class GroupCommit: Sendable {
     }
 }
 
-/// Syncs the WAL file for committed batches and then answers their callers (see `GroupCommit`), on a thread of
-/// its own: one `fdatasync` answers every batch committed before it began.
-private final class WALSyncer: Sendable {
+/// A committed batch waiting for its WAL sync.
+private struct SyncedBatch: Sendable {
+    let jobs: [any PendingWrite]
+    let head: AuditHead?
+}
+
+/// The WAL file, synced by the syncer thread (see `GroupCommit`).
+private final class WALFile: Sendable {
     private let descriptor: Int32
     private let path: String
-    private let head: AuditHeadFile?
-    private let state = Mutex(State())
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let synced = Atomic<Int>(0)
     /// `ichigo_db_sync_seconds`: time per WAL sync.
     private let syncTime = Metrics.Timer(label: "ichigo_db_sync_seconds")
 
-    struct State {
-        var pending: [(jobs: [any PendingWrite], head: AuditHead?)] = []
-        var sleeping = false
-        var stopped = false
-        var exited = false
-    }
-
-    init(path: String, head: AuditHeadFile?) throws {
+    init(path: String) throws {
         self.path = path
-        self.head = head
         descriptor = open(path, O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { throw IchigoError(.corruptData, detail: "cannot open the WAL file \(path)") }
     }
 
     deinit { close(descriptor) }
 
-    var count: Int { synced.load(ordering: .relaxed) }
-
-    func submit(_ jobs: [any PendingWrite], head: AuditHead?) {
-        let wake = state.withLock { state -> Bool in
-            state.pending.append((jobs, head))
-            guard state.sleeping else { return false }
-            state.sleeping = false
-            return true
+    func sync() {
+        let started = ContinuousClock.now
+        guard fdatasync(descriptor) == 0 else {
+            // Whether the commits reached the disk is unknown, and they are already visible to other requests:
+            // answering either way could be a lie. Stop, as PostgreSQL does; SQLite recovers from the WAL at the
+            // next start, with exactly what reached the disk.
+            fatalError("fdatasync of \(path) failed (errno \(errno)): stopping before answering unsynced commits")
         }
-        if wake { wakeup.signal() }
+        syncTime.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+    }
+}
+
+/// A thread of its own that takes queued items in order, up to `maximumBatch` at a time, and hands them to
+/// `handle`; it sleeps while there is nothing to do. Items are queued under a lock and the thread is woken only if
+/// it sleeps: no task hop or dispatch per item.
+final class BatchThread<Item: Sendable>: Sendable {
+    private struct State {
+        var pending: [Item] = []
+        var sleeping = false
+        var stopped = false
+        var exited = false
     }
 
+    private let state = Mutex(State())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let maximumBatch: Int
+    private let handle: @Sendable ([Item]) -> Void
+
+    /// - Parameter urgent: run at a lower nice value (this thread only, on Linux; allowed for root or with
+    ///   CAP_SYS_NICE, else it keeps the default), so that it runs before the request threads when the CPUs are busy.
+    init(name: String, maximumBatch: Int, urgent: Bool = false, handle: @escaping @Sendable ([Item]) -> Void) {
+        self.maximumBatch = maximumBatch
+        self.handle = handle
+        let thread = Thread { [self] in
+            #if canImport(Glibc)
+                if urgent { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10) }
+            #endif
+            run()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `item`; false once the thread was told to stop (the item is not taken).
+    func submit(_ item: Item) -> Bool {
+        let (wake, taken) = state.withLock { state -> (Bool, Bool) in
+            if state.stopped { return (false, false) }
+            state.pending.append(item)
+            guard state.sleeping else { return (false, true) }
+            state.sleeping = false
+            return (true, true)
+        }
+        if wake { wakeup.signal() }
+        return taken
+    }
+
+    /// Tells the thread to stop once the queued items are handled.
     func stop() {
         let wake = state.withLock { state -> Bool in
             state.stopped = true
@@ -241,25 +225,28 @@ private final class WALSyncer: Sendable {
         if wake { wakeup.signal() }
     }
 
+    /// `stop`, then waits until the queued items are handled and the thread has ended.
     func stopAndWait() {
         stop()
         if !state.withLock({ $0.exited }) {
             finished.wait()
-            finished.signal()
+            finished.signal()  // for any other caller waiting
         }
     }
 
-    func run() {
+    private func run() {
         while true {
-            let (batches, stopped) = state.withLock { state -> ([(jobs: [any PendingWrite], head: AuditHead?)], Bool) in
+            let (batch, stopped) = state.withLock { state -> ([Item], Bool) in
                 if state.pending.isEmpty {
                     if !state.stopped { state.sleeping = true }
                     return ([], state.stopped)
                 }
-                defer { state.pending.removeAll(keepingCapacity: true) }
-                return (state.pending, false)
+                let count = min(maximumBatch, state.pending.count)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return (batch, false)
             }
-            if batches.isEmpty {
+            if batch.isEmpty {
                 if stopped {
                     state.withLock { $0.exited = true }
                     finished.signal()
@@ -268,19 +255,7 @@ private final class WALSyncer: Sendable {
                 wakeup.wait()
                 continue
             }
-            let started = ContinuousClock.now
-            guard fdatasync(descriptor) == 0 else {
-                // Whether the commits reached the disk is unknown, and they are already visible to other requests:
-                // answering either way could be a lie. Stop, as PostgreSQL does; SQLite recovers from the WAL at the
-                // next start, with exactly what reached the disk.
-                fatalError("fdatasync of \(path) failed (errno \(errno)): stopping before answering unsynced commits")
-            }
-            syncTime.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-            synced.add(1, ordering: .relaxed)
-            if let newest = batches.last(where: { $0.head != nil })?.head { head?.advance(to: newest) }
-            for batch in batches {
-                for job in batch.jobs { job.finish(commitError: nil) }
-            }
+            handle(batch)
         }
     }
 }
