@@ -54,8 +54,10 @@ def test_a_signed_transfer_and_a_second_tab_that_changes_the_payee(signing_serve
     browser.add_cookie({"name": "ichigo_session", "value": session.cookies["ichigo_session"], "path": "/"})
 
     def wait_screen(expected, timeout=15):
-        WebDriverWait(browser, timeout).until(
-            lambda d: d.find_elements(By.ID, "screen-id") and d.find_element(By.ID, "screen-id").text == expected)
+        # Read the screen ID in one script call: a find_element followed by .text can meet the element of the
+        # page being replaced (stale element reference) while the browser navigates.
+        script = "var e = document.getElementById('screen-id'); return e ? e.textContent.trim() : null;"
+        WebDriverWait(browser, timeout).until(lambda d: d.execute_script(script) == expected)
 
     def fill(field_id, value):
         element = browser.find_element(By.ID, field_id)
