@@ -56,9 +56,15 @@ final class GroupCommit: Sendable {
     var syncCount: Int { synced.count.load(ordering: .relaxed) }
 
     /// Runs `work` in a write transaction shared with other callers; returns once it is durable.
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    ///
+    /// - Parameter savepoint: run `work` in a savepoint of its own, so that its error rolls back its changes only.
+    ///   `false` saves the savepoint's cost for a hot job (a verification): should such a job throw, the whole batch
+    ///   is rolled back and each of its jobs is run again in a transaction of its own.
+    func write<T: Sendable>(savepoint: Bool = true, _ work: @escaping @Sendable (Database) throws -> T) async throws
+        -> T
+    {
         try await withCheckedThrowingContinuation { continuation in
-            let job = Job(work: work, continuation: continuation)
+            let job = Job(work: work, savepoint: savepoint, continuation: continuation)
             if !writer.submit(job) {
                 job.finish(commitError: IchigoError(.corruptData, detail: "the database is closed"))
             }
@@ -110,7 +116,7 @@ final class GroupCommit: Sendable {
                 let newHead = try pool.writeWithoutTransaction { db -> AuditHead? in
                     var next: AuditHead?
                     try db.inTransaction(.immediate) {
-                        for job in batch { job.run(in: db) }
+                        for job in batch where !job.run(in: db) { throw AbandonedBatch() }
                         next = try headFile?.next(in: db)
                         return .commit
                     }
@@ -123,6 +129,15 @@ final class GroupCommit: Sendable {
                 } else {
                     if let newHead { headFile?.advance(to: newHead) }
                     for job in batch { job.finish(commitError: nil) }
+                }
+            } catch is AbandonedBatch {
+                // A job without a savepoint failed: nothing of the batch was committed. Alone, that job's own error
+                // is its answer; in a batch, every job runs again in a transaction of its own.
+                record(since: started)
+                if batch.count == 1 {
+                    batch[0].finish(commitError: nil)
+                } else {
+                    for job in batch { commit([job]) }
                 }
             } catch {
                 record(since: started)
@@ -260,10 +275,14 @@ final class BatchThread<Item: Sendable>: Sendable {
     }
 }
 
+/// Thrown inside a batch's transaction to roll it back when a job without a savepoint failed.
+private struct AbandonedBatch: Error {}
+
 /// A queued write, type-erased.
 private protocol PendingWrite: Sendable {
-    /// Runs the work inside a savepoint, keeping its result or error for later.
-    func run(in db: Database)
+    /// Runs the work (inside a savepoint if the job has one), keeping its result or error for later. False: the
+    /// work failed outside a savepoint, so the transaction must be rolled back.
+    func run(in db: Database) -> Bool
     /// Answers the caller once the transaction's fate is known.
     func finish(commitError: (any Error)?)
 }
@@ -271,15 +290,29 @@ private protocol PendingWrite: Sendable {
 private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
     // `outcome` is written in `run` and read in `finish`, strictly one after the other on the drain task.
     private let work: @Sendable (Database) throws -> T
+    private let savepoint: Bool
     private let continuation: CheckedContinuation<T, any Error>
     private var outcome: Result<T, any Error>?
 
-    init(work: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+    init(
+        work: @escaping @Sendable (Database) throws -> T, savepoint: Bool,
+        continuation: CheckedContinuation<T, any Error>
+    ) {
         self.work = work
+        self.savepoint = savepoint
         self.continuation = continuation
     }
 
-    func run(in db: Database) {
+    func run(in db: Database) -> Bool {
+        guard savepoint else {
+            do {
+                outcome = .success(try work(db))
+                return true
+            } catch {
+                outcome = .failure(error)
+                return false
+            }
+        }
         do {
             var value: T?
             try db.inSavepoint {
@@ -290,6 +323,7 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
         } catch {
             outcome = .failure(error)
         }
+        return true
     }
 
     func finish(commitError: (any Error)?) {

@@ -72,8 +72,10 @@ public final class SQLiteRepository: IchigoRepository {
     public var walSyncs: Int { groupCommit.syncCount }
 
     /// Runs `work` in a write transaction; concurrent writes share one commit (`GroupCommit`).
-    func write<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await groupCommit.write(work)
+    func write<T: Sendable>(savepoint: Bool = true, _ work: @escaping @Sendable (Database) throws -> T) async throws
+        -> T
+    {
+        try await groupCommit.write(savepoint: savepoint, work)
     }
 
     public func schemaStatus() async throws -> SchemaStatus {
@@ -431,8 +433,9 @@ public final class SQLiteRepository: IchigoRepository {
         decide: @escaping @Sendable (Token) -> CodeDecision
     ) async throws -> CodeCheck {
         // Read, decide and write in one job on the writer: one trip to the writer thread, no read connection, and
-        // no race to lose between reading the token and updating it.
-        try await write { db in
+        // no race to lose between reading the token and updating it. No savepoint of its own (see `write`): should
+        // it throw, its batch is rolled back and run again job by job.
+        try await write(savepoint: false) { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: Self.checkCodeSQL), arguments: [user.rawValue])
             else {
                 try self.appendAudit(audit("user:\(user.rawValue)", "refused", .unknownUser), in: db)

@@ -228,6 +228,38 @@ enum Schema {
                     );
                     """)
         }
+        migrator.registerMigration("v8: the audit trail keyed by its rowid") { db in
+            // `seq BIGINT PRIMARY KEY` is a separate unique index beside the table's rowid: every record wrote two
+            // B-trees for one key. `INTEGER PRIMARY KEY` makes `seq` the rowid itself. The table is rebuilt (SQLite
+            // cannot change a primary key in place), its records copied unchanged, and its guards put back.
+            try db.execute(
+                sql: """
+                    CREATE TABLE audit_log_v8 (
+                        seq INTEGER PRIMARY KEY,
+                        at BIGINT NOT NULL,
+                        actor TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        subject TEXT NOT NULL,
+                        outcome TEXT NOT NULL,
+                        reason TEXT,
+                        prev_hash TEXT NOT NULL,
+                        hash TEXT NOT NULL
+                    );
+                    INSERT INTO audit_log_v8 (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
+                        SELECT seq, at, actor, action, subject, outcome, reason, prev_hash, hash FROM audit_log
+                        ORDER BY seq;
+                    DROP TRIGGER audit_log_no_update;
+                    DROP TRIGGER audit_log_no_delete;
+                    DROP TABLE audit_log;
+                    ALTER TABLE audit_log_v8 RENAME TO audit_log;
+                    CREATE INDEX audit_by_subject ON audit_log(subject);
+                    CREATE INDEX audit_by_actor ON audit_log(actor);
+                    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+                        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+                    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+                        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+                    """)
+        }
         return migrator
     }
 }

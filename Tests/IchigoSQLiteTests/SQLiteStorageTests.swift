@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import Ichigo
-import IchigoSQLite
+@testable import IchigoSQLite
 import IchigoTesting
 import OTP
 import Testing
@@ -144,5 +144,96 @@ struct SQLiteStorageTests {
         // Each creation wrote its contract and user together, or nothing: no orphan contract, no stray record.
         #expect(report.recordCount == 42)
         try repository.close()
+    }
+
+    /// A job without a savepoint (a verification's) that fails after writing: its batch is rolled back and run again
+    /// job by job, so its own writes are gone and every other job of the batch is committed, with an intact chain.
+    @Test func aFailingJobWithoutSavepointLosesNoOtherWrite() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = MasterKey.random()
+        let repository = try SQLiteRepository(
+            path: directory.appendingPathComponent("s.sqlite").path, chain: AuditChain(masterKey: key))
+        struct Planned: Error {}
+        let outcomes = await withTaskGroup(of: (Int, Bool).self) { group in
+            for index in 0..<60 {
+                group.addTask {
+                    let failing = index % 10 == 3
+                    let event = AuditEvent(
+                        at: ContractFixture.start, actor: "t", action: "test.write", subject: "job \(index)",
+                        outcome: "done", reason: nil)
+                    let written: Void? = try? await repository.write(savepoint: index % 2 == 1) { db in
+                        try repository.appendAudit(event, in: db)
+                        if failing { throw Planned() }
+                    }
+                    return (index, written != nil)
+                }
+            }
+            return await group.reduce(into: [Int: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(outcomes.filter { $0.value }.count == 54)
+        let records = try await repository.auditRecords(from: 0, limit: 100)
+        let subjects = Set(records.map(\.event.subject))
+        #expect(subjects == Set((0..<60).filter { $0 % 10 != 3 }.map { "job \($0)" }))
+        let report = try await AuditVerifier(repository: repository, chain: AuditChain(masterKey: key)).verify()
+        #expect(report.isIntact && report.recordCount == 54)
+        try repository.close()
+    }
+
+    /// A database made before v8 (audit `seq BIGINT PRIMARY KEY`) keeps every record, its chain and its guards.
+    @Test func theV8MigrationCarriesTheAuditTrailOver() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("old.sqlite").path
+        let key = MasterKey.random()
+        let chain = AuditChain(masterKey: key)
+        // Records written into the v7 table, chained as the server chains them.
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "v7: transaction signing (OCRA suites, signature replay state, challenges)")
+        try await queue.write { db in
+            var head: (sequence: Int64, hash: String)?
+            for index in 0..<25 {
+                let event = AuditEvent(
+                    at: ContractFixture.start + Double(index), actor: "t", action: "test.old", subject: "s\(index % 4)",
+                    outcome: "done", reason: nil)
+                let record = chain.record(for: event, after: head)
+                try db.execute(
+                    sql: """
+                        INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        record.sequence, event.at.millis, event.actor, event.action, event.subject, event.outcome,
+                        event.reason, record.previousHash, record.hash,
+                    ])
+                head = (record.sequence, record.hash)
+            }
+        }
+        try queue.close()
+        let repository = try SQLiteRepository(path: path, chain: chain)
+        let report = try await AuditVerifier(repository: repository, chain: chain).verify()
+        #expect(report.isIntact && report.recordCount == 25)
+        try await repository.append(
+            AuditEvent(at: ContractFixture.start + 100, actor: "t", action: "test.new", subject: "s0", outcome: "done"))
+        #expect(try await AuditVerifier(repository: repository, chain: chain).verify().recordCount == 26)
+        try repository.close()
+        let reopened = try DatabaseQueue(path: path)
+        defer { try? reopened.close() }
+        try await reopened.read { db in
+            // `seq` is the rowid now (no separate unique index), the indexes and guards are back.
+            let indexes = try String.fetchAll(
+                db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log' ORDER BY name")
+            #expect(indexes == ["audit_by_actor", "audit_by_subject"])
+            #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_log WHERE rowid = seq") == 26)
+            #expect(try String.fetchAll(db, sql: "SELECT subject FROM audit_log WHERE subject = 's1'").count == 6)
+        }
+        #expect(throws: (any Error).self) {
+            try reopened.write { try $0.execute(sql: "UPDATE audit_log SET outcome = 'x' WHERE seq = 1") }
+        }
+        #expect(throws: (any Error).self) {
+            try reopened.write { try $0.execute(sql: "DELETE FROM audit_log WHERE seq = 1") }
+        }
     }
 }

@@ -281,6 +281,8 @@ struct RequestIDMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw error
             }
             response.headers[Self.headerName] = id
+            // The request line is logged at info: below that level, build nothing (this runs for every request).
+            guard logger.logLevel <= .info else { return response }
             let elapsed = ContinuousClock.now - started
             let millis = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             var metadata: Logger.Metadata = [
