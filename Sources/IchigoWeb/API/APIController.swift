@@ -95,6 +95,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
     struct CodeBody: JSONRequestBody {
         var code: String
         static var fields: Set<String> { ["code"] }
+        static func fromStrings(_ strings: [String: String]) -> CodeBody? { strings["code"].map(CodeBody.init) }
     }
 
     /// The transaction a signing challenge is for: the payee's 7-digit account number and the amount in yen.

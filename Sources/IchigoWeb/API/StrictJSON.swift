@@ -7,8 +7,14 @@ enum StrictJSON {
         let offset: Int
     }
 
-    /// Checks `bytes` and returns the keys of the top-level value if it is an object (else `nil`).
-    static func check(_ bytes: [UInt8]) throws(Failure) -> [String]? {
+    /// A top-level object: its keys in order, and the members whose values are strings.
+    struct Object: Sendable {
+        var keys: [String] = []
+        var strings: [String: String] = [:]
+    }
+
+    /// Checks `bytes` and returns the top-level value if it is an object (else `nil`).
+    static func check(_ bytes: [UInt8]) throws(Failure) -> Object? {
         var parser = Parser(bytes: bytes)
         parser.skipSpace()
         let keys = try parser.value(depth: 0)
@@ -36,8 +42,8 @@ enum StrictJSON {
             }
         }
 
-        /// Parses one value; returns an object's keys.
-        mutating func value(depth: Int) throws(Failure) -> [String]? {
+        /// Parses one value; returns an object's keys (and string members, at the top level).
+        mutating func value(depth: Int) throws(Failure) -> Object? {
             guard depth < 32 else { throw fail("nested too deeply") }
             switch current {
             case UInt8(ascii: "{")?: return try object(depth: depth)
@@ -57,14 +63,14 @@ enum StrictJSON {
             return nil
         }
 
-        mutating func object(depth: Int) throws(Failure) -> [String] {
+        mutating func object(depth: Int) throws(Failure) -> Object {
             index += 1
-            var keys: [String] = []
+            var object = Object()
             var seen = Set<String>()
             skipSpace()
             if current == UInt8(ascii: "}") {
                 index += 1
-                return keys
+                return object
             }
             while true {
                 skipSpace()
@@ -73,12 +79,16 @@ enum StrictJSON {
                 }
                 let key = try string()
                 guard seen.insert(key).inserted else { throw fail("duplicate key \"\(key)\"") }
-                keys.append(key)
+                object.keys.append(key)
                 skipSpace()
                 guard current == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
                 skipSpace()
-                _ = try value(depth: depth + 1)
+                if depth == 0, current == UInt8(ascii: "\"") {
+                    object.strings[key] = try string()
+                } else {
+                    _ = try value(depth: depth + 1)
+                }
                 skipSpace()
                 if current == UInt8(ascii: ",") {
                     index += 1
@@ -86,7 +96,7 @@ enum StrictJSON {
                 }
                 guard current == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
                 index += 1
-                return keys
+                return object
             }
         }
 

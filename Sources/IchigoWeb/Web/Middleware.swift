@@ -192,6 +192,13 @@ struct ScopeMiddleware<Context: APIRequestContext>: RouterMiddleware {
 /// so a field sent to the wrong operation (a role to the retail customer endpoint) never passes silently.
 protocol JSONRequestBody: Decodable {
     static var fields: Set<String> { get }
+    /// The body from its top-level string members, for a body of strings only (no `JSONDecoder` on a hot path);
+    /// `nil`: decode it with `JSONDecoder`, which also words every error.
+    static func fromStrings(_ strings: [String: String]) -> Self?
+}
+
+extension JSONRequestBody {
+    static func fromStrings(_ strings: [String: String]) -> Self? { nil }
 }
 
 extension Request {
@@ -215,16 +222,17 @@ extension Request {
             throw IchigoError(.malformedRequest, detail: "the body could not be read")
         }
         let bytes = Array(buffer.readableBytesView)
-        let keys: [String]?
+        let object: StrictJSON.Object?
         do {
-            keys = try StrictJSON.check(bytes)
+            object = try StrictJSON.check(bytes)
         } catch {
             throw IchigoError(.malformedRequest, detail: "\(error.reason) at byte \(error.offset)")
         }
-        guard let keys else { throw IchigoError(.malformedRequest, detail: "the body must be a JSON object") }
-        if let unknown = keys.first(where: { !T.fields.contains($0) }) {
+        guard let object else { throw IchigoError(.malformedRequest, detail: "the body must be a JSON object") }
+        if let unknown = object.keys.first(where: { !T.fields.contains($0) }) {
             throw IchigoError(.unknownField, field: unknown)
         }
+        if let body = T.fromStrings(object.strings) { return body }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let DecodingError.keyNotFound(key, _) {
