@@ -271,6 +271,14 @@ enum PostgresSchema {
                 )
                 """,
             ]),
+        Migration(
+            id: "v4: no unused audit indexes (SQLite v8)",
+            statements: [
+                // The one search by party also matches `reason LIKE '%user=…%'`, so it reads the trail newest first
+                // whatever the indexes; each index cost every verification's audit record one more B-tree insert.
+                "DROP INDEX IF EXISTS audit_by_subject",
+                "DROP INDEX IF EXISTS audit_by_actor",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction under the advisory lock.

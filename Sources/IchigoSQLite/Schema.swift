@@ -232,6 +232,10 @@ enum Schema {
             // `seq BIGINT PRIMARY KEY` is a separate unique index beside the table's rowid: every record wrote two
             // B-trees for one key. `INTEGER PRIMARY KEY` makes `seq` the rowid itself. The table is rebuilt (SQLite
             // cannot change a primary key in place), its records copied unchanged, and its guards put back.
+            //
+            // Without `audit_by_subject` and `audit_by_actor`: the one search by party (`auditRecords(matching:)`)
+            // also matches `reason LIKE '%user=…%'`, so it reads the trail newest first whatever the indexes, and
+            // the subject index cost a random page write for every verification.
             try db.execute(
                 sql: """
                     CREATE TABLE audit_log_v8 (
@@ -252,8 +256,6 @@ enum Schema {
                     DROP TRIGGER audit_log_no_delete;
                     DROP TABLE audit_log;
                     ALTER TABLE audit_log_v8 RENAME TO audit_log;
-                    CREATE INDEX audit_by_subject ON audit_log(subject);
-                    CREATE INDEX audit_by_actor ON audit_log(actor);
                     CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
                         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
                     CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log

@@ -259,10 +259,10 @@ struct SQLiteStorageTests {
         let reopened = try DatabaseQueue(path: path)
         defer { try? reopened.close() }
         try await reopened.read { db in
-            // `seq` is the rowid now (no separate unique index), the indexes and guards are back.
+            // `seq` is the rowid now (no separate unique index, nor the two unused ones), and the guards are back.
             let indexes = try String.fetchAll(
                 db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log' ORDER BY name")
-            #expect(indexes == ["audit_by_actor", "audit_by_subject"])
+            #expect(indexes == [])
             #expect(try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_log WHERE rowid = seq") == 26)
             #expect(try String.fetchAll(db, sql: "SELECT subject FROM audit_log WHERE subject = 's1'").count == 6)
         }
