@@ -63,8 +63,6 @@ let package = Package(
             dependencies: [
                 "Ichigo",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                // The C API, for the writer's WAL hook (`Checkpointer`).
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

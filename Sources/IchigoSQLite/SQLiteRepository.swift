@@ -9,7 +9,6 @@ public final class SQLiteRepository: IchigoRepository {
     let pool: DatabasePool
     let chain: AuditChain
     let groupCommit: GroupCommit
-    let checkpointer: Checkpointer
     /// The database file and its device and inode when opened: `/ready` fails if the file was removed or replaced
     /// (the open descriptor would go on answering from a file nobody will see again).
     let path: String
@@ -59,10 +58,6 @@ public final class SQLiteRepository: IchigoRepository {
         self.fileIdentity = Self.identity(of: path)
         self.groupCommit = try GroupCommit(
             pool: pool, head: auditHead, walPath: durability == .full ? path + "-wal" : nil)
-        // Checkpoints run beside the writer, not in its commits (`Checkpointer`).
-        let checkpointer = try Checkpointer(path: path)
-        try pool.writeWithoutTransaction { db in checkpointer.install(on: db) }
-        self.checkpointer = checkpointer
         self.chain = chain
         try Schema.migrator.migrate(pool)
     }
@@ -95,11 +90,8 @@ public final class SQLiteRepository: IchigoRepository {
     /// Closes the database.
     public func close() throws {
         groupCommit.stop()
-        checkpointer.stopAndWait()
         try pool.close()
     }
-
-    deinit { checkpointer.stop() }
 
     // MARK: Contracts and users
 

@@ -181,43 +181,6 @@ struct SQLiteStorageTests {
         try repository.close()
     }
 
-    /// The WAL is copied back into the database file by the checkpointer's thread (the writer's own automatic
-    /// checkpoint is replaced by the hook), and the records read back the same afterwards.
-    @Test func theCheckpointerCopiesTheWALBack() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("c.sqlite").path
-        let key = MasterKey.random()
-        let repository = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
-        func size(_ file: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0 }
-        let before = size(path)
-        // About 6 MiB of records, well past the 1,000-frame threshold, well short of the writer's backstop.
-        let filler = String(repeating: "x", count: 3_000)
-        for batch in 0..<20 {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<100 {
-                    group.addTask {
-                        try await repository.append(
-                            AuditEvent(
-                                at: ContractFixture.start, actor: "t", action: "test.fill",
-                                subject: "r\(batch * 100 + index)", outcome: "done", reason: filler))
-                    }
-                }
-                try await group.waitForAll()
-            }
-        }
-        var copied = false
-        for _ in 0..<100 where !copied {
-            copied = size(path) > before + 4_000_000
-            if !copied { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(copied, "the database file did not grow: nothing was checkpointed")
-        let report = try await AuditVerifier(repository: repository, chain: AuditChain(masterKey: key)).verify()
-        #expect(report.isIntact && report.recordCount == 2_000)
-        try repository.close()
-    }
-
     /// A database made before v8 (audit `seq BIGINT PRIMARY KEY`) keeps every record, its chain and its guards.
     @Test func theV8MigrationCarriesTheAuditTrailOver() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
