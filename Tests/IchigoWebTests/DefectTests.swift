@@ -118,6 +118,8 @@ struct DefectTests {
         #"{"loginId":"dup","name":"x","email":null,}"#,
         "[1,2,]",
         #"{"loginId":"d\u0000up","name":"x"}"#.replacingOccurrences(of: "\\u0000", with: "\u{01}"),
+        // U+0000 written as an escape: PostgreSQL cannot store it, so no store takes it (refused before any).
+        #"{"loginId":"nul","name":"a\u0000b"}"#,
     ])
     func nonStandardJSONIsRefused(_ body: String) async throws {
         let harness = try APIHarness()
@@ -225,6 +227,25 @@ struct DefectTests {
             let (_, new) = try await RetailScreenTests.provision(api.client, ids, activation: "5678")
             #expect(new.status == .ok)
             _ = user
+        }
+    }
+
+    /// A form field with %00 is refused with the Japanese input error, and nothing is applied for or mailed: no
+    /// store keeps U+0000 the same (PostgreSQL refuses it), so no screen takes it.
+    @Test func aFormFieldWithUPlus0000IsRefused() async throws {
+        try await RetailScreenTests.loggedIn { harness, _, _, browser in
+            try await browser.get("/otp/issue")
+            try #require(browser.screenID == "BOT001")
+            let mailsBefore = try await harness.repository.pendingMails(limit: 100, at: .distantFuture).count
+            try await browser.post(
+                "/otp/issue",
+                ["phoneEmail": "a\u{0}b@example.jp", "phoneEmailConfirmation": "a\u{0}b@example.jp",
+                 "activationPassword": "1234", "activationPasswordConfirmation": "1234"])
+            #expect(browser.status == .badRequest)
+            #expect(browser.page.contains(Messages.text(for: .invalidInput, in: .ja)), "\(browser.page)")
+            #expect(try await harness.repository.pendingMails(limit: 100, at: .distantFuture).count == mailsBefore)
+            try await browser.get("/otp/issue")
+            #expect(browser.screenID == "BOT001")
         }
     }
 

@@ -1,6 +1,7 @@
 /// A strict RFC 8259 syntax check, run before `JSONDecoder` (which accepts trailing commas and silently takes
 /// one of two duplicated keys): one value, no trailing commas, no comments, no duplicate keys in any object, no
-/// leading zeros or non-finite numbers, no control characters or invalid escapes in strings, at most 32 levels.
+/// leading zeros or non-finite numbers, no control characters (nor an escaped U+0000) or invalid escapes in strings,
+/// at most 32 levels.
 enum StrictJSON {
     struct Failure: Error, Sendable {
         let reason: String
@@ -167,6 +168,9 @@ enum StrictJSON {
                             throw fail("lone surrogate")
                         }
                         guard let scalar = Unicode.Scalar(unit) else { throw fail("invalid escape") }
+                        // Valid JSON, but text with U+0000 cannot be stored on PostgreSQL: refused the same on
+                        // every store, before any.
+                        guard unit != 0 else { throw fail("U+0000 in a string") }
                         scalars.append(scalar)
                     default: throw fail("invalid escape")
                     }

@@ -221,7 +221,12 @@ extension Request {
                 String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
             guard let key = parts.first else { continue }
-            fields[decode(key)] = parts.count > 1 ? decode(parts[1]) : ""
+            let value = parts.count > 1 ? decode(parts[1]) : ""
+            // %00: no store keeps U+0000 the same (PostgreSQL refuses it), so no form takes it.
+            guard !value.unicodeScalars.contains("\u{0}") else {
+                throw IchigoError(.invalidInput, field: decode(key), detail: "U+0000 in a form field")
+            }
+            fields[decode(key)] = value
         }
         return fields
     }
