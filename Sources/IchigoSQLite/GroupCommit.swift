@@ -304,24 +304,20 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
     }
 
     func run(in db: Database) -> Bool {
-        guard savepoint else {
-            do {
-                outcome = .success(try work(db))
-                return true
-            } catch {
-                outcome = .failure(error)
-                return false
-            }
-        }
         do {
-            var value: T?
-            try db.inSavepoint {
-                value = try work(db)
-                return .commit
+            if savepoint {
+                var value: T?
+                try db.inSavepoint {
+                    value = try work(db)
+                    return .commit
+                }
+                outcome = .success(value!)
+            } else {
+                outcome = .success(try work(db))
             }
-            outcome = .success(value!)
         } catch {
             outcome = .failure(error)
+            return savepoint  // rolled back by its savepoint; without one, only the whole transaction can be
         }
         return true
     }

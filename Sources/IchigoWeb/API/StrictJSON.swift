@@ -18,10 +18,10 @@ enum StrictJSON {
     static func check(_ bytes: [UInt8]) throws(Failure) -> Object? {
         var parser = Parser(bytes: bytes)
         parser.skipSpace()
-        let keys = try parser.value(depth: 0)
+        let object = try parser.value(depth: 0)
         parser.skipSpace()
         guard parser.index == bytes.count else { throw parser.fail("data after the JSON value") }
-        return keys
+        return object
     }
 
     private struct Parser {

@@ -220,13 +220,13 @@ extension Request {
             func decode(_ text: Substring) -> String {
                 String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
             }
-            guard let key = parts.first else { continue }
+            guard let key = parts.first.map(decode) else { continue }
             let value = parts.count > 1 ? decode(parts[1]) : ""
             // %00: no store keeps U+0000 the same (PostgreSQL refuses it), so no form takes it.
             guard !value.unicodeScalars.contains("\u{0}") else {
-                throw IchigoError(.invalidInput, field: decode(key), detail: "U+0000 in a form field")
+                throw IchigoError(.invalidInput, field: key, detail: "U+0000 in a form field")
             }
-            fields[decode(key)] = value
+            fields[key] = value
         }
         return fields
     }
