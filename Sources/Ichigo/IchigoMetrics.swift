@@ -21,7 +21,8 @@ public struct IchigoMetrics: Sendable {
     public let mailsQueued: Counter
     public let mailsSent: Counter
     public let mailsFailed: Counter
-    let factory: any MetricsFactory
+    /// Where the metrics are made (the server's Prometheus registry); the HTTP layer makes its own from it.
+    public let factory: any MetricsFactory
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory

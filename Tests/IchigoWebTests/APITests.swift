@@ -240,6 +240,37 @@ struct APITests {
         }
     }
 
+    /// HTTP requests are counted by route, method and status under Hummingbird's metric names, and the hot answers
+    /// written by hand (`/health`, a verification) are the JSON they were.
+    @Test func requestsAreCountedByRouteAndStatus() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            for _ in 0..<3 { #expect(try await api.call(.get, "/health", key: nil).status == .ok) }
+            let health = try await api.call(.get, "/health", key: nil)
+            #expect(health.json as NSDictionary == ["status": "ok"] as NSDictionary)
+            let user = try await api.createUser("kazu")
+            let (serial, totp) = try await api.enrol(user)
+            _ = try await api.submit(totp.code(at: harness.clock.now()).text, for: user, activate: true)
+            harness.clock.advance(by: 60)
+            let accepted = try await api.submit(totp.code(at: harness.clock.now()).text, for: user)
+            #expect(accepted.json as NSDictionary == ["result": "accepted", "serial": serial, "state": "active"] as NSDictionary)
+            #expect(try await api.call(.get, "/no-such-page", key: nil).status == .notFound)
+            let metrics = try await api.call(.get, "/metrics").text
+            func count(_ route: String, _ method: String, _ status: Int) -> Int? {
+                metrics.split(separator: "\n").first {
+                    $0.hasPrefix("hb_requests{") && $0.contains(#"http_route="\#(route)""#)
+                        && $0.contains(#"http_request_method="\#(method)""#)
+                        && $0.contains(#"http_response_status_code="\#(status)""#)
+                }.flatMap { Int($0.split(separator: " ").last ?? "") }
+            }
+            #expect(count("/health", "GET", 200) == 4, "\(metrics)")
+            #expect(count("/api/v1/users/{userID}/verify", "POST", 200) == 1)
+            #expect(count("/api/v1/users/{userID}/token/activate", "POST", 200) == 1)
+            #expect(metrics.contains("http_server_request_duration_count"))
+            #expect(metrics.contains("http_server_active_requests"))
+        }
+    }
+
     @Test func liveServerOverARealSocket() async throws {
         let harness = try APIHarness()
         try await harness.test(.live) { api in

@@ -5,7 +5,7 @@ import HummingbirdTesting
 import Ichigo
 import IchigoSQLite
 import IchigoTesting
-import IchigoWeb
+@testable import IchigoWeb
 import NIOCore
 import OTP
 import Testing
@@ -306,5 +306,17 @@ struct DefectTests {
         #expect(try !settings(["http.publicURL": "http://localhost:8080"]).secureCookies)
         #expect(try !settings([:]).secureCookies)
         #expect(throws: IchigoError.self) { try settings(["http.publicURL": "ib.bank.example.jp"]) }
+    }
+}
+
+@Suite("Hand-written JSON")
+struct JSONTextTests {
+    /// `JSONText.write` quotes any string so that a JSON parser reads back exactly that string.
+    @Test(arguments: ["", "SKTS00000001", #"a"b\c"#, "改行\n、タブ\t、CR\r", "\u{01}\u{1F}\u{7F}", "é😀"])
+    func writesAStringAJSONParserReadsBack(_ text: String) throws {
+        var buffer = ByteBuffer()
+        JSONText.write(text, to: &buffer)
+        let parsed = try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: .fragmentsAllowed)
+        #expect(parsed as? String == text)
     }
 }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A strict RFC 8259 syntax check, run before `JSONDecoder` (which accepts trailing commas and silently takes
 /// one of two duplicated keys): one value, no trailing commas, no comments, no duplicate keys in any object, no
 /// leading zeros or non-finite numbers, no control characters (nor an escaped U+0000) or invalid escapes in strings,
@@ -226,5 +228,29 @@ enum StrictJSON {
                 guard digits() > 0 else { throw fail("invalid number") }
             }
         }
+    }
+}
+
+/// Writing JSON by hand where a hot answer is built without `JSONEncoder`.
+enum JSONText {
+    /// Writes `text` as a JSON string, quoted, escaping `"`, `\` and control characters (RFC 8259 §7).
+    static func write(_ text: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString(#"\""#)
+            case UInt8(ascii: "\\"): buffer.writeStaticString(#"\\"#)
+            case 0x0A: buffer.writeStaticString(#"\n"#)
+            case 0x0D: buffer.writeStaticString(#"\r"#)
+            case 0x09: buffer.writeStaticString(#"\t"#)
+            case 0x00..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                buffer.writeStaticString(#"\u00"#)
+                buffer.writeInteger(hex[Int(byte >> 4)])
+                buffer.writeInteger(hex[Int(byte & 0x0F)])
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
     }
 }
