@@ -56,6 +56,10 @@ class Server:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    def log_text(self):
+        with open(os.path.join(self.data_dir, "server.log"), errors="replace") as log:
+            return log.read()
+
     def cli(self, *args):
         return subprocess.run([BINARY, *args], env=self.env, capture_output=True, text=True, timeout=60)
 

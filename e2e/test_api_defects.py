@@ -2,6 +2,7 @@
 in the API's error shape (defect 7); the data folder is owner-only (defect 9); an https:// public URL gives
 Secure __Host- cookies and HSTS (defect 11)."""
 import json
+import re
 import os
 import shutil
 import socket
@@ -52,6 +53,9 @@ def test_an_over_long_path_answers_in_the_error_shape(server):
     assert status in (400, 414, 431), status
     assert headers["content-type"].startswith("application/json")
     assert error_of(body) in ("request.header_too_large", "request.malformed")
+    # Answered below the router, it still has an ID to quote, and the server's log has a line with it.
+    assert re.fullmatch(r"[0-9a-f]{16,32}", headers["x-request-id"]), headers
+    assert headers["x-request-id"] in server.log_text()
 
 
 def test_a_malformed_request_line_answers_in_the_error_shape(server):

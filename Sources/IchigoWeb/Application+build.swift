@@ -19,7 +19,9 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     router.add(middleware: RequestIDMiddleware(logger: services.logger))
     router.add(middleware: HTTPMetricsMiddleware(recorders: HTTPMetrics(factory: services.metrics.factory)))
     router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
-    router.add(middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies))
+    let routes = RouteTable()
+    router.add(
+        middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies, routes: routes))
     // A load balancer's liveness check, answered from bytes made once.
     let health = ByteBuffer(string: #"{"status":"ok"}"#)
     router.get("health") { _, _ -> Response in
@@ -74,6 +76,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     let api = router.group("api/v1")
         .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock, audit: services.repository))
     APIController(services: services).addRoutes(to: api)
+    routes.set(router.routes)
     return router
 }
 
@@ -99,7 +102,7 @@ public func buildApplication(
 ) async throws -> some ApplicationProtocol {
     Application(
         router: try await buildRouter(services: services),
-        server: .http1(additionalChannelHandlers: [ProtocolErrorHandler()]),
+        server: .http1(additionalChannelHandlers: [ProtocolErrorHandler(logger: services.logger)]),
         configuration: .init(address: .hostname(host, port: port), serverName: "Ichigo"),
         services: backgroundServices,
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },

@@ -271,6 +271,26 @@ struct APITests {
         }
     }
 
+    /// A path asked with a method it has no route for is 405 with the methods it has (`Allow`), for the API and the
+    /// screens alike; a path with no route at all stays 404.
+    @Test func aWrongMethodIs405WithAllow() async throws {
+        let harness = try APIHarness()
+        try await harness.test { api in
+            let health = try await api.raw(.post, "/health", headers: [:])
+            #expect(health.status == .methodNotAllowed && health.headers[.allow] == "GET")
+            let verify = try await api.call(.get, "/api/v1/users/u1/verify")
+            #expect(verify.status == .methodNotAllowed && verify.errorCode == "request.method_not_allowed")
+            let raw = try await api.raw(.delete, "/api/v1/users/u1/verify", headers: [:])
+            #expect(raw.headers[.allow] == "POST")
+            let user = try await api.raw(.put, "/api/v1/users/u1", headers: [:])
+            #expect(user.status == .methodNotAllowed && user.headers[.allow]?.contains("GET") == true, "\(user.headers)")
+            let login = try await api.raw(.put, "/login", headers: [:])
+            #expect(login.status == .methodNotAllowed && login.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(try await api.call(.get, "/api/v1/no-such-thing").status == .notFound)
+            #expect(try await api.raw(.delete, "/no/such/page", headers: [:]).status == .notFound)
+        }
+    }
+
     @Test func liveServerOverARealSocket() async throws {
         let harness = try APIHarness()
         try await harness.test(.live) { api in

@@ -93,3 +93,32 @@ final class HTTPMetrics: Sendable {
         }
     }
 }
+
+/// The router's routes, known once every route is added: which methods a path has, so that a path asked with a
+/// method it has no route for gets `405 Method Not Allowed` with `Allow`, not `404` (RFC 9110 §15.5.6).
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(path: RouterPath, method: HTTPRequest.Method)]>([])
+
+    func set(_ descriptions: [Router<some RequestContext>.RouteDescription]) {
+        routes.withLock { $0 = descriptions.map { ($0.path, $0.method) } }
+    }
+
+    /// The methods with a route for `path` (a request path, without the query), in a stable order.
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        let methods = routes.withLock { routes in
+            routes.filter { Self.matches($0.path, components) }.map(\.method)
+        }
+        return Array(Set(methods)).sorted { $0.rawValue < $1.rawValue }
+    }
+
+    private static func matches(_ route: RouterPath, _ components: [Substring]) -> Bool {
+        var index = components.startIndex
+        for element in route {
+            if element.description == "**" { return true }  // a recursive wildcard matches the rest
+            guard index < components.endIndex, element ~= components[index] else { return false }
+            index += 1
+        }
+        return index == components.endIndex
+    }
+}

@@ -23,6 +23,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     /// Whether session cookies carry `Secure`.
     var secureCookies = false
+    /// The router's routes: a path asked with a method it has no route for is 405 with `Allow`, not 404.
+    var routes: RouteTable? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -49,6 +51,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(
                 status: status, code: error.code.description,
                 message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
+        } catch let error as HTTPError
+            where error.status == .notFound && !allowed(for: request).isEmpty
+        {
+            let allowed = allowed(for: request)
+            var response =
+                html
+                ? Self.htmlResponse(
+                    status: .methodNotAllowed, message: Messages.text(for: .malformedRequest, in: language),
+                    language: language)
+                : Self.methodNotAllowed(in: language)
+            response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            return response
         } catch let error as HTTPError {
             let code: IchigoError.Code =
                 switch error.status {
@@ -61,11 +75,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return Self.htmlResponse(status: error.status.code >= 500 ? .internalServerError : error.status,
                                          message: Messages.text(for: code, in: language), language: language)
             }
-            if error.status == .methodNotAllowed {
-                return Self.response(
-                    status: error.status, code: "request.method_not_allowed",
-                    message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
-            }
+            if error.status == .methodNotAllowed { return Self.methodNotAllowed(in: language) }
             return Self.response(
                 status: error.status.code >= 500 ? .internalServerError : error.status,
                 code: code.description, message: Messages.text(for: code, in: language), field: nil)
@@ -77,6 +87,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 status: .internalServerError, code: "internal", message: Messages.text("internal", in: language),
                 field: nil)
         }
+    }
+
+    /// The methods with a route for the request's path, when its own method has none (else none).
+    private func allowed(for request: Request) -> [HTTPRequest.Method] {
+        guard let methods = routes?.methods(for: request.uri.path), !methods.contains(request.method) else { return [] }
+        return methods
+    }
+
+    static func methodNotAllowed(in language: Language) -> Response {
+        response(
+            status: .methodNotAllowed, code: "request.method_not_allowed",
+            message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
     }
 
     static func status(for code: IchigoError.Code) -> HTTPResponse.Status {

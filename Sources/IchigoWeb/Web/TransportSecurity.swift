@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Ichigo
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
@@ -10,7 +11,8 @@ import NIOHTTPTypes
 /// request line — the API's error shape. Hummingbird answers them with an empty `400` and closes the
 /// connection; this handler, between the HTTP codec and the application, rewrites that answer to
 /// `{"error":{"code","message"}}` (431 for an over-long URL or header). The request never reached Ichigo, so
-/// its language is unknown: the message is in Japanese, the bank's language.
+/// its language is unknown: the message is in Japanese, the bank's language. The answer carries a fresh
+/// `X-Request-ID`, and the access log a line with that ID, so a caller's report can be found.
 final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -21,6 +23,9 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// A complete answer went out after the parse error (the route answered a body it could not read).
     private var answeredAfterError = false
     private var droppingEmptyAnswer = false
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? HTTPParserError { parseError = error }
@@ -57,6 +62,14 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
             fields[.contentLength] = String(body.count)
             fields[.cacheControl] = "no-store"
             fields[.connection] = "close"
+            let id = RequestID().description
+            fields[RequestIDMiddleware<IchigoRequestContext>.headerName] = id
+            logger.info(
+                "request",
+                metadata: [
+                    "request.id": .string(id), "http.status": .stringConvertible(status.code),
+                    "http.error": .string("\(parseError)"),
+                ])
             context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
             context.write(wrapOutboundOut(.body(ByteBuffer(bytes: body))), promise: nil)
         case .end:
