@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Ichigo
 import IchigoSQLite
 import IchigoTesting
+import NIOCore
 import OTP
 import Testing
 
@@ -286,6 +287,7 @@ struct APITests {
             #expect(user.status == .methodNotAllowed && user.headers[.allow]?.contains("GET") == true, "\(user.headers)")
             let login = try await api.raw(.put, "/login", headers: [:])
             #expect(login.status == .methodNotAllowed && login.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(String(buffer: login.body).contains("このメソッドは使えません。"))
             #expect(try await api.call(.get, "/api/v1/no-such-thing").status == .notFound)
             #expect(try await api.raw(.delete, "/no/such/page", headers: [:]).status == .notFound)
         }

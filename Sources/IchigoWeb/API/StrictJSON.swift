@@ -233,6 +233,8 @@ enum StrictJSON {
 
 /// Writing JSON by hand where a hot answer is built without `JSONEncoder`.
 enum JSONText {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// Writes `text` as a JSON string, quoted, escaping `"`, `\` and control characters (RFC 8259 §7).
     static func write(_ text: String, to buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "\""))
@@ -244,10 +246,9 @@ enum JSONText {
             case 0x0D: buffer.writeStaticString(#"\r"#)
             case 0x09: buffer.writeStaticString(#"\t"#)
             case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 buffer.writeStaticString(#"\u00"#)
-                buffer.writeInteger(hex[Int(byte >> 4)])
-                buffer.writeInteger(hex[Int(byte & 0x0F)])
+                buffer.writeInteger(hexDigits[Int(byte >> 4)])
+                buffer.writeInteger(hexDigits[Int(byte & 0x0F)])
             default: buffer.writeInteger(byte)
             }
         }

@@ -51,19 +51,17 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(
                 status: status, code: error.code.description,
                 message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
-        } catch let error as HTTPError
-            where error.status == .notFound && !allowed(for: request).isEmpty
-        {
-            let allowed = allowed(for: request)
-            var response =
-                html
-                ? Self.htmlResponse(
-                    status: .methodNotAllowed, message: Messages.text(for: .malformedRequest, in: language),
-                    language: language)
-                : Self.methodNotAllowed(in: language)
-            response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-            return response
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = allowedMethods(for: request) {
+                var response =
+                    html
+                    ? Self.htmlResponse(
+                        status: .methodNotAllowed, message: Self.methodNotAllowedText(in: language),
+                        language: language)
+                    : Self.methodNotAllowed(in: language)
+                response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                return response
+            }
             let code: IchigoError.Code =
                 switch error.status {
                 case .notFound: .notFound
@@ -89,16 +87,21 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// The methods with a route for the request's path, when its own method has none (else none).
-    private func allowed(for request: Request) -> [HTTPRequest.Method] {
-        guard let methods = routes?.methods(for: request.uri.path), !methods.contains(request.method) else { return [] }
+    /// The methods with a route for the request's path, when there are some and its own method is not one of them.
+    private func allowedMethods(for request: Request) -> [HTTPRequest.Method]? {
+        guard let methods = routes?.methods(for: request.uri.path), !methods.isEmpty, !methods.contains(request.method)
+        else { return nil }
         return methods
+    }
+
+    static func methodNotAllowedText(in language: Language) -> String {
+        language == .ja ? "このメソッドは使えません。" : "Method not allowed."
     }
 
     static func methodNotAllowed(in language: Language) -> Response {
         response(
-            status: .methodNotAllowed, code: "request.method_not_allowed",
-            message: language == .ja ? "このメソッドは使えません。" : "Method not allowed.", field: nil)
+            status: .methodNotAllowed, code: "request.method_not_allowed", message: methodNotAllowedText(in: language),
+            field: nil)
     }
 
     static func status(for code: IchigoError.Code) -> HTTPResponse.Status {
