@@ -9,8 +9,7 @@ import Testing
 struct SQLiteContractTests {
     @Test(arguments: RepositoryContract.checks)
     func contract(_ check: ContractCheck) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
         let repository = try SQLiteRepository(

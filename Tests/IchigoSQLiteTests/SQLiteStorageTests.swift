@@ -10,8 +10,7 @@ import Testing
 struct SQLiteStorageTests {
     /// A database file with some history in its audit trail.
     func populatedDatabase() async throws -> (path: String, key: MasterKey, cleanup: URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         let path = directory.appendingPathComponent("ichigo.sqlite").path
         let key = MasterKey.random()
         let repository = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
@@ -45,8 +44,7 @@ struct SQLiteStorageTests {
     /// WAL default syncs only at checkpoints) and the group commit's syncer `fdatasync`s the WAL before answering —
     /// one sync at least per write answered one after another. Bulk loading alone runs unsynced.
     @Test func everyAnsweredWriteIsSynced() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
         let serving = try SQLiteRepository(
@@ -122,8 +120,7 @@ struct SQLiteStorageTests {
     }
 
     @Test func groupCommitIsolatesFailuresAndKeepsTheChain() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
         let repository = try SQLiteRepository(path: directory.appendingPathComponent("g.sqlite").path, chain: AuditChain(masterKey: key))
@@ -149,8 +146,7 @@ struct SQLiteStorageTests {
     /// A job without a savepoint (a verification's) that fails after writing: its batch is rolled back and run again
     /// job by job, so its own writes are gone and every other job of the batch is committed, with an intact chain.
     @Test func aFailingJobWithoutSavepointLosesNoOtherWrite() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
         let repository = try SQLiteRepository(
@@ -183,8 +179,7 @@ struct SQLiteStorageTests {
 
     /// A database made before v8 (audit `seq BIGINT PRIMARY KEY`) keeps every record, its chain and its guards.
     @Test func theV8MigrationCarriesTheAuditTrailOver() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ichigo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("old.sqlite").path
         let key = MasterKey.random()
