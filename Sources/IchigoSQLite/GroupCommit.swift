@@ -23,24 +23,12 @@ import Synchronization
 /// batch can see an earlier one's changes before they are synced, but its own answer waits for a sync that covers
 /// both, since the WAL is one file written in commit order.) Without a syncer (bulk loading) nothing is synced.
 final class GroupCommit: Sendable {
-    private let pool: DatabasePool
     private let writer: BatchThread<any PendingWrite>
     private let syncer: BatchThread<SyncedBatch>?
     private let synced: Synced
-    /// Checkpoints the WAL beside the writer (with a WAL path); without, SQLite's automatic checkpoint.
-    private let checkpointer: Checkpointer?
-    private let hookInstalled = Atomic<Bool>(false)
 
-    /// - Parameters:
-    ///   - walPath: the WAL file to sync before answering; `nil` for no syncs (bulk loading only).
-    ///   - checkpointer: runs the WAL's checkpoints off the writer's thread (see `Checkpointer`); `nil`: SQLite's
-    ///     automatic checkpoint, on the writer.
-    init(
-        pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil, walPath: String?,
-        checkpointer: Checkpointer? = nil
-    ) throws {
-        self.pool = pool
-        self.checkpointer = checkpointer
+    /// - Parameter walPath: the WAL file to sync before answering; `nil` for no syncs (bulk loading only).
+    init(pool: DatabasePool, maximumBatch: Int = 256, head: AuditHeadFile? = nil, walPath: String?) throws {
         let synced = Synced()
         self.synced = synced
         let wal = try walPath.map { try WALFile(path: $0) }
@@ -52,29 +40,16 @@ final class GroupCommit: Sendable {
         self.syncer = syncer
         let committer = Committer(
             pool: pool, head: head, syncer: syncer,
-            syncHere: { batch in wal.map { Self.syncAndAnswer([batch], wal: $0, synced: synced, head: head) } },
-            checkpointer: checkpointer)
+            syncHere: { batch in wal.map { Self.syncAndAnswer([batch], wal: $0, synced: synced, head: head) } })
         // Every verification waits for the writer: it runs at a lower nice value where allowed.
         writer = BatchThread(name: "ichigo-sqlite-writer", maximumBatch: maximumBatch, urgent: true) { batch in
             committer.commit(batch)
-        }
-        if let checkpointer {
-            try pool.writeWithoutTransaction { db in checkpointer.install(on: db) }
-            hookInstalled.store(true, ordering: .relaxed)
         }
     }
 
     deinit {
         writer.stop()
         syncer?.stop()
-        uninstallHook()
-        checkpointer?.stop()
-    }
-
-    /// Removes the writer connection's WAL hook, which points at `checkpointer`.
-    private func uninstallHook() {
-        guard hookInstalled.exchange(false, ordering: .relaxed) else { return }
-        try? pool.writeWithoutTransaction { db in Checkpointer.uninstall(from: db) }
     }
 
     /// WAL syncs done so far (each answers every batch committed before it began).
@@ -97,12 +72,10 @@ final class GroupCommit: Sendable {
     }
 
     /// Stops the writer thread once the queued writes are done, then the syncer once they are synced, and waits
-    /// for both; then the checkpointer (the repository is closing).
+    /// for both (the repository is closing).
     func stop() {
         writer.stopAndWait()
         syncer?.stopAndWait()
-        uninstallHook()
-        checkpointer?.stop()
     }
 
     /// Syncs the WAL, then advances the signed head and answers the callers of `batches` (committed before the sync
@@ -130,8 +103,6 @@ final class GroupCommit: Sendable {
         /// Syncs and answers a batch on the writer thread, when the syncer has stopped (the repository was dropped
         /// without `close()`, whose order is writer first, then syncer).
         let syncHere: @Sendable (SyncedBatch) -> Void
-        /// Copies, between batches, what a background checkpoint left (see `Checkpointer`).
-        let checkpointer: Checkpointer?
         /// `ichigo_db_commit_batch_size`: writes per commit; `ichigo_db_commit_seconds`: time per commit (its sync
         /// runs beside the next commit: `ichigo_db_sync_seconds`).
         let batchSizes = Recorder(label: "ichigo_db_commit_batch_size", aggregate: true)
@@ -155,7 +126,6 @@ final class GroupCommit: Sendable {
                 if let syncer {
                     let committed = SyncedBatch(jobs: batch, head: newHead)
                     if !syncer.submit(committed) { syncHere(committed) }
-                    checkpointer?.catchUpIfNeeded(on: pool)
                 } else {
                     if let newHead { headFile?.advance(to: newHead) }
                     for job in batch { job.finish(commitError: nil) }

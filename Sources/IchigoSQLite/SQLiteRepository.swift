@@ -30,14 +30,11 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
-    /// - Parameters:
-    ///   - auditHead: the signed head file to check and advance with every commit (the server's `audit.head`);
-    ///     `nil` for none.
-    ///   - checkpointThreshold: frames in the WAL past which it is checkpointed, beside the writer (`Checkpointer`).
-    public init(
-        path: String, chain: AuditChain, durability: Durability = .full, auditHead: AuditHeadFile? = nil,
-        checkpointThreshold: Int32 = 1000
-    ) throws {
+    /// - Parameter auditHead: the signed head file to check and advance with every commit (the server's
+    ///   `audit.head`); `nil` for none.
+    public init(path: String, chain: AuditChain, durability: Durability = .full, auditHead: AuditHeadFile? = nil)
+        throws
+    {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         // FULL durability syncs the WAL in the group commit's syncer, after the commit (`GroupCommit`): the writer
@@ -60,9 +57,7 @@ public final class SQLiteRepository: IchigoRepository {
         self.path = path
         self.fileIdentity = Self.identity(of: path)
         self.groupCommit = try GroupCommit(
-            pool: pool, head: auditHead, walPath: durability == .full ? path + "-wal" : nil,
-            checkpointer: durability == .full
-                ? Checkpointer(path: path, synchronous: synchronous, threshold: checkpointThreshold) : nil)
+            pool: pool, head: auditHead, walPath: durability == .full ? path + "-wal" : nil)
         self.chain = chain
         try Schema.migrator.migrate(pool)
     }

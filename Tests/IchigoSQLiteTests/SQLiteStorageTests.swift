@@ -66,30 +66,6 @@ struct SQLiteStorageTests {
         try loading.close()
     }
 
-    /// The WAL is checkpointed beside the writer (`Checkpointer`) and starts over from its beginning: it stays near
-    /// the threshold however many writes come. Without checkpoints it would hold every write's pages (some 2,500
-    /// frames here); with SQLite's own, on the writer, up to 1,000.
-    @Test func theWALIsCheckpointedBesideTheWriter() async throws {
-        let directory = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("ichigo.sqlite").path
-        let repository = try SQLiteRepository(
-            path: path, chain: AuditChain(masterKey: MasterKey.random()), checkpointThreshold: 40)
-        let pageSize = try await repository.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096 }
-        for index in 0..<1000 {
-            try await repository.append(
-                AuditEvent(at: Date(), actor: "t", action: "test.checkpoint", subject: "subject-\(index)", outcome: "ok"))
-        }
-        // The WAL file never shrinks: its size is the most frames it ever held (32-byte header, 24 bytes a frame).
-        let walBytes = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
-        let mostFrames = (walBytes - 32) / (pageSize + 24)
-        #expect(mostFrames > 0 && mostFrames < 500, "the WAL held up to \(mostFrames) frames")
-        try repository.close()
-        let reopened = try SQLiteRepository(path: path, chain: AuditChain(masterKey: MasterKey.random()))
-        defer { try? reopened.close() }
-        #expect(try await reopened.auditRecords(from: 0, limit: 2000).count == 1000)
-    }
-
     @Test func intactTrailVerifies() async throws {
         let db = try await populatedDatabase()
         defer { try? FileManager.default.removeItem(at: db.cleanup) }
