@@ -106,7 +106,6 @@ final class PostgresGroupCommit: Sendable {
                     return []
                 }
                 // In order, up to `maximumChecks` verifications and `maximumBatch` other writes.
-                var count = 0
                 var checks = 0
                 var others = 0
                 for job in state.pending {
@@ -117,8 +116,8 @@ final class PostgresGroupCommit: Sendable {
                         guard others < maximumBatch else { break }
                         others += 1
                     }
-                    count += 1
                 }
+                let count = checks + others
                 let batch = Array(state.pending.prefix(count))
                 state.pending.removeFirst(count)
                 return batch
