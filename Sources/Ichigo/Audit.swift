@@ -47,26 +47,28 @@ public struct AuditRecord: Sendable, Hashable {
 /// derived from the master key, so an edited, inserted or deleted row breaks the chain and cannot be
 /// re-sealed without the key.
 public struct AuditChain: Sendable {
-    private let key: SymmetricKey
-    /// Signs heads and checkpoints (a key of its own: a head is never mistaken for a record).
-    let headKey: SymmetricKey
+    /// HMAC-SHA256 already keyed for records: each record's hash starts from a copy (keying hashes two blocks, and
+    /// every verification writes a record).
+    private let recordMAC: HMAC<SHA256>
+    /// Keyed for heads and checkpoints (a key of its own: a head is never mistaken for a record).
+    let headAuthenticator: HMAC<SHA256>
 
     /// The previous hash of the very first record.
     public static let genesis = String(repeating: "0", count: 64)
 
     public init(masterKey: MasterKey) {
-        self.key = masterKey.derivedKey(for: "audit-chain v1")
-        self.headKey = masterKey.derivedKey(for: "audit-head v1")
+        self.recordMAC = HMAC(key: masterKey.derivedKey(for: "audit-chain v1"))
+        self.headAuthenticator = HMAC(key: masterKey.derivedKey(for: "audit-head v1"))
     }
 
     /// The hash for `event` at `sequence` after `previousHash`.
     public func hash(sequence: Int64, event: AuditEvent, previousHash: String) -> String {
         // Unambiguous encoding: each field length-prefixed.
         var message: [UInt8] = []
+        message.reserveCapacity(256)
         func put(_ text: String) {
-            let bytes = Array(text.utf8)
-            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { message.append(contentsOf: $0) }
-            message.append(contentsOf: bytes)
+            withUnsafeBytes(of: UInt32(text.utf8.count).bigEndian) { message.append(contentsOf: $0) }
+            message.append(contentsOf: text.utf8)
         }
         put(previousHash)
         put(String(sequence))
@@ -76,8 +78,9 @@ public struct AuditChain: Sendable {
         put(event.subject)
         put(event.outcome)
         put(event.reason ?? "")
-        let mac = HMAC<SHA256>.authenticationCode(for: message, using: key)
-        return mac.hexString
+        var mac = recordMAC
+        mac.update(data: message)
+        return mac.finalize().hexString
     }
 
     /// The record that follows `previous` (or starts the chain).
@@ -171,7 +174,9 @@ public struct AuditHead: Sendable, Hashable, CustomStringConvertible {
 extension AuditChain {
     private func headMAC(sequence: Int64, hash: String, at: Date) -> String {
         let message = "audit-head v1|\(sequence)|\(hash)|\(Int64((at.timeIntervalSince1970 * 1000).rounded()))"
-        return HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: headKey).hexString
+        var mac = headAuthenticator
+        mac.update(data: Array(message.utf8))
+        return mac.finalize().hexString
     }
 
     /// A head signed for the record at `sequence` with `hash`.

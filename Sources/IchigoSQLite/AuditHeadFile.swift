@@ -69,9 +69,16 @@ public final class AuditHeadFile: Sendable {
         return (head, authentic)
     }
 
-    /// Inside the write transaction, before commit: checks the stored head against the database and returns the
-    /// head to write once the commit is durable (`nil`: nothing to advance).
-    func next(in db: Database) throws -> AuditHead? {
+    /// The newest record a commit appended: where the head goes once that commit is durable.
+    struct Position: Sendable {
+        let sequence: Int64
+        let hash: String
+    }
+
+    /// Inside the write transaction, before commit: checks the stored head against the database and returns where
+    /// the head goes once the commit is durable (`nil`: nothing to advance). The head is signed when it is written
+    /// (`advance`), once per sync rather than once per commit.
+    func next(in db: Database) throws -> Position? {
         guard problem == nil else { return nil }
         guard let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
         else { return nil }
@@ -90,14 +97,19 @@ public final class AuditHeadFile: Sendable {
             }
             guard sequence > current.sequence else { return nil }
         }
-        return chain.head(sequence: sequence, hash: last["hash"], at: Date())
+        return Position(sequence: sequence, hash: last["hash"])
     }
 
-    /// After the commit: writes `head` unless another process already wrote a later one.
-    func advance(to head: AuditHead) {
+    /// After the commit: signs and writes the head at `position` unless another process already wrote a later one.
+    func advance(to position: Position) {
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
-        if let current = read(), current.sequence >= head.sequence { return }
+        // The file as this process last wrote it (same size and change time) need not be read back.
+        let now = stamp()
+        let current =
+            if let now, let cached = known.withLock({ $0 }), cached.stamp == now { cached.head } else { read() }
+        if let current, current.sequence >= position.sequence { return }
+        let head = chain.head(sequence: position.sequence, hash: position.hash, at: Date())
         let line = Array((head.description + "\n").utf8)
         _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, line.count, 0) }
         _ = ftruncate(descriptor, off_t(line.count))

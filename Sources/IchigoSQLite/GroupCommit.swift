@@ -113,8 +113,8 @@ final class GroupCommit: Sendable {
             let started = ContinuousClock.now
             do {
                 let headFile = head
-                let newHead = try pool.writeWithoutTransaction { db -> AuditHead? in
-                    var next: AuditHead?
+                let newHead = try pool.writeWithoutTransaction { db -> AuditHeadFile.Position? in
+                    var next: AuditHeadFile.Position?
                     try db.inTransaction(.immediate) {
                         for job in batch where !job.run(in: db) { throw AbandonedBatch() }
                         next = try headFile?.next(in: db)
@@ -154,7 +154,7 @@ final class GroupCommit: Sendable {
 /// A committed batch waiting for its WAL sync.
 private struct SyncedBatch: Sendable {
     let jobs: [any PendingWrite]
-    let head: AuditHead?
+    let head: AuditHeadFile.Position?
 }
 
 /// The WAL file, synced by the syncer thread (see `GroupCommit`).
@@ -208,6 +208,12 @@ final class BatchThread<Item: Sendable>: Sendable {
         self.handle = handle
         let thread = Thread { [self] in
             #if canImport(Glibc)
+                // Named for `top -H` and `perf` (Linux keeps 15 bytes of a thread's name).
+                let comm = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+                if comm >= 0 {
+                    _ = Array(name.utf8.prefix(15)).withUnsafeBytes { write(comm, $0.baseAddress, $0.count) }
+                    close(comm)
+                }
                 if urgent { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, -10) }
             #endif
             run()
