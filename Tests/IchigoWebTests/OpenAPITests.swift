@@ -52,4 +52,36 @@ struct OpenAPITests {
             #expect(Array(reply.body.readableBytesView) == (try OpenAPIDocument.load()))
         }
     }
+
+    /// The document's e-mail pattern and the server's rule (`CredentialRules.isValidEmail`) accept the same
+    /// addresses: an address the document allows is never refused, and one it forbids is never taken.
+    @Test func theEmailPatternIsTheServersRule() throws {
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(try OpenAPIDocument.load())) as? [String: Any])
+        let schemas = try #require((document["components"] as? [String: Any])?["schemas"] as? [String: Any])
+        var patterns: Set<String> = []
+        for name in ["NewCustomer", "NewContractUser"] {
+            let properties = try #require((schemas[name] as? [String: Any])?["properties"] as? [String: Any])
+            let email = try #require(properties["email"] as? [String: Any])
+            patterns.insert(try #require(email["pattern"] as? String))
+            #expect(email["maxLength"] as? Int == 254)
+        }
+        #expect(patterns.count == 1)
+        let pattern = try Regex(try #require(patterns.first))
+        let fixed = [
+            "a@b.jp", "taro.yamada@example.co.jp", "x+tag@mail-1.example.com", "a@b", "a@-b.jp", "a@b-.jp", "@b.jp",
+            "a b@c.jp", "a@b..jp", "a@.b.jp", "a@@b.jp", String(repeating: "x", count: 64) + "@b.jp",
+            String(repeating: "x", count: 65) + "@b.jp", "a@" + String(repeating: "b", count: 63) + ".jp",
+            "a@" + String(repeating: "b", count: 64) + ".jp", "山田@b.jp", "a@例え.jp", "a@b.jp\n", "a\t@b.jp",
+        ]
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab9.-_@+ 山!")
+        let random = (0..<3000).map { _ in
+            String((0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+        }
+        for text in fixed + random {
+            let documented = text.utf8.count <= 254 && (try? pattern.wholeMatch(in: text)) != nil
+            #expect(documented == CredentialRules.isValidEmail(text), "\(text.debugDescription)")
+        }
+    }
 }
