@@ -49,7 +49,7 @@ public struct AuditRecord: Sendable, Hashable {
 public struct AuditChain: Sendable {
     /// HMAC-SHA256 already keyed for records: each record's hash starts from a copy (keying hashes two blocks, and
     /// every verification writes a record).
-    private let recordMAC: HMAC<SHA256>
+    private let recordAuthenticator: HMAC<SHA256>
     /// Keyed for heads and checkpoints (a key of its own: a head is never mistaken for a record).
     let headAuthenticator: HMAC<SHA256>
 
@@ -57,7 +57,7 @@ public struct AuditChain: Sendable {
     public static let genesis = String(repeating: "0", count: 64)
 
     public init(masterKey: MasterKey) {
-        self.recordMAC = HMAC(key: masterKey.derivedKey(for: "audit-chain v1"))
+        self.recordAuthenticator = HMAC(key: masterKey.derivedKey(for: "audit-chain v1"))
         self.headAuthenticator = HMAC(key: masterKey.derivedKey(for: "audit-head v1"))
     }
 
@@ -78,7 +78,7 @@ public struct AuditChain: Sendable {
         put(event.subject)
         put(event.outcome)
         put(event.reason ?? "")
-        var mac = recordMAC
+        var mac = recordAuthenticator
         mac.update(data: message)
         return mac.finalize().hexString
     }

@@ -59,10 +59,16 @@ public final class AuditHeadFile: Sendable {
         return [Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ctim.tv_nsec)]
     }
 
+    /// The head as this process last read or wrote it, if the file's stamp is still `stamp`.
+    private func remembered(at stamp: [Int]?) -> AuditHead? {
+        guard let stamp, let cached = known.withLock({ $0 }), cached.stamp == stamp else { return nil }
+        return cached.head
+    }
+
     /// The stored head, authenticated; from memory while the file is as this process last saw it.
     private func authenticCurrent() -> (head: AuditHead, authentic: Bool)? {
         let now = stamp()
-        if let now, let cached = known.withLock({ $0 }), cached.stamp == now { return (cached.head, true) }
+        if let head = remembered(at: now) { return (head, true) }
         guard let head = read() else { return nil }
         let authentic = chain.isAuthentic(head)
         if authentic, let now { known.withLock { $0 = (head, now) } }
@@ -105,10 +111,7 @@ public final class AuditHeadFile: Sendable {
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
         // The file as this process last wrote it (same size and change time) need not be read back.
-        let now = stamp()
-        let current =
-            if let now, let cached = known.withLock({ $0 }), cached.stamp == now { cached.head } else { read() }
-        if let current, current.sequence >= position.sequence { return }
+        if let current = remembered(at: stamp()) ?? read(), current.sequence >= position.sequence { return }
         let head = chain.head(sequence: position.sequence, hash: position.hash, at: Date())
         let line = Array((head.description + "\n").utf8)
         _ = line.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, line.count, 0) }
