@@ -140,7 +140,7 @@ final class PostgresGroupCommit: Sendable {
     private func run(_ batch: [any PendingWrite]) async -> [any PendingWrite] {
         do {
             try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
+                _ = try await connection.execute(HotStatements.Begin(), logger: logger)
                 do {
                     let checks = batch.compactMap { $0 as? CheckJob }
                     let others = batch.filter { !($0 is CheckJob) }
@@ -165,7 +165,7 @@ final class PostgresGroupCommit: Sendable {
                         }
                     }
                     try await appendChained(events, in: PostgresTransaction(connection: connection, logger: logger))
-                    try await connection.query("COMMIT", logger: logger)
+                    _ = try await connection.execute(HotStatements.Commit(), logger: logger)
                 } catch {
                     _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
@@ -200,12 +200,8 @@ final class PostgresGroupCommit: Sendable {
         let users = Array(Set(checks.map(\.user.rawValue)))
         var tokenOf: [String: String] = [:]
         var tokens: [String: Token] = [:]
-        for row in try await transaction.rows(
-            """
-            SELECT u.id AS user_id, \(unescaped: PostgresRepository.tokenColumns(of: "t", prefixed: "t_"))
-            FROM tokens t JOIN users u ON u.token_id = t.id
-            WHERE u.id = ANY(\(users)) ORDER BY t.id FOR UPDATE OF t
-            """)
+        for try await row in try await transaction.connection.execute(
+            HotStatements.LockTokens(users: users), logger: transaction.logger)
         {
             let token = try PostgresRepository.token(from: row, prefix: "t_")
             tokenOf[try Columns(row)["user_id"]] = token.id.rawValue
@@ -247,23 +243,17 @@ final class PostgresGroupCommit: Sendable {
             }
         }
         guard !changed.isEmpty else { return events }
-        let rows = changed.compactMap { tokens[$0] }
-        let ids = rows.map(\.id.rawValue)
-        let steps = rows.map(\.lastAcceptedStep)
-        let failures = rows.map { Int64($0.failureCount) }
-        let drifts = rows.map { Int64($0.driftSteps) }
-        let states = rows.map(\.state.rawValue)
-        let used = rows.map { $0.lastUsedAt?.millis ?? -1 }
-        let updated = rows.map(\.updatedAt.millis)
-        try await transaction.run(
-            """
-            UPDATE tokens t SET last_step = v.last_step, failure_count = v.failure_count, drift_steps = v.drift_steps,
-                state = v.state, last_used_at = NULLIF(v.last_used_at, -1), updated_at = v.updated_at
-            FROM unnest(\(ids)::text[], \(steps)::int8[], \(failures)::int8[], \(drifts)::int8[], \(states)::text[],
-                \(used)::int8[], \(updated)::int8[])
-                AS v(id, last_step, failure_count, drift_steps, state, last_used_at, updated_at)
-            WHERE t.id = v.id
-            """)
+        var update = HotStatements.UpdateTokens()
+        for token in changed.compactMap({ tokens[$0] }) {
+            update.ids.append(token.id.rawValue)
+            update.steps.append(token.lastAcceptedStep)
+            update.failures.append(Int64(token.failureCount))
+            update.drifts.append(Int64(token.driftSteps))
+            update.states.append(token.state.rawValue)
+            update.used.append(token.lastUsedAt?.millis ?? -1)
+            update.updated.append(token.updatedAt.millis)
+        }
+        _ = try await transaction.connection.execute(update, logger: transaction.logger)
         return events
     }
 
@@ -271,40 +261,22 @@ final class PostgresGroupCommit: Sendable {
     /// the head row stays locked until the commit.
     private func appendChained(_ events: [AuditEvent], in transaction: PostgresTransaction) async throws {
         guard !events.isEmpty else { return }
-        guard let head = try await transaction.row("SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE")
-        else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
-        let columns = Columns(head)
-        var previous: (sequence: Int64, hash: String) = (try columns["seq"], try columns["hash"])
-        var start = events.startIndex
-        while start < events.endIndex {
-            let end = min(start + Self.rowsPerInsert, events.endIndex)
-            var binds = PostgresBindings()
-            var values: [String] = []
-            for event in events[start..<end] {
-                let record = chain.record(for: event, after: previous)
-                let first = binds.count + 1
-                values.append("(" + (first..<first + 9).map { "$\($0)" }.joined(separator: ", ") + ")")
-                binds.append(record.sequence)
-                binds.append(event.at.millis)
-                binds.append(event.actor)
-                binds.append(event.action)
-                binds.append(event.subject)
-                binds.append(event.outcome)
-                binds.append(event.reason)
-                binds.append(record.previousHash)
-                binds.append(record.hash)
-                previous = (record.sequence, record.hash)
-            }
-            try await transaction.run(
-                PostgresQuery(
-                    unsafeSQL:
-                        "INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash) VALUES "
-                        + values.joined(separator: ", "),
-                    binds: binds))
-            start = end
+        var head: (sequence: Int64, hash: String)?
+        for try await row in try await transaction.connection.execute(
+            HotStatements.LockAuditHead(), logger: transaction.logger)
+        {
+            head = row
         }
-        try await transaction.run(
-            "UPDATE audit_chain_head SET seq = \(previous.sequence), hash = \(previous.hash) WHERE id = 1")
+        guard var previous = head else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
+        var append = HotStatements.AppendAudit()
+        for event in events {
+            let record = chain.record(for: event, after: previous)
+            append.append(record)
+            previous = (record.sequence, record.hash)
+        }
+        _ = try await transaction.connection.execute(append, logger: transaction.logger)
+        _ = try await transaction.connection.execute(
+            HotStatements.MoveAuditHead(sequence: previous.sequence, hash: previous.hash), logger: transaction.logger)
     }
 }
 
