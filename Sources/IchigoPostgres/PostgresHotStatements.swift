@@ -5,11 +5,13 @@ import PostgresNIO
 /// and analyse them once and then only binds and executes them, instead of parsing, analysing and planning every
 /// statement of every batch again (a third of PostgreSQL's CPU in the verification benchmark). Their text is fixed:
 /// a batch's rows travel as arrays, not as more placeholders. The columns are named, never `*`, so a later
-/// migration that adds a column does not change a prepared statement's result.
+/// migration that adds a column does not change a prepared statement's result. Each has a fixed name (the default
+/// is built by reflection at every execution).
 enum HotStatements {
     /// The tokens of a batch's users, locked in one order (by id) so that batches of several lanes and instances
     /// never deadlock; each row carries its user's id as `user_id` and the token's columns prefixed `t_`.
     struct LockTokens: PostgresPreparedStatement {
+        static let name = "ichigo_lock_tokens"
         static let sql = """
             SELECT u.id AS user_id, \(PostgresRepository.tokenColumns(of: "t", prefixed: "t_"))
             FROM tokens t JOIN users u ON u.token_id = t.id
@@ -31,6 +33,7 @@ enum HotStatements {
 
     /// The tokens a batch changed, one array per column (`last_used_at` -1 for none).
     struct UpdateTokens: PostgresPreparedStatement {
+        static let name = "ichigo_update_tokens"
         static let sql = """
             UPDATE tokens t SET last_step = v.last_step, failure_count = v.failure_count, drift_steps = v.drift_steps,
                 state = v.state, last_used_at = NULLIF(v.last_used_at, -1), updated_at = v.updated_at
@@ -68,6 +71,7 @@ enum HotStatements {
 
     /// The audit chain's head, locked until the commit.
     struct LockAuditHead: PostgresPreparedStatement {
+        static let name = "ichigo_lock_audit_head"
         static let sql = "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"
         typealias Row = (Int64, String)
 
@@ -81,6 +85,7 @@ enum HotStatements {
     /// Chained audit records, one array per column; a record without a reason has `false` in `hasReason` (text
     /// arrays hold no NULL here, and PostgreSQL text no NUL that could stand for one).
     struct AppendAudit: PostgresPreparedStatement {
+        static let name = "ichigo_append_audit"
         static let sql = """
             INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
             SELECT seq, at, actor, action, subject, outcome, CASE WHEN has_reason THEN reason END, prev_hash, hash
@@ -140,6 +145,7 @@ enum HotStatements {
 
     /// Moves the audit chain's head on to the last record appended.
     struct MoveAuditHead: PostgresPreparedStatement {
+        static let name = "ichigo_move_audit_head"
         static let sql = "UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1"
         static var bindingDataTypes: [PostgresDataType] { [.int8, .text] }
         typealias Row = ()
@@ -161,6 +167,7 @@ enum HotStatements {
 extension HotStatements {
     /// `BEGIN`, prepared like the rest (not parsed again for every batch).
     struct Begin: PostgresPreparedStatement {
+        static let name = "ichigo_begin"
         static let sql = "BEGIN"
         typealias Row = ()
         func makeBindings() throws -> PostgresBindings { PostgresBindings() }
@@ -169,6 +176,7 @@ extension HotStatements {
 
     /// `COMMIT`, prepared like the rest.
     struct Commit: PostgresPreparedStatement {
+        static let name = "ichigo_commit"
         static let sql = "COMMIT"
         typealias Row = ()
         func makeBindings() throws -> PostgresBindings { PostgresBindings() }

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Ichigo
 import IchigoSQLite
 import IchigoTesting
-import IchigoWeb
+@testable import IchigoWeb
 import Logging
 import OTP
 import Testing
@@ -133,6 +133,27 @@ struct OutsideReviewTests {
             #expect(refused.filter { $0.event.actor == "api:helpdesk" }.count == 3, "three 404 reads")
             #expect(refused.contains { $0.event.actor == "api:admin" && $0.event.reason == "login.id_taken" || $0.event.reason?.hasPrefix("login.") == true })
             #expect(refused.contains { $0.event.reason == "account.number_taken field=number" })
+        }
+    }
+
+    @Test func headerValuesLoseTheirSpacesAndTabsOnly() async throws {
+        #expect(Substring(" \t key \t").trimmingHeaderSpace() == "key")
+        #expect(Substring("a b").trimmingHeaderSpace() == "a b")
+        #expect(Substring(" \t ").trimmingHeaderSpace().isEmpty)
+        #expect(Substring("").trimmingHeaderSpace().isEmpty)
+        #expect(Substring("\u{3000}key").trimmingHeaderSpace() == "\u{3000}key", "only HTTP's optional white space")
+        let harness = try APIHarness()
+        try await harness.test { api in
+            for header in ["Bearer \(APIHarness.apiKey)\t ", "Bearer   \(APIHarness.apiKey)"] {
+                let reply = try await api.raw(
+                    .get, "/api/v1/users/Unobody",
+                    headers: [.authorization: header, .contentType: " application/json\t; charset=utf-8"])
+                #expect(reply.status == .notFound, "header \(header)")
+            }
+            let wrong = try await api.raw(
+                .get, "/api/v1/users/Unobody",
+                headers: [.authorization: "Bearer \(APIHarness.apiKey)x", .contentType: "application/json"])
+            #expect(wrong.status == .unauthorized)
         }
     }
 
