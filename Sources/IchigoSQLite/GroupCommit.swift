@@ -47,7 +47,7 @@ final class GroupCommit: Sendable {
         }
         self.syncer = syncer
         let committer = Committer(
-            pool: pool, head: head, syncer: syncer, maximumBatch: maximumBatch,
+            pool: pool, head: head, syncer: syncer, maximumBatch: maximumBatch, synced: synced,
             syncHere: { batch in wal.map { Self.syncAndAnswer([batch], wal: $0, synced: synced, head: head) } })
         // Every verification waits for the writer: it runs at a lower nice value where allowed.
         writer = BatchThread(name: "ichigo-sqlite-writer", maximumBatch: maximumBatch, urgent: true) {
@@ -74,6 +74,8 @@ final class GroupCommit: Sendable {
 
     /// WAL syncs done so far (each answers every batch committed before it began).
     var syncCount: Int { synced.count.load(ordering: .relaxed) }
+    /// Transactions committed so far.
+    var commitCount: Int { synced.commits.load(ordering: .relaxed) }
 
     /// Runs `work` in a write transaction shared with other callers; returns once it is durable.
     ///
@@ -111,6 +113,7 @@ final class GroupCommit: Sendable {
 
     private final class Synced: Sendable {
         let count = Atomic<Int>(0)
+        let commits = Atomic<Int>(0)
     }
 
     /// Runs batches of writes in one transaction each, on the writer thread.
@@ -122,6 +125,8 @@ final class GroupCommit: Sendable {
         let syncer: BatchThread<SyncedBatch>?
         /// The most writes one transaction gathers while the syncer is busy.
         let maximumBatch: Int
+        /// Counts the commits.
+        let synced: Synced
         /// Syncs and answers a batch on the writer thread, when the syncer has stopped (the repository was dropped
         /// without `close()`, whose order is writer first, then syncer).
         let syncHere: @Sendable (SyncedBatch) -> Void
@@ -157,6 +162,7 @@ final class GroupCommit: Sendable {
                     }
                     return next
                 }
+                synced.commits.add(1, ordering: .relaxed)
                 batchSizes.record(batch.count)
                 record(since: started)
                 if let syncer {
@@ -284,8 +290,8 @@ final class BatchThread<Item: Sendable>: Sendable {
         return taken
     }
 
-    /// Whether the thread sleeps with nothing queued.
-    var isIdle: Bool { state.withLock { $0.sleeping && $0.pending.isEmpty } }
+    /// Whether the thread sleeps (or has ended) with nothing queued.
+    var isIdle: Bool { state.withLock { ($0.sleeping || $0.exited) && $0.pending.isEmpty } }
 
     /// Wakes the thread if it waits in `gather` (its condition may have changed).
     func poke() {
@@ -322,8 +328,9 @@ final class BatchThread<Item: Sendable>: Sendable {
     func stop() {
         let wake = state.withLock { state -> Bool in
             state.stopped = true
-            guard state.sleeping else { return false }
+            guard state.sleeping || state.gathering else { return false }
             state.sleeping = false
+            state.gathering = false
             return true
         }
         if wake { wakeup.signal() }

@@ -70,6 +70,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     /// WAL syncs done so far by the group commit (0 when bulk loading).
     public var walSyncs: Int { groupCommit.syncCount }
+    /// Write transactions committed so far (each carries one or more writes).
+    public var commits: Int { groupCommit.commitCount }
 
     /// Runs `work` in a write transaction; concurrent writes share one commit (`GroupCommit`).
     func write<T: Sendable>(savepoint: Bool = true, _ work: @escaping @Sendable (Database) throws -> T) async throws

@@ -66,6 +66,37 @@ struct SQLiteStorageTests {
         try loading.close()
     }
 
+    /// Writes that arrive while the syncer syncs earlier commits join one transaction, committed when the syncer is
+    /// idle: under a burst of concurrent writes there is at most one commit per sync (plus the one being synced), far
+    /// fewer commits than writes, and every write is in the trail, intact, after the file is reopened.
+    @Test func concurrentWritesGatherWhileTheSyncerSyncs() async throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let key = MasterKey.random()
+        let path = directory.appendingPathComponent("g.sqlite").path
+        let repository = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
+        let writes = 200
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<writes {
+                group.addTask {
+                    try await repository.append(
+                        AuditEvent(
+                            at: Date(), actor: "t", action: "test.gather", subject: "\(index)", outcome: "ok",
+                            reason: nil))
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(repository.commits <= repository.walSyncs + 1, "\(repository.commits) commits, \(repository.walSyncs) syncs")
+        #expect(repository.commits < writes)
+        try repository.close()
+        let reopened = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
+        let records = try await reopened.auditRecords(matching: AuditFilter(action: "test.gather"), limit: 1000)
+        #expect(Set(records.map(\.event.subject)) == Set((0..<writes).map { "\($0)" }))
+        try reopened.close()
+        #expect(try await report(path, key).isIntact)
+    }
+
     @Test func intactTrailVerifies() async throws {
         let db = try await populatedDatabase()
         defer { try? FileManager.default.removeItem(at: db.cleanup) }
