@@ -239,6 +239,14 @@ final class BatchThread<Item: Sendable>: Sendable {
         var gathering = false
         var stopped = false
         var exited = false
+
+        /// The first `limit` items queued, in order, out of the queue.
+        mutating func take(upTo limit: Int) -> [Item] {
+            let count = min(limit, pending.count)
+            let items = Array(pending.prefix(count))
+            pending.removeFirst(count)
+            return items
+        }
     }
 
     private let state = Mutex(State())
@@ -309,12 +317,7 @@ final class BatchThread<Item: Sendable>: Sendable {
     func gather(upTo limit: Int, while condition: () -> Bool) -> [Item] {
         while true {
             let taken = state.withLock { state -> [Item]? in
-                if !state.pending.isEmpty {
-                    let count = min(limit, state.pending.count)
-                    let items = Array(state.pending.prefix(count))
-                    state.pending.removeFirst(count)
-                    return items
-                }
+                if !state.pending.isEmpty { return state.take(upTo: limit) }
                 if state.stopped || !condition() { return [] }
                 state.gathering = true
                 return nil
@@ -352,10 +355,7 @@ final class BatchThread<Item: Sendable>: Sendable {
                     if !state.stopped { state.sleeping = true }
                     return ([], state.stopped)
                 }
-                let count = min(maximumBatch, state.pending.count)
-                let batch = Array(state.pending.prefix(count))
-                state.pending.removeFirst(count)
-                return (batch, false)
+                return (state.take(upTo: maximumBatch), false)
             }
             if batch.isEmpty {
                 if stopped {
