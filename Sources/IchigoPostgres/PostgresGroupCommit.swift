@@ -244,15 +244,7 @@ final class PostgresGroupCommit: Sendable {
         }
         guard !changed.isEmpty else { return events }
         var update = HotStatements.UpdateTokens()
-        for token in changed.compactMap({ tokens[$0] }) {
-            update.ids.append(token.id.rawValue)
-            update.steps.append(token.lastAcceptedStep)
-            update.failures.append(Int64(token.failureCount))
-            update.drifts.append(Int64(token.driftSteps))
-            update.states.append(token.state.rawValue)
-            update.used.append(token.lastUsedAt?.millis ?? -1)
-            update.updated.append(token.updatedAt.millis)
-        }
+        for token in changed.compactMap({ tokens[$0] }) { update.append(token) }
         _ = try await transaction.connection.execute(update, logger: transaction.logger)
         return events
     }

@@ -54,6 +54,16 @@ enum HotStatements {
         var used: [Int64] = []
         var updated: [Int64] = []
 
+        mutating func append(_ token: Token) {
+            ids.append(token.id.rawValue)
+            steps.append(token.lastAcceptedStep)
+            failures.append(Int64(token.failureCount))
+            drifts.append(Int64(token.driftSteps))
+            states.append(token.state.rawValue)
+            used.append(token.lastUsedAt?.millis ?? -1)
+            updated.append(token.updatedAt.millis)
+        }
+
         func makeBindings() throws -> PostgresBindings {
             var bindings = PostgresBindings(capacity: 7)
             bindings.append(ids)
