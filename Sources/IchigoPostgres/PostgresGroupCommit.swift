@@ -39,8 +39,6 @@ final class PostgresGroupCommit: Sendable {
     private let batchSizes = Recorder(label: "ichigo_db_commit_batch_size", aggregate: true)
     private let commitTime = Metrics.Timer(label: "ichigo_db_commit_seconds")
 
-    /// Most rows one multi-row `INSERT` carries (PostgreSQL takes at most 65,535 parameters per statement).
-    static let rowsPerInsert = 1000
     /// How often a write that lost a deadlock or a serialization check runs, in all.
     static let maximumAttempts = 5
 

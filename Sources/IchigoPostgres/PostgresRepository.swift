@@ -147,7 +147,7 @@ public final class PostgresRepository: Sendable {
     }
 
     /// Most rows one multi-row `INSERT` carries (PostgreSQL takes at most 65,535 parameters per statement).
-    static let rowsPerInsert = PostgresGroupCommit.rowsPerInsert
+    static let rowsPerInsert = 1000
 
     // MARK: Readiness
 
