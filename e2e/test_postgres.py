@@ -74,6 +74,19 @@ def test_customer_token_and_codes_on_postgres(pg_server):
     assert pg_server.process.returncode == 0, "the server must stop gracefully on SIGTERM"
     result = pg_server.cli("audit", "verify", "--database", pg_server.database)
     assert result.returncode == 0 and "intact" in result.stdout, result.stdout + result.stderr
+    # The instance's signed head outside the database names the trail's last record and is checked by verify.
+    signed = open(os.path.join(pg_server.data_dir, "audit-postgres.head")).read().split()
+    assert signed[2].lstrip("0") == head and signed[3] == psql(pg_server.database, f"SELECT hash FROM audit_log WHERE seq = {head}")
+    assert "1 signed head(s)" in result.stdout, result.stdout
+
+    # The database's owner deletes the newest record and moves the head row back: the chain alone is still valid,
+    # but the signed head shows it.
+    psql(pg_server.database, "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete; "
+         f"DELETE FROM audit_log WHERE seq = {head}; "
+         f"UPDATE audit_chain_head SET seq = a.seq, hash = a.hash FROM audit_log a WHERE a.seq = {int(head) - 1}; "
+         "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete")
+    result = pg_server.cli("audit", "verify", "--database", pg_server.database)
+    assert result.returncode == 1 and "BROKEN" in result.stdout and "deleted" in result.stdout, result.stdout
     log = open(os.path.join(pg_server.data_dir, "server.log")).read()
     password = urllib.parse.urlsplit(pg_server.database).password
     assert password and password not in log and totp.secret not in log

@@ -21,6 +21,8 @@ import Synchronization
 final class PostgresGroupCommit: Sendable {
     private let client: PostgresClient
     private let chain: AuditChain
+    /// The instance's signed head outside the database, checked under the head lock and advanced after each commit.
+    private let auditHead: AuditHeadFile?
     private let logger: Logger
     /// The most writes with a savepoint of their own one transaction carries.
     private let maximumBatch: Int
@@ -51,11 +53,12 @@ final class PostgresGroupCommit: Sendable {
     ///     next reads and decides its tokens. More lanes only queue for that lock with smaller batches (measured with
     ///     `ichigo bench-core --concurrency 64`: 7,307/s with two, 6,253/s with four, 3,874/s with eight).
     init(
-        client: PostgresClient, chain: AuditChain, logger: Logger, maximumBatch: Int = 48, maximumChecks: Int = 128,
-        lanes: Int = 2
+        client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile? = nil, logger: Logger,
+        maximumBatch: Int = 48, maximumChecks: Int = 128, lanes: Int = 2
     ) {
         self.client = client
         self.chain = chain
+        self.auditHead = auditHead
         self.logger = logger
         self.maximumBatch = maximumBatch
         self.maximumChecks = maximumChecks
@@ -137,7 +140,7 @@ final class PostgresGroupCommit: Sendable {
     /// - Returns: the writes to run again (they lost a deadlock or a serialization check).
     private func run(_ batch: [any PendingWrite]) async -> [any PendingWrite] {
         do {
-            try await client.withConnection { connection in
+            let newHead = try await client.withConnection { connection -> AuditHeadFile.Position? in
                 _ = try await connection.execute(HotStatements.Begin(), logger: logger)
                 do {
                     let checks = batch.compactMap { $0 as? CheckJob }
@@ -145,7 +148,8 @@ final class PostgresGroupCommit: Sendable {
                     let isolated = others.count + (checks.isEmpty ? 0 : 1) > 1
                     var events: [AuditEvent] = []
                     if !checks.isEmpty {
-                        events += try await runChecks(checks, in: PostgresTransaction(connection: connection, logger: logger))
+                        events += try await runChecks(
+                            checks, in: PostgresTransaction(connection: connection, logger: logger))
                     }
                     for job in others {
                         let transaction = PostgresTransaction(connection: connection, logger: logger)
@@ -162,13 +166,16 @@ final class PostgresGroupCommit: Sendable {
                             job.failed(with: error)
                         }
                     }
-                    try await appendChained(events, in: PostgresTransaction(connection: connection, logger: logger))
+                    let newHead = try await appendChained(
+                        events, in: PostgresTransaction(connection: connection, logger: logger))
                     _ = try await connection.execute(HotStatements.Commit(), logger: logger)
+                    return newHead
                 } catch {
                     _ = try? await connection.query("ROLLBACK", logger: logger)
                     throw error
                 }
             }
+            if let newHead { auditHead?.advance(to: newHead) }
         } catch {
             // Nothing of the batch was committed.
             var again: [any PendingWrite] = []
@@ -248,16 +255,24 @@ final class PostgresGroupCommit: Sendable {
     }
 
     /// Chains `events` after the head of the trail and writes them, moving the head on. Called last in a transaction:
-    /// the head row stays locked until the commit.
-    private func appendChained(_ events: [AuditEvent], in transaction: PostgresTransaction) async throws {
-        guard !events.isEmpty else { return }
-        var head: (sequence: Int64, hash: String)?
+    /// the head row stays locked until the commit. With the same statement that locks the head, checks that the record
+    /// the signed head file names is still in the database with its hash (`AuditHeadFile.confirm`).
+    /// - Returns: where the signed head file goes once the transaction has committed (`nil`: nowhere).
+    private func appendChained(
+        _ events: [AuditEvent], in transaction: PostgresTransaction
+    ) async throws -> AuditHeadFile.Position? {
+        guard !events.isEmpty else { return nil }
+        // Read before the statement starts, so every record the file names is in the statement's snapshot (the file
+        // is written only after the record's commit).
+        let signed = auditHead?.problem == nil ? auditHead?.stored() : nil
+        var head: (sequence: Int64, hash: String, hashAtSigned: String?)?
         for try await row in try await transaction.connection.execute(
-            HotStatements.LockAuditHead(), logger: transaction.logger)
+            HotStatements.LockAuditHead(checking: signed?.head.sequence), logger: transaction.logger)
         {
             head = row
         }
-        guard var previous = head else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
+        guard let head else { throw IchigoError(.corruptData, detail: "audit_chain_head has no row") }
+        var previous = (sequence: head.sequence, hash: head.hash)
         var append = HotStatements.AppendAudit()
         for event in events {
             let record = chain.record(for: event, after: previous)
@@ -267,6 +282,9 @@ final class PostgresGroupCommit: Sendable {
         _ = try await transaction.connection.execute(append, logger: transaction.logger)
         _ = try await transaction.connection.execute(
             HotStatements.MoveAuditHead(sequence: previous.sequence, hash: previous.hash), logger: transaction.logger)
+        guard let auditHead, auditHead.problem == nil else { return nil }
+        if let signed, !auditHead.confirm(signed, hashInDatabase: head.hashAtSigned) { return nil }
+        return AuditHeadFile.Position(sequence: previous.sequence, hash: previous.hash)
     }
 }
 
@@ -291,8 +309,10 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
     private var outcome: Result<T, any Error>?
     private var attempts = 1
 
-    init(work: @escaping @Sendable (PostgresTransaction) async throws -> T, continuation: CheckedContinuation<T, any Error>)
-    {
+    init(
+        work: @escaping @Sendable (PostgresTransaction) async throws -> T,
+        continuation: CheckedContinuation<T, any Error>
+    ) {
         self.work = work
         self.continuation = continuation
     }

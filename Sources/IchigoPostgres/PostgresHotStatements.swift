@@ -79,16 +79,26 @@ enum HotStatements {
         func decodeRow(_ row: PostgresRow) throws {}
     }
 
-    /// The audit chain's head, locked until the commit.
+    /// The audit chain's head, locked until the commit, and the hash of the record at `checking` (the sequence the
+    /// instance's signed head file names; `NULL` when there is no file or no such record).
     struct LockAuditHead: PostgresPreparedStatement {
-        static let name = "ichigo_lock_audit_head"
-        static let sql = "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE"
-        typealias Row = (Int64, String)
+        static let name = "ichigo_lock_audit_head_checking"
+        static let sql = """
+            SELECT h.seq, h.hash, (SELECT a.hash FROM audit_log a WHERE a.seq = $1)
+            FROM audit_chain_head h WHERE h.id = 1 FOR UPDATE OF h
+            """
+        typealias Row = (Int64, String, String?)
 
-        func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+        var checking: Int64?
 
-        func decodeRow(_ row: PostgresRow) throws -> (Int64, String) {
-            try row.decode((Int64, String).self)
+        func makeBindings() throws -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 1)
+            bindings.append(checking)
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws -> (Int64, String, String?) {
+            try row.decode((Int64, String, String?).self)
         }
     }
 

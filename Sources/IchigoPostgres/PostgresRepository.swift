@@ -25,10 +25,11 @@ import Synchronization
 /// number and hash found there, inserts them and moves the head on. The lock is taken last, so it is held only for
 /// those two statements and the commit; transactions that append records therefore commit in sequence order, and a
 /// reader sees the trail as a gap-free prefix. A transaction that rolls back never touched the head, so sequence
-/// numbers have no gaps. `AuditVerifier` reads the trail through `auditRecords(from:limit:)` as on SQLite. (SQLite
-/// also keeps a signed head outside the database, `audit.head`; on PostgreSQL the head row lives in the database, so
-/// deleting the newest records together with the head row is not detected yet: a per-instance signed head kept
-/// outside the database is a follow-up.)
+/// numbers have no gaps. `AuditVerifier` reads the trail through `auditRecords(from:limit:)` as on SQLite. As on
+/// SQLite, each instance can keep a signed head outside the database (`AuditHeadFile`, `audit-postgres.head` in its
+/// data directory): the statement that locks the head row also reads the hash of the record the file names, so a
+/// batch checks it without a round trip of its own, and the file moves to the batch's last record after the commit.
+/// Deleting the newest records together with the head row then stops the file and shows in `audit verify`.
 ///
 /// **The mail outbox** may be read by every instance's sender: `pendingMails` claims the mails it returns for this
 /// repository instance for `mailLease` (`claimed_by`, `claimed_until`), in one `UPDATE … WHERE id IN (SELECT … FOR
@@ -62,27 +63,37 @@ public final class PostgresRepository: Sendable {
 
     /// Connects to the database at `url` (see `PostgresLocation`), runs the connection pool in a task of its own and
     /// starts the migrations; every call waits for them (`prepare()` waits explicitly). `close()` stops the pool.
-    public convenience init(url: String, chain: AuditChain, maximumConnections: Int = 20, logger: Logger) throws {
+    /// - Parameter auditHead: the instance's signed audit head outside the database (`audit-postgres.head` in its data
+    ///   directory); `nil` for none.
+    public convenience init(
+        url: String, chain: AuditChain, auditHead: AuditHeadFile? = nil, maximumConnections: Int = 20, logger: Logger
+    ) throws {
         var location = try PostgresLocation(url: url)
         location.configuration.options.maximumConnections = maximumConnections
         let client = PostgresClient(configuration: location.configuration, backgroundLogger: Self.quiet(logger))
-        self.init(client: client, chain: chain, logger: logger, runsClient: true, location: location.redacted)
+        self.init(
+            client: client, chain: chain, auditHead: auditHead, logger: logger, runsClient: true,
+            location: location.redacted)
     }
 
     /// Uses `client`, which the caller runs (`client.run()` in a task or a service group), and starts the migrations;
     /// every call waits for them.
-    public convenience init(client: PostgresClient, chain: AuditChain, logger: Logger) {
-        self.init(client: client, chain: chain, logger: logger, runsClient: false, location: nil)
+    public convenience init(client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile? = nil, logger: Logger)
+    {
+        self.init(client: client, chain: chain, auditHead: auditHead, logger: logger, runsClient: false, location: nil)
     }
 
-    private init(client: PostgresClient, chain: AuditChain, logger: Logger, runsClient: Bool, location: String?) {
+    private init(
+        client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile?, logger: Logger, runsClient: Bool,
+        location: String?
+    ) {
         self.client = client
         self.location = location
         self.chain = chain
         let queryLogger = Self.quiet(logger)
         self.queryLogger = queryLogger
         self.instance = UUID().uuidString
-        groupCommit = PostgresGroupCommit(client: client, chain: chain, logger: queryLogger)
+        groupCommit = PostgresGroupCommit(client: client, chain: chain, auditHead: auditHead, logger: queryLogger)
         runner = runsClient ? Task { await client.run() } : nil
         migrations = Task {
             let applied = try await PostgresSchema.migrate(client, logger: queryLogger)

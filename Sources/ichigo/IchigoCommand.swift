@@ -61,7 +61,8 @@ struct Runtime {
     let settings: IchigoConfiguration
     let directory: DataDirectory
     let repository: any OpenedStore
-    /// SQLite's signed audit head file; `nil` on PostgreSQL.
+    /// The signed audit head file in the data directory (`audit.head` for SQLite, `audit-postgres.head` for
+    /// PostgreSQL).
     let auditHead: AuditHeadFile?
     let masterKey: MasterKey
     let services: IchigoServices
@@ -319,7 +320,7 @@ struct Audit: AsyncParsableCommand {
             ).verify(anchors: heads)
             try runtime.repository.close()
             if head == nil {
-                say("warning: no signed head (\(runtime.auditHead?.path ?? "none on PostgreSQL yet")): deleting the newest records would go unseen")
+                say("warning: no signed head (\(runtime.auditHead?.path ?? "none")): deleting the newest records would go unseen")
             }
             if report.isIntact {
                 say("audit trail intact: \(report.recordCount) records, \(report.anchorsChecked) signed head(s) and checkpoint(s) agree")

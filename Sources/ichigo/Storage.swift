@@ -23,8 +23,9 @@ extension PostgresRepository: OpenedStore {}
 /// Chooses and opens the database.
 enum Storage {
     /// Opens PostgreSQL when `url` (`--database`, `ICHIGO_DATABASE_URL`) is a `postgres://` or `postgresql://` URL,
-    /// else SQLite in the data directory with its signed audit head file `audit.head`. (On PostgreSQL the chain's head
-    /// is a row in the database; a signed head kept outside it, per instance, is still to come.)
+    /// else SQLite in the data directory. Either way with a signed audit head file in the data directory: `audit.head`
+    /// for SQLite, `audit-postgres.head` for PostgreSQL (one per instance, or shared by instances that share the
+    /// directory).
     ///
     /// - Parameter bulkLoad: SQLite without syncs and without the head file, for loading benchmark data only.
     static func open(
@@ -36,7 +37,10 @@ enum Storage {
                     .invalidInput, field: "database",
                     detail: "--database takes a postgres:// URL; SQLite is the data directory's ichigo.sqlite")
             }
-            return (try PostgresRepository(url: url, chain: chain, logger: logger), nil)
+            // Its own name, so that a data directory that once held SQLite's `audit.head` does not raise a false alarm.
+            let head = try AuditHeadFile(
+                path: directory.url.appendingPathComponent("audit-postgres.head").path, chain: chain)
+            return (try PostgresRepository(url: url, chain: chain, auditHead: head, logger: logger), head)
         }
         if bulkLoad {
             return (try SQLiteRepository(path: directory.databasePath, chain: chain, durability: .bulkLoad), nil)

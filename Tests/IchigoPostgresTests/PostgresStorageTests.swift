@@ -7,6 +7,7 @@ import IchigoTesting
 import Logging
 import OTP
 import PostgresNIO
+import Synchronization
 import Testing
 
 /// What only a shared database needs: several instances (each with its own connection pool) on one database.
@@ -94,6 +95,77 @@ struct PostgresStorageTests {
                         .decode((Int64, String).self).reduce(into: [(Int64, String)]()) { $0.append($1) }
                     #expect(head.count == 1)
                     #expect(head.first?.0 == records.last?.sequence && head.first?.1 == records.last?.hash)
+                }
+            }
+        }
+    }
+
+    @Test("the signed head file outside the database follows every commit, and stops when the newest records go")
+    func signedHeadFile() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ichigo-pghead-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("audit-postgres.head").path
+        try await TestDatabase.withFreshDatabase { url in
+            let key = MasterKey.random()
+            let chain = AuditChain(masterKey: key)
+            let problems = Mutex<[String]>([])
+            let report: @Sendable (String) -> Void = { message in problems.withLock { $0.append(message) } }
+            // Two instances sharing one data directory, so one file: each advances it, never backwards.
+            let firstHead = try AuditHeadFile(path: path, chain: chain, report: report)
+            let secondHead = try AuditHeadFile(path: path, chain: chain, report: report)
+            try await TestDatabase.withRepository(url: url, masterKey: key, auditHead: firstHead) { first in
+                try await TestDatabase.withRepository(url: url, masterKey: key, auditHead: secondHead) { second in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for index in 0..<40 {
+                            let repository = index.isMultiple(of: 2) ? first : second
+                            group.addTask {
+                                try await repository.append(
+                                    AuditEvent(
+                                        at: Self.start, actor: "t", action: "test.append", subject: "s\(index)",
+                                        outcome: "ok"))
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                    // The file names the trail's last record, signed.
+                    let signed = try #require(firstHead.read())
+                    let last = try #require(try await first.auditRecords(from: 1, limit: 100).last)
+                    #expect(signed.sequence == 40 && last.sequence == 40 && signed.hash == last.hash)
+                    #expect(chain.isAuthentic(signed))
+                    let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+                    #expect(mode == 0o600)
+                    let intact = try await AuditVerifier(repository: first, chain: chain).verify(anchors: [signed])
+                    #expect(intact.isIntact && intact.anchorsChecked == 1)
+
+                    // Someone who owns the database deletes the newest five records and moves the head row back.
+                    _ = try await first.client.query(
+                        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete")
+                    _ = try await first.client.query("DELETE FROM audit_log WHERE seq > 35")
+                    _ = try await first.client.query(
+                        "UPDATE audit_chain_head SET seq = a.seq, hash = a.hash FROM audit_log a WHERE a.seq = 35")
+                    _ = try await first.client.query(
+                        "ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete")
+                    // The chain alone cannot see it; the file can.
+                    #expect(try await AuditVerifier(repository: first, chain: chain).verify().isIntact)
+                    let broken = try await AuditVerifier(repository: first, chain: chain).verify(anchors: [signed])
+                    #expect(!broken.isIntact)
+                    #expect(broken.breaks.contains { $0.sequence == 40 })
+
+                    // The next write is committed (the bank keeps working), but the file stays as evidence.
+                    try await second.append(
+                        AuditEvent(at: Self.start, actor: "t", action: "test.append", subject: "after", outcome: "ok"))
+                    #expect(try await second.auditRecords(from: 36, limit: 10).map(\.event.subject) == ["after"])
+                    #expect(firstHead.read() == signed)
+                    #expect(secondHead.problem?.contains("record 40") == true)
+                    #expect(problems.withLock { $0.count } == 1)
+                    try await first.append(
+                        AuditEvent(at: Self.start, actor: "t", action: "test.append", subject: "later", outcome: "ok"))
+                    #expect(firstHead.read() == signed)
+                    #expect(firstHead.problem != nil)
+                    #expect(
+                        try await !AuditVerifier(repository: first, chain: chain).verify(anchors: [signed]).isIntact)
                 }
             }
         }

@@ -59,11 +59,13 @@ enum TestDatabase {
 
     /// Runs `body` with a repository (one instance: its own connection pool) on the database at `url`, migrated.
     static func withRepository<T: Sendable>(
-        url: String, masterKey: MasterKey, _ body: (PostgresRepository) async throws -> T
+        url: String, masterKey: MasterKey, auditHead: AuditHeadFile? = nil,
+        _ body: (PostgresRepository) async throws -> T
     ) async throws -> T {
         try await withClient(url: url, connections: connectionsPerPool) { client in
             let repository = PostgresRepository(
-                client: client, chain: AuditChain(masterKey: masterKey), logger: Logger(label: "ichigo.test"))
+                client: client, chain: AuditChain(masterKey: masterKey), auditHead: auditHead,
+                logger: Logger(label: "ichigo.test"))
             try await repository.prepare()
             return try await body(repository)
         }

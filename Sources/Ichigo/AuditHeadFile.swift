@@ -1,21 +1,20 @@
 import Foundation
-import GRDB
-import Ichigo
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// The audit trail's signed head, in a file beside the database (`audit.head`), advanced after every commit
-/// that appended records. Before advancing, each write transaction checks that the record the file names is
-/// still in the database with the same hash; if it is not, the newest records were deleted or rewritten behind
-/// Ichigo's back: the head stops advancing (so `ichigo audit verify` keeps the evidence) and the problem is
-/// reported on standard error and by `problem`.
+/// The audit trail's signed head, in a file outside the database (`audit.head` beside SQLite's file,
+/// `audit-postgres.head` in each PostgreSQL instance's data directory), advanced after every commit that appended
+/// records. Before advancing, each write transaction checks that the record the file names is still in the database
+/// with the same hash (`confirm`); if it is not, the newest records were deleted or rewritten behind Ichigo's back:
+/// the head stops advancing (so `ichigo audit verify` keeps the evidence) and the problem is reported on standard
+/// error and by `problem`.
 ///
 /// Written without `fsync`: after a power loss the head may be behind the database (never ahead: it is written
 /// after the commit), which only narrows what it proves. Several processes on one database (the server and a
-/// CLI command) advance it under `flock`, never backwards.
+/// CLI command, or several server instances sharing a data directory) advance it under `flock`, never backwards.
 public final class AuditHeadFile: Sendable {
     public let path: String
     private let chain: AuditChain
@@ -29,7 +28,9 @@ public final class AuditHeadFile: Sendable {
 
     public init(
         path: String, chain: AuditChain,
-        report: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("ERROR " + $0 + "\n").utf8)) }
+        report: @escaping @Sendable (String) -> Void = {
+            FileHandle.standardError.write(Data(("ERROR " + $0 + "\n").utf8))
+        }
     ) throws {
         self.path = path
         self.chain = chain
@@ -65,8 +66,9 @@ public final class AuditHeadFile: Sendable {
         return cached.head
     }
 
-    /// The stored head, authenticated; from memory while the file is as this process last saw it.
-    private func authenticCurrent() -> (head: AuditHead, authentic: Bool)? {
+    /// The stored head and whether its signature verifies; from memory while the file is as this process last saw
+    /// it. `nil`: no head yet.
+    public func stored() -> (head: AuditHead, authentic: Bool)? {
         let now = stamp()
         if let head = remembered(at: now) { return (head, true) }
         guard let head = read() else { return nil }
@@ -76,38 +78,33 @@ public final class AuditHeadFile: Sendable {
     }
 
     /// The newest record a commit appended: where the head goes once that commit is durable.
-    struct Position: Sendable {
-        let sequence: Int64
-        let hash: String
+    public struct Position: Sendable, Equatable {
+        public let sequence: Int64
+        public let hash: String
+
+        public init(sequence: Int64, hash: String) {
+            self.sequence = sequence
+            self.hash = hash
+        }
     }
 
-    /// Inside the write transaction, before commit: checks the stored head against the database and returns where
-    /// the head goes once the commit is durable (`nil`: nothing to advance). The head is signed when it is written
-    /// (`advance`), once per sync rather than once per commit.
-    func next(in db: Database) throws -> Position? {
-        guard problem == nil else { return nil }
-        guard let last = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
-        else { return nil }
-        let sequence: Int64 = last["seq"]
-        if let (current, authentic) = authenticCurrent() {
-            let stored = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT hash FROM audit_log WHERE seq = ?"), arguments: [current.sequence])
-            guard let stored, constantTimeEqual(stored, current.hash), authentic else {
-                let message =
-                    "audit trail: record \(current.sequence) named by the signed head \(path) is "
-                    + (stored == nil ? "missing" : "different")
-                    + " — the newest records were deleted or rewritten; the head stops here as evidence"
-                state.withLock { $0 = message }
-                report(message)
-                return nil
-            }
-            guard sequence > current.sequence else { return nil }
-        }
-        return Position(sequence: sequence, hash: last["hash"])
+    /// Inside the write transaction, before commit: whether the database still holds the record `head` names
+    /// (`stored()`), with the same hash — `hashInDatabase` is the hash the database has at `head.head.sequence`,
+    /// `nil` if it has no such record. If not (or the head's signature does not verify), the head stops here for
+    /// good: the problem is reported, `problem` says it, and the result is `false`.
+    public func confirm(_ head: (head: AuditHead, authentic: Bool), hashInDatabase: String?) -> Bool {
+        if let hashInDatabase, constantTimeEqual(hashInDatabase, head.head.hash), head.authentic { return true }
+        let message =
+            "audit trail: record \(head.head.sequence) named by the signed head \(path) is "
+            + (hashInDatabase == nil ? "missing" : "different")
+            + " — the newest records were deleted or rewritten; the head stops here as evidence"
+        state.withLock { $0 = message }
+        report(message)
+        return false
     }
 
     /// After the commit: signs and writes the head at `position` unless another process already wrote a later one.
-    func advance(to position: Position) {
+    public func advance(to position: Position) {
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
         // The file as this process last wrote it (same size and change time) need not be read back.
