@@ -51,7 +51,7 @@ public enum CorporateTransferStatus: String, Sendable, Hashable, Codable {
 }
 
 /// Transfer data of a corporate contract: created by one user, approved by another.
-public struct CorporateTransfer: Sendable, Hashable {
+public struct CorporateTransfer: Sendable, Hashable, AuditedTransfer {
     public var id: String
     public var contractID: ContractID
     public var accountID: String

@@ -360,7 +360,7 @@ public struct CorporateService: Sendable {
             if value.isEmpty {
                 errors[key] = .required
             } else if !count.contains(value.count) || !value.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                errors[key] = .invalidInput
+                errors[key] = .invalidPayeeDigits(key)
             }
         }
         let accounts = try await repository.accounts(ofContract: user.contractID)
@@ -406,7 +406,7 @@ public struct CorporateService: Sendable {
             transfer,
             audit: AuditEvent(
                 at: now, actor: actor(user), action: "transfer.create", subject: transfer.id, outcome: "ok",
-                reason: "account=\(transfer.accountID) amount=\(transfer.amount) payee=\(transfer.payeeBank)-\(transfer.payeeBranch)-\(transfer.payeeAccount)"))
+                reason: transfer.auditDescription))
     }
 
     /// 承認実行: the confirmation password and an OTP; the approver needs the approval authority and a limit
@@ -437,7 +437,7 @@ public struct CorporateService: Sendable {
             id, by: user.id, at: now,
             audit: AuditEvent(
                 at: now, actor: actor(user), action: "transfer.approve", subject: id, outcome: "ok",
-                reason: "account=\(transfer.accountID) amount=\(transfer.amount)" + (signed.isEmpty ? "" : " signed " + signed)))
+                reason: transfer.auditDescription + (signed.isEmpty ? "" : " signed " + signed)))
         switch outcome {
         case .approved: return
         case .notPending: throw IchigoError(.transferNotPending)

@@ -69,6 +69,21 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let activationPasswordMismatch = Code("field.activation_password_mismatch")
         public static let invalidOTPFormat = Code("field.invalid_otp")
         public static let invalidAmount = Code("field.invalid_amount")
+        /// A payee's bank code (4 digits), branch number (3) or account number (7) of the wrong form.
+        public static let invalidBankCode = Code("field.invalid_bank_code")
+        public static let invalidBranchCode = Code("field.invalid_branch_code")
+        public static let invalidAccountNumber = Code("field.invalid_account_number")
+
+        /// The form error for a payee field (`payeeBank`, `payeeBranch`, `payeeAccount`) that is not its number of
+        /// half-width digits.
+        public static func invalidPayeeDigits(_ field: String) -> Code {
+            switch field {
+            case "payeeBank": invalidBankCode
+            case "payeeBranch": invalidBranchCode
+            case "payeeAccount": invalidAccountNumber
+            default: invalidInput
+            }
+        }
         public static let wrongConfirmationPassword = Code("password.confirmation_wrong")
         public static let wrongMailPassword = Code("issuance.mail_password_wrong")
         public static let mailPasswordExpired = Code("issuance.mail_password_expired")

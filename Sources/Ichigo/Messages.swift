@@ -32,8 +32,12 @@ public enum Messages {
         "request.invalid_input": ("入力内容に誤りがあります。", "The input is not valid."),
         "request.malformed": ("リクエストの形式が正しくありません。", "The request is not well-formed."),
         "request.too_large": ("リクエストが大きすぎます。", "The request is too large."),
-        "request.unsupported_media_type": ("Content-Type は application/json を指定して下さい。", "The body must be sent as Content-Type: application/json."),
-        "request.unknown_field": ("この操作では指定できない項目が含まれています。", "The request contains a field this operation does not take."),
+        "request.unsupported_media_type": (
+            "Content-Type は application/json を指定して下さい。", "The body must be sent as Content-Type: application/json."
+        ),
+        "request.unknown_field": (
+            "この操作では指定できない項目が含まれています。", "The request contains a field this operation does not take."
+        ),
         "request.header_too_large": ("URLまたはヘッダが長すぎます。", "The URL or a header is too long."),
         "request.unauthorized": ("認証情報が正しくありません。", "The credentials are not valid."),
         "request.not_found": ("指定されたページは存在しません。", "Not found."),
@@ -95,6 +99,15 @@ public enum Messages {
         ),
         "field.invalid_amount": (
             "金額は1円以上の半角数字で入力してください。", "Enter an amount of at least 1 yen in half-width digits."
+        ),
+        "field.invalid_bank_code": (
+            "金融機関コードは半角数字4桁で入力してください。", "Enter the bank code as 4 half-width digits."
+        ),
+        "field.invalid_branch_code": (
+            "支店番号は半角数字3桁で入力してください。", "Enter the branch number as 3 half-width digits."
+        ),
+        "field.invalid_account_number": (
+            "口座番号は半角数字7桁で入力してください。", "Enter the account number as 7 half-width digits."
         ),
         "password.confirmation_wrong": ("確認用パスワードが正しくありません。", "The confirmation password is not correct."),
         "issuance.mail_password_wrong": (

@@ -133,7 +133,7 @@ public struct Account: Sendable, Hashable {
 }
 
 /// A transfer (振込) out of one of the customer's accounts.
-public struct Transfer: Sendable, Hashable {
+public struct Transfer: Sendable, Hashable, AuditedTransfer {
     public var id: String
     public var accountID: String
     public var payeeBank: String
@@ -238,7 +238,8 @@ public protocol RetailRepository: Sendable {
         token: TokenID, maxAttempts: Int, at now: Date, audit: AuditEvent
     ) async throws -> (attempts: Int, voided: Bool)?
     /// Marks the provisioning done once, gives the token its installation serial and moves it to `issued`.
-    func completeProvisioning(token: TokenID, serial: SerialNumber, at now: Date, audit: AuditEvent) async throws -> Bool
+    func completeProvisioning(token: TokenID, serial: SerialNumber, at now: Date, audit: AuditEvent) async throws
+        -> Bool
     /// Cancels a token whose provisioning expired. Compare-and-set on `awaiting_app_setup`.
     func expireProvisioning(token: TokenID, at now: Date, audit: AuditEvent) async throws -> Bool
 
@@ -275,4 +276,21 @@ public protocol RetailRepository: Sendable {
 
     /// When the user last cancelled their OTP (for 翌日以降).
     func otpCancelledAt(of user: UserID) async throws -> Date?
+}
+
+/// A transfer (retail 振込 or corporate), as the audit trail names it.
+public protocol AuditedTransfer {
+    var accountID: String { get }
+    var payeeBank: String { get }
+    var payeeBranch: String { get }
+    var payeeAccount: String { get }
+    var amount: Int64 { get }
+}
+
+extension AuditedTransfer {
+    /// What the audit trail records of a transfer: the account it is paid from, the whole payee (bank, branch,
+    /// account) and the amount.
+    public var auditDescription: String {
+        "from=\(accountID) payee=\(payeeBank)-\(payeeBranch)-\(payeeAccount) amount=\(amount)"
+    }
 }

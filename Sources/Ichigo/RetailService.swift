@@ -538,7 +538,7 @@ public struct RetailService: Sendable {
         let done = try await repository.execute(
             transfer, by: user.id,
             audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id,
-                              outcome: "ok", reason: "account=\(transfer.accountID) amount=\(transfer.amount)"))
+                              outcome: "ok", reason: transfer.auditDescription))
         guard done else { throw IchigoError(.insufficientFunds) }
     }
 
@@ -577,8 +577,7 @@ public struct RetailService: Sendable {
             transfer, by: user.id,
             audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id,
                               outcome: "ok",
-                              reason: "account=\(transfer.accountID) amount=\(transfer.amount) signed "
-                                  + (prompt?.auditDescription ?? "")))
+                              reason: transfer.auditDescription + " signed " + (prompt?.auditDescription ?? "")))
         guard done else { throw IchigoError(.insufficientFunds) }
     }
 }

@@ -54,7 +54,8 @@ public struct TransferSigningPolicy: Sendable, Hashable {
         guard suite.maximumChallengeLength >= 17 else {
             throw IchigoError(
                 .invalidInput, field: "transfer.ocraSuite",
-                detail: "QN\(suite.maximumChallengeLength) is too short: a transfer needs up to 17 digits (QN17 or more)")
+                detail:
+                    "QN\(suite.maximumChallengeLength) is too short: a transfer needs up to 17 digits (QN17 or more)")
         }
         guard (60...3600).contains(challengeLifetime) else {
             throw IchigoError(.invalidInput, field: "transfer.challengeSeconds", detail: "must be 60 to 3600 seconds")
@@ -71,8 +72,12 @@ public struct TransferSigningPolicy: Sendable, Hashable {
         if suite.pinHash != nil || suite.sessionLength != nil {
             return "\(suite.text): suites with a PIN (P) or session data (S) cannot be checked by the server"
         }
-        if suite.usesCounter == (suite.period != nil) {
-            return "\(suite.text): a signing suite needs a time step (T) or a counter (C), not both"
+        if suite.usesCounter && suite.period != nil {
+            return "\(suite.text): a signing suite has a time step (T) or a counter (C), not both"
+        }
+        if !suite.usesCounter && suite.period == nil {
+            return
+                "\(suite.text): a signing suite needs a time step (T) or a counter (C), so that a signature works once"
         }
         return nil
     }
@@ -133,10 +138,13 @@ public protocol SigningRepository: Sendable {
 public struct SignedTransaction: Sendable, Hashable {
     public var payeeAccount: String
     public var amount: Int64
+    /// The JSON API challenge answered, for the audit trail (not part of what is signed).
+    public var challengeID: String?
 
-    public init(payeeAccount: String, amount: Int64) {
+    public init(payeeAccount: String, amount: Int64, challengeID: String? = nil) {
         self.payeeAccount = payeeAccount
         self.amount = amount
+        self.challengeID = challengeID
     }
 }
 
@@ -146,9 +154,11 @@ public struct SigningPrompt: Sendable, Hashable {
     public var challenge: String
     public var transaction: SignedTransaction
 
-    /// What the audit trail records of a signature: suite, challenge, payee account and amount (never the code).
+    /// What the audit trail records of a signature: suite, challenge, payee account and amount (never the code), and
+    /// the JSON API challenge it answers.
     public var auditDescription: String {
-        "suite=\(suite.text) challenge=\(challenge) account=\(transaction.payeeAccount) amount=\(transaction.amount)"
+        "suite=\(suite.text) challenge=\(challenge) payee_account=\(transaction.payeeAccount) amount=\(transaction.amount)"
+            + (transaction.challengeID.map { " challenge_id=\($0)" } ?? "")
     }
 }
 
@@ -159,7 +169,9 @@ public struct TransactionSigning: Sendable {
     public let tokens: TokenService
     public let policy: TransferSigningPolicy
 
-    public init(repository: any IchigoRepository & SigningRepository, tokens: TokenService, policy: TransferSigningPolicy) {
+    public init(
+        repository: any IchigoRepository & SigningRepository, tokens: TokenService, policy: TransferSigningPolicy
+    ) {
         self.repository = repository
         self.tokens = tokens
         self.policy = policy
@@ -170,7 +182,8 @@ public struct TransactionSigning: Sendable {
 
     /// The suite of `token` if the server can check its signatures.
     public func suite(of token: Token) -> OCRASuite? {
-        guard let text = token.ocraSuite, let suite = try? OCRASuite(text), TransferSigningPolicy.problem(with: suite) == nil
+        guard let text = token.ocraSuite, let suite = try? OCRASuite(text),
+            TransferSigningPolicy.problem(with: suite) == nil
         else { return nil }
         return suite
     }
@@ -180,11 +193,13 @@ public struct TransactionSigning: Sendable {
     ///   `invalidInput` for an account that is not 7 digits or an amount below 1.
     public func prompt(for token: Token, _ transaction: SignedTransaction) throws -> SigningPrompt {
         guard let suite = suite(of: token) else {
-            throw IchigoError(.signingUnsupported, detail: "token \(token.serial) has no OCRA suite the server can check")
+            throw IchigoError(
+                .signingUnsupported, detail: "token \(token.serial) has no OCRA suite the server can check")
         }
         let challenge: TransactionChallenge
         do {
-            challenge = try TransactionChallenge(payeeAccount: transaction.payeeAccount, amount: Int(transaction.amount))
+            challenge = try TransactionChallenge(
+                payeeAccount: transaction.payeeAccount, amount: Int(transaction.amount))
         } catch {
             throw IchigoError(.invalidInput, detail: error.description)
         }
@@ -214,14 +229,16 @@ public struct TransactionSigning: Sendable {
     ) async throws -> VerificationResult {
         guard let found = try await repository.userWithToken(user) else {
             try await repository.append(
-                AuditEvent(at: now, actor: actor, action: action, subject: "user:\(user.rawValue)", outcome: "refused",
-                           reason: Refusal.unknownUser.rawValue))
+                AuditEvent(
+                    at: now, actor: actor, action: action, subject: "user:\(user.rawValue)", outcome: "refused",
+                    reason: Refusal.unknownUser.rawValue))
             return .refused(.unknownUser)
         }
         guard let token = found.token else {
             try await repository.append(
-                AuditEvent(at: now, actor: actor, action: action, subject: "user:\(user.rawValue)", outcome: "refused",
-                           reason: Refusal.noToken.rawValue))
+                AuditEvent(
+                    at: now, actor: actor, action: action, subject: "user:\(user.rawValue)", outcome: "refused",
+                    reason: Refusal.noToken.rawValue))
             return .refused(.noToken)
         }
         return try await verify(text, on: token, over: transaction, action: action, actor: actor, at: now)
@@ -256,7 +273,9 @@ public struct TransactionSigning: Sendable {
         guard token.state == .active else {
             let reason: Refusal = token.state == .locked ? .locked : .notActive
             try await repository.append(
-                AuditEvent(at: now, actor: actor, action: action, subject: subject, outcome: "refused", reason: reason.rawValue))
+                AuditEvent(
+                    at: now, actor: actor, action: action, subject: subject, outcome: "refused", reason: reason.rawValue
+                ))
             return .refused(reason)
         }
         let prompt = try self.prompt(for: token, transaction)
@@ -286,12 +305,14 @@ public struct TransactionSigning: Sendable {
                 try await repository.append(event("refused", .replay))
                 return .refused(.replay)
             }
-            if try await repository.recordSignature(ofStep: step, for: token.id, at: now, audit: event("accepted", nil)) {
+            if try await repository.recordSignature(ofStep: step, for: token.id, at: now, audit: event("accepted", nil))
+            {
                 return .accepted(step: step, serial: token.serial)
             }
             // Lost a race: another request took this step, or the token changed state meanwhile.
             let current = try await repository.token(token.id)
-            let reason: Refusal = current?.state == .locked ? .locked : (current?.state == .active ? .replay : .notActive)
+            let reason: Refusal =
+                current?.state == .locked ? .locked : (current?.state == .active ? .replay : .notActive)
             try await repository.append(event("refused", reason))
             return .refused(reason)
         }
@@ -333,18 +354,25 @@ public struct TransactionSigning: Sendable {
         guard let challenge = try await repository.signingChallenge(id) else { throw IchigoError(.challengeNotFound) }
         guard challenge.answeredAt == nil else { throw IchigoError(.challengeUsed) }
         guard now < challenge.expiresAt else { throw IchigoError(.challengeExpired) }
+        // A response that cannot be a code of the challenge's suite (its number of digits) is bad input: it neither
+        // uses the challenge up nor counts towards the token's lockout, as on the screens.
+        guard Self.isWellFormed(text, for: try? OCRASuite(challenge.suite)) else {
+            throw IchigoError(.invalidInput, field: "response")
+        }
         guard try await repository.consumeSigningChallenge(id, at: now) else {
             let again = try await repository.signingChallenge(id)
             throw IchigoError(again?.answeredAt != nil ? .challengeUsed : .challengeExpired)
         }
-        let transaction = SignedTransaction(payeeAccount: challenge.payeeAccount, amount: challenge.amount)
+        let transaction = SignedTransaction(
+            payeeAccount: challenge.payeeAccount, amount: challenge.amount, challengeID: challenge.id)
         guard let token = try await repository.token(challenge.tokenID),
             try await repository.user(challenge.userID)?.tokenID == token.id
         else {
             // The user's token was replaced since: the challenge was for the old one.
             try await repository.append(
-                AuditEvent(at: now, actor: actor, action: "signature.verify", subject: "user:\(challenge.userID.rawValue)",
-                           outcome: "refused", reason: Refusal.noToken.rawValue + " challenge=\(id)"))
+                AuditEvent(
+                    at: now, actor: actor, action: "signature.verify", subject: "user:\(challenge.userID.rawValue)",
+                    outcome: "refused", reason: Refusal.noToken.rawValue + " challenge=\(id)"))
             return (challenge, .refused(.noToken))
         }
         let result = try await verify(

@@ -130,7 +130,7 @@ extension RepositoryContract {
         let signed = records.filter { $0.event.action == "t" && $0.event.outcome == "accepted" }
         try ensure(signed.count == 1, "\(signed.count) accepted signature records")
         let reason = signed.first?.event.reason ?? ""
-        for part in ["suite=\(suiteText)", "challenge=500001234567", "account=1234567", "amount=50000"] {
+        for part in ["suite=\(suiteText)", "challenge=500001234567", "payee_account=1234567", "amount=50000"] {
             try ensure(reason.contains(part), "audit reason lacks \(part): \(reason)")
         }
         try ensure(!records.contains { ($0.event.reason ?? "").contains(right) }, "a signature code reached the audit trail")

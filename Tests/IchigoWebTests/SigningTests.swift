@@ -94,7 +94,9 @@ struct SigningTests {
             let transfer = try #require(records.last { $0.event.action == "transfer" })
             let reason = transfer.event.reason ?? ""
             #expect(reason.contains("suite=\(Self.suite)") && reason.contains("challenge=300007654321"))
-            #expect(reason.contains("account=7654321") && reason.contains("amount=30000"))
+            #expect(reason.contains("payee_account=7654321") && reason.contains("amount=30000"))
+            // … and the whole payee, bank and branch too (the signature binds the account number and the amount).
+            #expect(reason.contains("payee=9999-001-7654321"), "\(reason)")
             #expect(records.contains { $0.event.action == "transfer.sign" && $0.event.outcome == "accepted" })
             #expect(!records.contains { ($0.event.reason ?? "").contains(code) })
 
@@ -150,6 +152,33 @@ struct SigningTests {
             let expectedB: Int64 = changed.account == "7654321" ? Int64(changed.amount) : 0
             #expect(try await Self.balances(harness, user) == [100_000 - Int64(changed.amount), expectedB])
         }
+    }
+
+    @Test func aPayeeFieldOfTheWrongFormSaysWhatItNeeds() async throws {
+        let harness = try APIHarness(signing: Self.required)
+        let (user, _, totp) = try await Self.signer(harness)
+        try await harness.test { api in
+            let browser = Browser(client: api.client)
+            try await Self.login(browser, harness, totp)
+            try await browser.get("/transfer")
+            try await browser.post(
+                "/transfer",
+                ["account": "yamada-A", "payeeBank": "99", "payeeBranch": "0011", "payeeAccount": "76543210",
+                 "payeeName": "ヤマダ タロウ", "amount": "30000"])
+            #expect(browser.screenID == "BFK001", "\(browser.page)")
+            #expect(browser.fieldError("payeeBank") == Self.message(.invalidBankCode))
+            #expect(browser.fieldError("payeeBranch") == Self.message(.invalidBranchCode))
+            #expect(browser.fieldError("payeeAccount") == "口座番号は半角数字7桁で入力してください。")
+            #expect(try await Self.balances(harness, user) == [100_000, 0])
+        }
+    }
+
+    @Test func aSigningSuiteIsRefusedForWhatItLacks() throws {
+        let neither = try OCRASuite("OCRA-1:HOTP-SHA1-6:QN20")
+        #expect(TransferSigningPolicy.problem(with: neither)?.contains("needs a time step (T) or a counter (C)") == true)
+        let both = try OCRASuite("OCRA-1:HOTP-SHA1-6:C-QN20-T1M")
+        #expect(TransferSigningPolicy.problem(with: both)?.contains("not both") == true)
+        #expect(TransferSigningPolicy.problem(with: try OCRASuite(Self.suite)) == nil)
     }
 
     @Test func thePlainOTPIsRefusedWhereSigningIsRequired() async throws {
@@ -351,7 +380,15 @@ struct SigningTests {
             // Malformed input changes nothing; unknown and expired challenges are refused.
             let open = try await challenge()
             #expect(try await answer(open, "12ab").errorCode == "request.invalid_input")
+            // Digits, but not the suite's number of them: bad input too, not a wrong signature — the challenge stays
+            // open and the token's failure count does not move.
+            let failuresBefore = try await harness.repository.userWithToken(UserID(rawValue: user))?.token?.failureCount
+            for response in ["1234567", "12345678", "12345"] {
+                let reply = try await answer(open, response)
+                #expect(reply.status == .badRequest && reply.errorCode == "request.invalid_input", "\(reply.text)")
+            }
             #expect(try await harness.repository.signingChallenge(open)?.answeredAt == nil)
+            #expect(try await harness.repository.userWithToken(UserID(rawValue: user))?.token?.failureCount == failuresBefore)
             #expect(try await answer("Cdoesnotexist", right).status == .notFound)
             harness.clock.advance(by: 301)
             let expired = try await answer(open, try Self.sign(uri.seed, account: "1234567", amount: 50_000, at: harness.clock.now()))
@@ -363,7 +400,10 @@ struct SigningTests {
             // Challenges and answers are audited with what was signed.
             let records = try await harness.repository.auditRecords(from: 0, limit: 1000)
             #expect(records.contains { $0.event.action == "signature.challenge" && ($0.event.reason ?? "").contains("challenge=500001234567") })
-            #expect(records.contains { $0.event.action == "signature.verify" && $0.event.outcome == "accepted" })
+            #expect(records.contains {
+                $0.event.action == "signature.verify" && $0.event.outcome == "accepted"
+                    && ($0.event.reason ?? "").contains("challenge_id=\(next)")
+            })
             #expect(!records.contains { ($0.event.reason ?? "").contains(right) })
         }
     }

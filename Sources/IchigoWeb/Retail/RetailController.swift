@@ -134,7 +134,7 @@ struct RetailController: ScreenController {
             if value.isEmpty {
                 errors[key] = .required
             } else if !count.contains(value.count) || !value.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                errors[key] = .invalidInput
+                errors[key] = .invalidPayeeDigits(key)
             }
             return value
         }
