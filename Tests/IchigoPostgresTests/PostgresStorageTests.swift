@@ -59,6 +59,23 @@ struct PostgresStorageTests {
         }
     }
 
+    /// Adds `count` concurrent appends of `test.append` records (subjects `s0`, `s1`, …) to `group`, alternating
+    /// between the two instances.
+    static func appendAlternately(
+        _ count: Int, _ first: PostgresRepository, _ second: PostgresRepository,
+        in group: inout ThrowingTaskGroup<Void, any Error>
+    ) {
+        for index in 0..<count {
+            let repository = index.isMultiple(of: 2) ? first : second
+            group.addTask {
+                try await repository.append(
+                    AuditEvent(
+                        at: start + Double(index), actor: "instance\(index % 2)", action: "test.append",
+                        subject: "s\(index)", outcome: "ok"))
+            }
+        }
+    }
+
     @Test("one audit chain for every instance, verifiable, its head row at its end")
     func auditChainAcrossInstances() async throws {
         try await TestDatabase.withFreshDatabase { url in
@@ -66,16 +83,7 @@ struct PostgresStorageTests {
             try await TestDatabase.withRepository(url: url, masterKey: key) { first in
                 try await TestDatabase.withRepository(url: url, masterKey: key) { second in
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        for index in 0..<60 {
-                            let repository = index.isMultiple(of: 2) ? first : second
-                            group.addTask {
-                                try await repository.append(
-                                    AuditEvent(
-                                        at: Self.start + Double(index), actor: "instance\(index % 2)",
-                                        action: "test.append",
-                                        subject: "s\(index)", outcome: "ok"))
-                            }
-                        }
+                        Self.appendAlternately(60, first, second, in: &group)
                         // State changes with their audit records, interleaved with the plain appends.
                         for index in 0..<10 {
                             let fixture = ContractFixture(
@@ -118,15 +126,7 @@ struct PostgresStorageTests {
             try await TestDatabase.withRepository(url: url, masterKey: key, auditHead: firstHead) { first in
                 try await TestDatabase.withRepository(url: url, masterKey: key, auditHead: secondHead) { second in
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        for index in 0..<40 {
-                            let repository = index.isMultiple(of: 2) ? first : second
-                            group.addTask {
-                                try await repository.append(
-                                    AuditEvent(
-                                        at: Self.start, actor: "t", action: "test.append", subject: "s\(index)",
-                                        outcome: "ok"))
-                            }
-                        }
+                        Self.appendAlternately(40, first, second, in: &group)
                         try await group.waitForAll()
                     }
                     // The file names the trail's last record, signed.
