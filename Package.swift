@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "ichigo-token", targets: ["ichigo-token"]),
         .library(name: "OTP", targets: ["OTP"]),
         .library(name: "Ichigo", targets: ["Ichigo"]),
+        .library(name: "WebAuthn", targets: ["WebAuthn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -32,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
@@ -45,11 +47,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The WebAuthn relying-party checks (W3C WebAuthn Level 3 §7.1, §7.2): strict CBOR, COSE keys, attestation
+        // `none` and `packed`. Pure: no I/O, no clock; swift-crypto, and swift-certificates for attestation chains.
+        .target(
+            name: "WebAuthn",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The domain: customers, tokens, lifecycle, policies, services. No I/O.
         .target(
             name: "Ichigo",
             dependencies: [
                 "OTP",
+                "WebAuthn",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,6 +102,7 @@ let package = Package(
                 "CQRencode",
                 "Ichigo",
                 "OTP",
+                "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,6 +168,12 @@ let package = Package(
         .testTarget(
             name: "SoftTokenTests",
             dependencies: ["SoftToken", "OTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WebAuthnTests",
+            dependencies: ["WebAuthn", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -134,6 +134,14 @@ public func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
     return difference == 0
 }
 
+/// Compares two byte strings in time independent of their contents (lengths may leak).
+public func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    guard lhs.count == rhs.count else { return false }
+    var difference: UInt8 = 0
+    for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+    return difference == 0
+}
+
 /// A signed statement "the audit trail reached record `sequence`, whose hash is `hash`", kept outside the
 /// database (the server's `audit.head` file, advanced with every commit) and exported as checkpoints for an
 /// external system. Deleting the newest records leaves the chain itself intact; a head or checkpoint beyond

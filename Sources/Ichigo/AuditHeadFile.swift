@@ -4,6 +4,10 @@ import Synchronization
 #if canImport(Glibc)
     import Glibc
 #endif
+#if canImport(CoreFoundation)
+    // `stat` is also declared through CoreFoundation's headers, which the WebAuthn target's dependencies bring in.
+    import CoreFoundation
+#endif
 
 /// The audit trail's signed head, in a file outside the database (`audit.head` beside SQLite's file,
 /// `audit-postgres.head` in each PostgreSQL instance's data directory), advanced after every commit that appended

@@ -157,6 +157,22 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let challengeExpired = Code("signature.challenge_expired")
         /// A signature is not the suite's number of half-width digits.
         public static let invalidSignatureFormat = Code("field.invalid_signature")
+        /// A passkey ceremony was refused (wrong origin, used challenge, unknown credential, bad signature, …: the
+        /// audit trail says which; the customer reads one message).
+        public static let passkeyFailed = Code("passkey.failed")
+        /// The credential is registered already (to this person or another).
+        public static let passkeyTaken = Code("passkey.taken")
+        /// The person holds the most passkeys the bank allows.
+        public static let passkeyLimit = Code("passkey.limit")
+        /// No such passkey of this person.
+        public static let passkeyNotFound = Code("passkey.not_found")
+        /// A passkey name longer than 30 characters or with control characters.
+        public static let passkeyNameInvalid = Code("field.invalid_passkey_name")
+        /// The user has a passkey and the bank's policy is `required-once-registered`: password + OTP no longer sign
+        /// them in.
+        public static let passkeyRequired = Code("passkey.required")
+        /// The approved data changed after the passkey challenge was made (another window): nothing was carried out.
+        public static let passkeyTransactionChanged = Code("passkey.transaction_changed")
     }
 
     /// What went wrong.

@@ -66,6 +66,27 @@ public enum Messages {
             "他の操作と重なりました。もう一度お試しください。", "Another operation interfered. Please try again."
         ),
         "internal": ("システムエラーが発生しました。しばらくしてから再度お試しください。", "A system error occurred. Please try again later."),
+        "passkey.failed": (
+            "パスキーによる認証ができませんでした。もう一度お試しいただくか、ログインID・パスワードでログインしてください。",
+            "The passkey could not be verified. Please try again, or log in with your login ID and password."
+        ),
+        "passkey.taken": ("このパスキーは既に登録されています。", "This passkey is already registered."),
+        "passkey.limit": (
+            "パスキーは10個まで登録できます。不要なパスキーを削除してから登録してください。",
+            "You can register up to 10 passkeys. Remove one you no longer use first."
+        ),
+        "passkey.not_found": ("パスキーが見つかりません。", "The passkey was not found."),
+        "field.invalid_passkey_name": (
+            "パスキーの名前は30文字以内で入力してください。", "Enter a passkey name of at most 30 characters."
+        ),
+        "passkey.required": (
+            "パスキーが登録されているため、パスキーでログインしてください。パスキーを紛失した場合はお取引店にお問い合わせください。",
+            "A passkey is registered for you: please log in with your passkey. If you lost it, please contact your branch."
+        ),
+        "passkey.transaction_changed": (
+            "承認しようとした内容が変更されたため、お取引を中止しました。内容をご確認のうえ、もう一度お手続きください。",
+            "What you were approving changed, so nothing was carried out. Please check the details and start again."
+        ),
         "login.failed": (
             "ログインIDまたはログインパスワードが正しくありません。", "The login ID or login password is not correct."
         ),

@@ -30,7 +30,7 @@ public struct BankOperator: Sendable, Hashable {
 
 /// Every storage protocol together: what a complete backend (SQLite, PostgreSQL) implements.
 public typealias IchigoStore = IchigoRepository & RetailRepository & CorporateRepository & OperatorRepository
-    & APIKeyRepository & SigningRepository
+    & APIKeyRepository & SigningRepository & PasskeyRepository
 
 /// What the token inventory is searched by; `nil` matches anything.
 public struct TokenFilter: Sendable, Hashable {

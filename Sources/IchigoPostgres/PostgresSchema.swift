@@ -288,6 +288,46 @@ enum PostgresSchema {
                 // on keep a fifth free; a table already full gains room as its pages are rewritten.
                 "ALTER TABLE tokens SET (fillfactor = 80)",
             ]),
+        Migration(
+            id: "v6: passkeys and their single-use challenges (SQLite v9)",
+            statements: [
+                // A person's passkeys (the credential ID unique across every user, the counter moved by
+                // compare-and-set) and ceremony challenges, found by the SHA-256 of their text and taken out by one
+                // DELETE … RETURNING, so each is accepted at most once across instances.
+                """
+                CREATE TABLE passkeys (
+                    credential_id TEXT CONSTRAINT passkeys_pkey PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    name TEXT NOT NULL,
+                    public_key BYTEA NOT NULL,
+                    algorithm INTEGER NOT NULL,
+                    sign_count BIGINT NOT NULL,
+                    aaguid TEXT NOT NULL,
+                    transports TEXT NOT NULL,
+                    backup_eligible BOOLEAN NOT NULL,
+                    backed_up BOOLEAN NOT NULL,
+                    attestation TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    last_used_at BIGINT,
+                    clone_suspected BOOLEAN NOT NULL DEFAULT FALSE
+                )
+                """,
+                "CREATE INDEX passkeys_by_user ON passkeys(user_id, created_at)",
+                """
+                CREATE TABLE passkey_challenges (
+                    challenge_key TEXT PRIMARY KEY,
+                    challenge TEXT NOT NULL,
+                    purpose TEXT NOT NULL,
+                    binding TEXT NOT NULL,
+                    user_id TEXT,
+                    audience TEXT,
+                    bound_digest TEXT,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at)",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction under the advisory lock.

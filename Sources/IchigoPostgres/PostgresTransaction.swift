@@ -87,6 +87,8 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
         switch (state, constraint) {
         case ("23505", "users_login_id_unique"?), ("23505", "operators_login_id_unique"?):
             return IchigoError(.loginIDTaken)
+        case ("23505", "passkeys_pkey"?):
+            return IchigoError(.passkeyTaken)
         case ("23505", "tokens_serial_unique"?):
             return IchigoError(.serialTaken)
         case ("23505", "transfers_pkey"?), ("23505", "corporate_transfers_pkey"?):

@@ -1,5 +1,9 @@
 import Foundation
 import GRDB
+#if canImport(CoreFoundation)
+    // `stat` is also declared through CoreFoundation's headers, which the WebAuthn target's dependencies bring in.
+    import CoreFoundation
+#endif
 import Ichigo
 import OTP
 

@@ -262,6 +262,43 @@ enum Schema {
                         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
                     """)
         }
+        migrator.registerMigration("v9: passkeys (WebAuthn credentials) and their single-use challenges") { db in
+            // A person's passkeys: the credential ID (base64url) is unique across every user, the COSE key kept as
+            // the authenticator encoded it, the counter moved by compare-and-set. A challenge is found by the SHA-256
+            // of its text and taken out by one delete, so each is accepted at most once.
+            try db.execute(
+                sql: """
+                    CREATE TABLE passkeys (
+                        credential_id TEXT PRIMARY KEY,
+                        user_id TEXT NOT NULL REFERENCES users(id),
+                        name TEXT NOT NULL,
+                        public_key BLOB NOT NULL,
+                        algorithm INTEGER NOT NULL,
+                        sign_count BIGINT NOT NULL,
+                        aaguid TEXT NOT NULL,
+                        transports TEXT NOT NULL,
+                        backup_eligible INTEGER NOT NULL,
+                        backed_up INTEGER NOT NULL,
+                        attestation TEXT NOT NULL,
+                        created_at BIGINT NOT NULL,
+                        last_used_at BIGINT,
+                        clone_suspected INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX passkeys_by_user ON passkeys(user_id, created_at);
+                    CREATE TABLE passkey_challenges (
+                        challenge_key TEXT PRIMARY KEY,
+                        challenge TEXT NOT NULL,
+                        purpose TEXT NOT NULL,
+                        binding TEXT NOT NULL,
+                        user_id TEXT,
+                        audience TEXT,
+                        bound_digest TEXT,
+                        created_at BIGINT NOT NULL,
+                        expires_at BIGINT NOT NULL
+                    );
+                    CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at);
+                    """)
+        }
         return migrator
     }
 }

@@ -22,6 +22,8 @@ public actor MemoryRepository: IchigoRepository {
     var operators: [OperatorID: BankOperator] = [:]
     var apiKeyList: [APIKey] = []
     var signingChallenges: [String: SigningChallenge] = [:]
+    var passkeyList: [Passkey] = []
+    var passkeyChallenges: [String: PasskeyChallenge] = [:]
     let chain: AuditChain
 
     /// A mail in the outbox with its delivery state.

@@ -51,6 +51,13 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     CorporateController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     CorporateAdminController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
     OperatorController(services: services, sessions: sessions, renderer: renderer).addRoutes(to: web)
+    PasskeyScreens<RetailContext>(services: services, sessions: sessions, renderer: renderer, place: .retail)
+        .addRoutes(to: web)
+    PasskeyScreens<CorporateContext>(services: services, sessions: sessions, renderer: renderer, place: .corporateUser)
+        .addRoutes(to: web)
+    PasskeyScreens<CorporateAdminContext>(
+        services: services, sessions: sessions, renderer: renderer, place: .corporateAdmin
+    ).addRoutes(to: web)
     AppProvisioningController(services: services).addRoutes(to: router.group("app/v1"))
     // The OpenAPI 3.1 description of every JSON route (checked against this router by a test, and fuzzed
     // against the running server by schemathesis in CI).

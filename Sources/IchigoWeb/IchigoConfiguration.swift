@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Ichigo
 import OTP
+import WebAuthn
 
 /// Ichigo's settings, read from a `ConfigReader` (command-line flags, then `ICHIGO_*` environment variables).
 ///
@@ -32,6 +33,13 @@ import OTP
 ///   counter to fall out of step. Must be QN17 or longer, T or C (not both), no PIN or session input.
 /// - `transfer.challengeSeconds` (`ICHIGO_TRANSFER_CHALLENGE_SECONDS`, default 300): how long a JSON API signing
 ///   challenge may be answered.
+/// - `passkey.login` (`ICHIGO_PASSKEY_LOGIN`, `required-once-registered` | `offered`, default
+///   `required-once-registered`): a customer with a passkey signs in with it only, or may still use password + OTP.
+/// - `passkey.rpID` (`ICHIGO_PASSKEY_RPID`): the WebAuthn RP ID; default the public URL's host, else `localhost`.
+/// - `passkey.origins` (`ICHIGO_PASSKEY_ORIGINS`, comma-separated): the exact origins pages are served from; default
+///   the public URL's origin, else `http://localhost:<http.port>`.
+/// - `passkey.aaguids` (comma-separated AAGUIDs): only these authenticator models may register (default: any).
+/// - `passkey.attestationRoots` (a PEM file): root certificates `packed` attestation chains must end at.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -54,6 +62,8 @@ public struct IchigoConfiguration: Sendable {
     public var publicURL: URL?
     /// Transaction authentication (`transfer.signing`, `transfer.ocraSuite`, `transfer.challengeSeconds`).
     public var signingPolicy: TransferSigningPolicy
+    /// Passkeys (`passkey.*`).
+    public var passkeyPolicy: PasskeyPolicy
 
     public init(config: ConfigReader) throws {
         host = config.string(forKey: "http.host", default: "127.0.0.1")
@@ -116,6 +126,80 @@ public struct IchigoConfiguration: Sendable {
             challengeLifetime: TimeInterval(config.int(forKey: "transfer.challengeSeconds", default: 300))
         ).validated()
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
+        passkeyPolicy = try Self.passkeyPolicy(config: config, publicURL: publicURL, port: port, bankName: bankName)
+    }
+
+    /// The passkey policy from `passkey.*`, the public URL and the port.
+    static func passkeyPolicy(config: ConfigReader, publicURL: URL?, port: Int, bankName: String) throws -> PasskeyPolicy {
+        let loginText = config.string(forKey: "passkey.login", default: PasskeyPolicy.LoginMode.requiredOnceRegistered.rawValue)
+        guard let login = PasskeyPolicy.LoginMode(rawValue: loginText.lowercased()) else {
+            throw IchigoError(
+                .invalidInput, field: "passkey.login", detail: "must be required-once-registered or offered, not \(loginText)")
+        }
+        let publicOrigin = publicURL.map { url -> String in
+            var origin = "\(url.scheme!.lowercased())://\(url.host!.lowercased())"
+            if let port = url.port { origin += ":\(port)" }
+            return origin
+        }
+        let rpID = config.string(forKey: "passkey.rpID", default: publicURL?.host?.lowercased() ?? "localhost")
+        guard !rpID.isEmpty, rpID.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }),
+            rpID.contains(where: { $0.isLetter })
+        else {
+            throw IchigoError(.invalidInput, field: "passkey.rpID", detail: "must be a domain name (an IP address is no valid RP ID)")
+        }
+        let originText = config.string(forKey: "passkey.origins", default: publicOrigin ?? "http://localhost:\(port)")
+        let origins = Set(originText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        for origin in origins {
+            guard let url = URL(string: origin), let host = url.host?.lowercased(), url.path.isEmpty,
+                host == rpID || host.hasSuffix("." + rpID)
+            else {
+                throw IchigoError(
+                    .invalidInput, field: "passkey.origins",
+                    detail: "\(origin) is not an origin whose host is \(rpID) or under it")
+            }
+        }
+        var allowed: Set<AAGUID>? = nil
+        if let list = config.string(forKey: "passkey.aaguids") {
+            var set = Set<AAGUID>()
+            for text in list.split(separator: ",") {
+                guard let aaguid = AAGUID(text.trimmingCharacters(in: .whitespaces)) else {
+                    throw IchigoError(.invalidInput, field: "passkey.aaguids", detail: "\(text) is not an AAGUID")
+                }
+                set.insert(aaguid)
+            }
+            allowed = set
+        }
+        var roots: [[UInt8]] = []
+        if let path = config.string(forKey: "passkey.attestationRoots") {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw IchigoError(.invalidInput, field: "passkey.attestationRoots", detail: "cannot read \(path)")
+            }
+            roots = Self.pemCertificates(pem)
+            guard !roots.isEmpty else {
+                throw IchigoError(.invalidInput, field: "passkey.attestationRoots", detail: "no certificate in \(path)")
+            }
+        }
+        return PasskeyPolicy(
+            relyingParty: RelyingParty(id: rpID, origins: origins), relyingPartyName: bankName, login: login,
+            allowedAAGUIDs: allowed, trustedRoots: roots)
+    }
+
+    /// The DER bytes of each `CERTIFICATE` block of a PEM text.
+    static func pemCertificates(_ pem: String) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        var body: String? = nil
+        for line in pem.split(whereSeparator: \.isNewline) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text == "-----BEGIN CERTIFICATE-----" {
+                body = ""
+            } else if text == "-----END CERTIFICATE-----" {
+                if let body, let data = Data(base64Encoded: body) { result.append(Array(data)) }
+                body = nil
+            } else if body != nil {
+                body! += text
+            }
+        }
+        return result
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Ichigo
 import Logging
 import Prometheus
+import WebAuthn
 
 /// Everything the web layer needs, built once at start.
 public struct IchigoServices: Sendable {
@@ -13,6 +14,8 @@ public struct IchigoServices: Sendable {
     /// Transaction authentication (取引認証): the bank's policy, challenges and signature checks.
     public let signing: TransactionSigning
     public let operators: OperatorService
+    /// Passkeys (WebAuthn): registration, sign-in, approvals, removal.
+    public let passkeys: PasskeyService
     public let importer: TokenImporter
     public let clock: any IchigoClock
     /// The JSON API's keys (`ichigo apikey`).
@@ -34,7 +37,8 @@ public struct IchigoServices: Sendable {
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
         apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
         secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off
+        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off,
+        passkeyPolicy: PasskeyPolicy? = nil
     ) {
         self.repository = repository
         // Without a registry given, a registry of its own: `/metrics` shows what this instance counted.
@@ -52,6 +56,13 @@ public struct IchigoServices: Sendable {
             repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
             logger: logger, lockNotices: notices, signing: signing)
         self.corporate = CorporateService(repository: repository, retail: retail)
+        self.passkeys = PasskeyService(
+            repository: repository,
+            policy: passkeyPolicy
+                ?? PasskeyPolicy(
+                    relyingParty: RelyingParty(id: "localhost", origins: ["http://localhost:8080"]),
+                    relyingPartyName: bankName),
+            retail: retail, bankName: bankName, bankContact: bankContact, logger: logger)
         self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
         self.importer = TokenImporter(repository: repository, vault: tokens.vault)
         self.clock = clock

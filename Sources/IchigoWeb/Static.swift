@@ -116,6 +116,89 @@ enum StaticAssets {
               });
             });
           });
+          // Passkeys (WebAuthn): a form with data-passkey="create" or "get" holds its options as JSON (made by the
+          // server, with a single-use challenge) and a hidden "credential" field. Its button runs the ceremony, puts
+          // the browser's answer in the field and sends the form; the server checks everything. A cancelled or failed
+          // ceremony sends nothing and says so on the page (the usual login or the OTP stays there).
+          function fromB64(s) {
+            s = s.replace(/-/g, "+").replace(/_/g, "/"); while (s.length % 4) s += "=";
+            var bin = atob(s), a = new Uint8Array(bin.length);
+            for (var i = 0; i < bin.length; i++) a[i] = bin.charCodeAt(i);
+            return a.buffer;
+          }
+          function toB64(buffer) {
+            var a = new Uint8Array(buffer), s = "";
+            for (var i = 0; i < a.length; i++) s += String.fromCharCode(a[i]);
+            return btoa(s).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+          }
+          function descriptors(list) {
+            return (list || []).map(function (c) { var d = { type: c.type, id: fromB64(c.id) }; if (c.transports) d.transports = c.transports; return d; });
+          }
+          function options(form) {
+            var o = JSON.parse(form.querySelector("script.passkey-options").textContent);
+            o.challenge = fromB64(o.challenge);
+            if (o.user) { o.user.id = fromB64(o.user.id); o.excludeCredentials = descriptors(o.excludeCredentials); }
+            else { o.allowCredentials = descriptors(o.allowCredentials); }
+            return o;
+          }
+          function answer(c) {
+            var r = c.response, out = { id: c.id, rawId: toB64(c.rawId), type: c.type, response: { clientDataJSON: toB64(r.clientDataJSON) } };
+            if (r.attestationObject) {
+              out.response.attestationObject = toB64(r.attestationObject);
+              out.response.transports = r.getTransports ? r.getTransports() : [];
+            } else {
+              out.response.authenticatorData = toB64(r.authenticatorData);
+              out.response.signature = toB64(r.signature);
+              out.response.userHandle = r.userHandle ? toB64(r.userHandle) : null;
+            }
+            return out;
+          }
+          function send(form, credential) {
+            form.querySelector("input[name=credential]").value = JSON.stringify(answer(credential));
+            form.setAttribute("data-sent", "1");
+            HTMLFormElement.prototype.submit.call(form);
+          }
+          function fail(form, error) {
+            var note = form.querySelector(".passkey-message");
+            if (!note) return;
+            note.textContent = (error && error.name === "NotAllowedError") ? note.getAttribute("data-cancelled") : note.getAttribute("data-failed");
+            note.hidden = false;
+          }
+          document.addEventListener("DOMContentLoaded", function () {
+            var conditional = null;
+            document.querySelectorAll("form[data-passkey]").forEach(function (form) {
+              var mode = form.getAttribute("data-passkey");
+              if (!window.PublicKeyCredential || !navigator.credentials) {
+                var none = form.querySelector(".passkey-message");
+                if (none) { none.textContent = none.getAttribute("data-unsupported"); none.hidden = false; }
+                form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
+                return;
+              }
+              // Autofill (conditional mediation) on the login pages, where the browser offers it.
+              if (mode === "get" && form.hasAttribute("data-autofill") && PublicKeyCredential.isConditionalMediationAvailable) {
+                PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+                  if (!available) return;
+                  conditional = new AbortController();
+                  navigator.credentials.get({ mediation: "conditional", publicKey: options(form), signal: conditional.signal })
+                    .then(function (c) { if (c) send(form, c); }).catch(function () {});
+                });
+              }
+              var start = form.querySelector("button.passkey-start");
+              if (!start) return;
+              start.addEventListener("click", function (event) {
+                event.preventDefault();
+                if (conditional) { conditional.abort(); conditional = null; }
+                var note = form.querySelector(".passkey-message"); if (note) note.hidden = true;
+                var name = form.querySelector("input[name=name]");
+                if (name && !name.value.trim()) { fail(form, { name: "NameMissing" }); if (note) note.textContent = note.getAttribute("data-name"); return; }
+                var request = mode === "create"
+                  ? navigator.credentials.create({ publicKey: options(form) })
+                  : navigator.credentials.get({ publicKey: options(form) });
+                request.then(function (c) { if (c) send(form, c); else fail(form, null); })
+                  .catch(function (error) { fail(form, error); });
+              });
+            });
+          });
         })();
         """
 }

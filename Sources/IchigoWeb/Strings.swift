@@ -3,7 +3,7 @@ import Ichigo
 
 /// The screens' texts in Japanese (the seeds' wording) and English.
 enum Strings {
-    static let table = retailTable.merging(corporateTable) { first, _ in first }
+    static let table = retailTable.merging(corporateTable) { first, _ in first }.merging(passkeyTable) { first, _ in first }
 
     static let retailTable: [String: (ja: String, en: String)] = [
         "bank": ("いちご銀行 インターネットバンキング", "Ichigo Bank Internet Banking"),

@@ -108,7 +108,7 @@ struct Runtime {
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
             bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
-            metricsRegistry: registry, signingPolicy: settings.signingPolicy)
+            metricsRegistry: registry, signingPolicy: settings.signingPolicy, passkeyPolicy: settings.passkeyPolicy)
         let transport: any MailTransport
         if let smtp = try SMTPSettings(config: config) {
             transport = SMTPTransport(settings: smtp)

@@ -37,6 +37,7 @@ struct RetailController: ScreenController {
         retail.post("transfer", use: transferInput)
         retail.get("transfer/confirm", use: transferConfirmPage)
         retail.post("transfer/confirm", use: transferConfirm)
+        retail.post("transfer/confirm/passkey", use: transferPasskey)
         retail.get("transfer/done", use: transferDone)
         retail.get("otp", use: bop001)
         retail.get("otp/issue", use: bot001)
@@ -175,6 +176,18 @@ struct RetailController: ScreenController {
         var extra: [String: Any] = [
             "draft": draftContext(draft), "needsOTP": try await services.retail.loginNeedsOTP(user),
         ]
+        // パスキーで承認: a challenge bound to this pending transfer as the session holds it (payee bank, branch,
+        // account, name, amount and its ID), beside the confirmation password and OTP.
+        let pending = Self.transfer(from: draft, at: services.clock.now())
+        let subject = ApprovalSubject.transfer(pending)
+        if let options = try await services.passkeys.approvalOptions(
+            for: user, subject: subject, binding: page.passkeyBinding, at: services.clock.now())
+        {
+            extra["passkey"] = [
+                "action": "/transfer/confirm/passkey", "options": try passkeyOptionsJSON(options),
+                "fingerprint": subject.fingerprint,
+            ]
+        }
         // 取引認証: the challenge of the pending transfer as the session holds it; its ID goes with the form so that a
         // transfer replaced meanwhile (another window) is refused rather than signed blind.
         if try await services.retail.needsSignature(user) {
@@ -202,6 +215,40 @@ struct RetailController: ScreenController {
             "payeeAccount": prompt.transaction.payeeAccount, "amount": String(prompt.transaction.amount),
             "amountText": yen(prompt.transaction.amount), "challenge": prompt.challenge, "suite": prompt.suite.text,
         ]
+    }
+
+    /// The pending transfer the session holds, as the domain's `Transfer`.
+    static func transfer(from draft: SessionData.TransferDraft, at now: Date) -> Transfer {
+        Transfer(
+            id: draft.id, accountID: draft.accountID, payeeBank: draft.payeeBank, payeeBranch: draft.payeeBranch,
+            payeeAccount: draft.payeeAccount, payeeName: draft.payeeName, amount: draft.amount, createdAt: now)
+    }
+
+    /// BFK002 パスキーで承認: the assertion must answer a challenge made for the transfer the session holds now; a
+    /// transfer replaced meanwhile (another tab) makes it worthless and nothing moves.
+    func transferPasskey(_ request: Request, context: RetailContext) async throws -> Response {
+        let (loaded, user) = (context.page, context.user)
+        let fields = try await form(request, loaded)
+        var page = loaded
+        guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
+        do {
+            guard let credential = postedCredential(fields, as: PasskeyAssertionJSON.self) else {
+                throw IchigoError(.passkeyFailed)
+            }
+            try await services.passkeys.transfer(
+                Self.transfer(from: draft, at: services.clock.now()), by: user, approval: credential,
+                binding: page.passkeyBinding, at: services.clock.now())
+        } catch let error as IchigoError where error.code == .insufficientFunds || error.code == .transferDuplicate {
+            page.data.transferDraft = nil
+            return try await redirectWithError("/transfer", page, error.code)
+        } catch let error as IchigoError
+            where [.passkeyFailed, .passkeyTransactionChanged, .loginLocked].contains(error.code)
+        {
+            return try await redirectWithError("/transfer/confirm", page, error.code)
+        }
+        page.data.transferDraft = nil
+        page.data.transferDone = draft
+        return try await redirect("/transfer/done", page)
     }
 
     func transferConfirm(_ request: Request, context: RetailContext) async throws -> Response {

@@ -31,7 +31,10 @@ struct LoginController: ScreenController {
         web.post(RouterPath(stringLiteral: loginPath)) { request, context in try await self.login(request, context) }
         web.get(RouterPath(stringLiteral: otpPath)) { request, context in try await self.otpPage(request, context) }
         web.post(RouterPath(stringLiteral: otpPath)) { request, context in try await self.otp(request, context) }
+        web.post(RouterPath(stringLiteral: passkeyPath)) { request, context in try await self.passkey(request, context) }
     }
+
+    var passkeyPath: String { loginPath + "/passkey" }
 
     /// Where a user of this audience lands after logging in.
     func home(for user: User) async throws -> String {
@@ -49,9 +52,34 @@ struct LoginController: ScreenController {
         if page.isAuthenticated, page.data.audience == audience, let user = page.user {
             return try await redirect(try await home(for: user), page)
         }
+        // パスキーでログイン: a challenge for this session, usable once, by the button or the browser's autofill.
+        let options = try await services.passkeys.loginOptions(
+            for: loginAudience, binding: page.passkeyBinding, at: services.clock.now())
         return try await screen(
             "login", page, id: loginScreen, titleKey: titleKey, request: request,
-            ["action": loginPath, "corporate": audience != .retail, "admin": audience == .corporateAdmin])
+            [
+                "action": loginPath, "corporate": audience != .retail, "admin": audience == .corporateAdmin,
+                "passkey": ["action": passkeyPath, "options": try passkeyOptionsJSON(options)],
+            ])
+    }
+
+    /// パスキーでログイン: the assertion stands for the login password and the OTP. A refusal goes back to the login
+    /// page with one message (the audit trail says why); the password login stays there.
+    func passkey(_ request: Request, _ context: IchigoRequestContext) async throws -> Response {
+        var page = try context.session()
+        let fields = try await form(request, page)
+        let user: User
+        do {
+            guard let credential = postedCredential(fields, as: PasskeyAssertionJSON.self) else {
+                throw IchigoError(.passkeyFailed)
+            }
+            (user, _) = try await services.passkeys.login(
+                credential, as: loginAudience, binding: page.passkeyBinding, at: services.clock.now())
+        } catch let error as IchigoError where error.code == .passkeyFailed || error.code == .loginLocked {
+            page.data.pageError = error.code.description
+            return try await redirect(loginPath, page)
+        }
+        return try await complete(&page, user: user)
     }
 
     func login(_ request: Request, _ context: IchigoRequestContext) async throws -> Response {
@@ -67,6 +95,16 @@ struct LoginController: ScreenController {
             where error.code == .loginFailed || error.code == .loginLocked || error.code == .loginLastTry
         {
             page.data.pageError = error.code.description
+            page.data.formValues = ["loginId": loginID]
+            return try await redirect(loginPath, page)
+        }
+        // Bank policy `passkey.login = required-once-registered`: a customer with a passkey signs in with it only, so
+        // a phished password and code are worthless.
+        if try await services.passkeys.loginRequiresPasskey(user) {
+            try await services.repository.append(
+                AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "login.password", subject: user.id.rawValue,
+                           outcome: "refused", reason: "passkey_required"))
+            page.data.pageError = IchigoError.Code.passkeyRequired.description
             page.data.formValues = ["loginId": loginID]
             return try await redirect(loginPath, page)
         }

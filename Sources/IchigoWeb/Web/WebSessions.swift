@@ -36,6 +36,9 @@ struct SessionData: Codable, Sendable {
     var registeredSerial: String?
     var resultLines: [String]?
     var modeDraft: String?
+    /// パスキーの登録: when this session passed the step-up, and the mail notification password sent for it.
+    var passkeyStepUpAt: Date?
+    var passkeyMail: PasskeyMailPassword?
 
     struct CorporateTransferDraft: Codable, Sendable {
         var id: String

@@ -1,0 +1,20 @@
+import Foundation
+
+extension PasskeyService {
+    /// A retail transfer (振込, BFK002) approved with a passkey instead of the confirmation password and OTP: the
+    /// assertion must answer a challenge made for this transfer as the server holds it (`transfer`, the pending
+    /// transfer of the session, never the form). Then the money moves, in one transaction with its audit record, which
+    /// names the passkey.
+    public func transfer(
+        _ transfer: Transfer, by user: User, approval json: PasskeyAssertionJSON, binding: String, at now: Date
+    ) async throws {
+        let passkey = try await approve(
+            json, by: user, subject: .transfer(transfer), action: "transfer.passkey", binding: binding, at: now)
+        let done = try await repository.execute(
+            transfer, by: user.id,
+            audit: AuditEvent(
+                at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id, outcome: "ok",
+                reason: transfer.auditDescription + " approved_with=passkey credential=\(passkey.credentialID.prefix(16))"))
+        guard done else { throw IchigoError(.insufficientFunds) }
+    }
+}

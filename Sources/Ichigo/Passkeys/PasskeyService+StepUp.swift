@@ -1,0 +1,90 @@
+import Foundation
+
+/// A mail notification password sent for a passkey registration's step-up, as the browser session keeps it (hashed).
+public struct PasskeyMailPassword: Sendable, Codable, Hashable {
+    /// The password's slow salted hash.
+    public var hash: String
+    public var expiresAt: Date
+    /// Wrong entries so far; at `RetailPolicy.mailPasswordMaxAttempts` it is void.
+    public var attempts: Int
+}
+
+extension PasskeyService {
+    /// Whether the step-up asks for the OTP (the user's token is in use, or stopped) rather than a mail password.
+    public func stepUpUsesOTP(_ user: User) async throws -> Bool {
+        try await retail.loginNeedsOTP(user)
+    }
+
+    /// Sends a mail notification password to the user's registered address for a registration's step-up (users
+    /// without a token in use). Throws `noRegisteredEmail` when there is no address.
+    public func sendStepUpMailPassword(to user: User, at now: Date) async throws -> PasskeyMailPassword {
+        guard let email = user.email, !email.isEmpty else { throw IchigoError(.noRegisteredEmail) }
+        let code = String((0..<8).map { _ in "0123456789".randomElement()! })
+        let minutes = Int(retail.policy.mailPasswordLifetime / 60)
+        let (subject, body) = PasskeyMails.stepUpPassword(bank: bankName, name: user.name, code: code, minutes: minutes, at: now)
+        try await repository.enqueue(OutgoingMail(recipient: email, subject: subject, body: body, createdAt: now))
+        try await repository.append(
+            AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup_mail", subject: user.id.rawValue,
+                       outcome: "ok", reason: "mail notification password sent to the registered address"))
+        return PasskeyMailPassword(
+            hash: try retail.hasher.hash(code).encoded, expiresAt: now + retail.policy.mailPasswordLifetime, attempts: 0)
+    }
+
+    /// The step-up before a registration: the confirmation password, and the current OTP (or, for a user without a
+    /// token in use, the mail notification password). Wrong passwords and codes count as everywhere else (lockout);
+    /// a wrong mail password raises `mailPassword.attempts`, and the caller drops it at the limit.
+    public func stepUp(
+        _ user: User, confirmationPassword: String, otp: String, mailPassword: String,
+        mailChallenge: inout PasskeyMailPassword?, at now: Date
+    ) async throws {
+        let usesOTP = try await stepUpUsesOTP(user)
+        var errors: [String: IchigoError.Code] = [:]
+        if confirmationPassword.isEmpty { errors["confirmationPassword"] = .required }
+        if usesOTP && otp.isEmpty { errors["otp"] = .required }
+        if !usesOTP && mailPassword.isEmpty { errors["mailPassword"] = .required }
+        if !errors.isEmpty { throw ValidationErrors(fields: errors) }
+        if !usesOTP {
+            guard let challenge = mailChallenge, now < challenge.expiresAt else {
+                mailChallenge = nil
+                throw IchigoError(.mailPasswordExpired)
+            }
+            _ = challenge
+        }
+        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "passkey.stepup", at: now)
+        if usesOTP {
+            try await retail.verifyOTP(otp, for: user, at: now)
+        } else if var challenge = mailChallenge {
+            guard retail.hasher.verify(mailPassword, against: PasswordHash(encoded: challenge.hash)) else {
+                challenge.attempts += 1
+                mailChallenge = challenge.attempts >= retail.policy.mailPasswordMaxAttempts ? nil : challenge
+                try await repository.append(
+                    AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup",
+                               subject: user.id.rawValue, outcome: "refused", reason: "wrong_mail_password"))
+                throw IchigoError(.wrongMailPassword, field: "mailPassword")
+            }
+            mailChallenge = nil
+        }
+        try await repository.append(
+            AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup", subject: user.id.rawValue,
+                       outcome: "accepted", reason: usesOTP ? "confirmation password and OTP" : "confirmation password and mail password"))
+    }
+}
+
+extension PasskeyMails {
+    static func stepUpPassword(bank: String, name: String, code: String, minutes: Int, at now: Date) -> (String, String) {
+        ("【\(bank)】メール通知パスワードのお知らせ（パスキー登録）", """
+        \(name) 様
+
+        パスキーの登録のお手続きを受け付けました。
+        パスキーの登録（本人確認）画面で、次のメール通知パスワードを入力してください。
+
+        メール通知パスワード: \(code)
+        有効期限: 送信から\(minutes)分間
+
+        送信日時: \(RetailMails.dateTime(now))
+
+        このメールにお心当たりのない場合は、第三者があなたのパスワードを使っている可能性があります。至急、当行までご連絡ください。
+        \(bank)
+        """)
+    }
+}
