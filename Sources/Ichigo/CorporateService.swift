@@ -328,15 +328,34 @@ public struct CorporateService: Sendable {
         of targetID: UserID, to permissions: Permissions, by admin: User, confirmationPassword: String, code: String,
         at now: Date
     ) async throws {
+        try await updatePermissions(
+            of: targetID, to: permissions, by: admin,
+            proof: .codes(confirmationPassword: confirmationPassword, code: code), at: now)
+    }
+
+    /// 権限変更 with either proof: the confirmation password and OTP, or a passkey whose challenge was made for this
+    /// change (the user and the exact authorities and limits).
+    public func updatePermissions(
+        of targetID: UserID, to permissions: Permissions, by admin: User, proof: ApprovalProof, at now: Date
+    ) async throws {
         try requireManager(admin)
         let target = try await member(targetID, of: admin)
         let accounts = Set(try await repository.accounts(ofContract: admin.contractID).map(\.id))
         guard permissions.accountLimits.keys.allSatisfy(accounts.contains),
             permissions.accountLimits.values.allSatisfy({ $0 >= 0 })
         else { throw IchigoError(.invalidInput, field: "accounts") }
-        try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
-        try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "user.permissions", at: now)
-        try await requireOTP(code, of: admin, at: now)
+        var approvedWith = ""
+        switch proof {
+        case .codes(let confirmationPassword, let code):
+            try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
+            try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "user.permissions", at: now)
+            try await requireOTP(code, of: admin, at: now)
+        case .passkey(let assertion, let binding, let passkeys):
+            let passkey = try await passkeys.approve(
+                assertion, by: admin, subject: .permissions(of: target.id, permissions), action: "user.permissions.passkey",
+                binding: binding, at: now)
+            approvedWith = " approved_with=passkey credential=\(passkey.credentialID.prefix(16))"
+        }
         let described = permissions.authorities.sorted().map(\.rawValue).joined(separator: ",")
         let limits = permissions.accountLimits.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }
             .joined(separator: ",")
@@ -344,7 +363,7 @@ public struct CorporateService: Sendable {
             permissions, of: target.id,
             audit: AuditEvent(
                 at: now, actor: actor(admin), action: "user.permissions", subject: target.id.rawValue, outcome: "ok",
-                reason: "authorities=[\(described)] limits=[\(limits)]"))
+                reason: "authorities=[\(described)] limits=[\(limits)]" + approvedWith))
     }
 
     // MARK: Transfers (振込振替)
@@ -414,6 +433,12 @@ public struct CorporateService: Sendable {
     public func approve(
         _ id: String, by user: User, grants: Permissions, confirmationPassword: String, code: String, at now: Date
     ) async throws {
+        try await approve(id, by: user, grants: grants, proof: .codes(confirmationPassword: confirmationPassword, code: code), at: now)
+    }
+
+    /// 承認実行 with either proof: the confirmation password and OTP (or signature), or a passkey whose challenge was
+    /// made for this transfer data as stored (パスキーで承認; the audit row names the passkey).
+    public func approve(_ id: String, by user: User, grants: Permissions, proof: ApprovalProof, at now: Date) async throws {
         guard user.isCorporate, grants.authorities.contains(.transferApproval) else { throw IchigoError(.forbidden) }
         guard let transfer = try await repository.corporateTransfer(id), transfer.contractID == user.contractID else {
             throw IchigoError(.transferNotPending)
@@ -424,11 +449,16 @@ public struct CorporateService: Sendable {
             throw IchigoError(.overLimit)
         }
         var signed = ""
-        if let signing = retail.signing, signing.isRequired {
+        if case .passkey(let assertion, let binding, let passkeys) = proof {
+            let passkey = try await passkeys.approve(
+                assertion, by: user, subject: .corporateTransfer(transfer), action: "transfer.approve.passkey",
+                binding: binding, at: now)
+            signed = "approved_with=passkey credential=\(passkey.credentialID.prefix(16))"
+        } else if case .codes(let confirmationPassword, let code) = proof, let signing = retail.signing, signing.isRequired {
             // 取引認証: the signature is over the payee account and amount of the transfer data as stored.
             signed = try await requireSignature(
                 code, of: user, over: transfer, confirmationPassword: confirmationPassword, signing: signing, at: now)
-        } else {
+        } else if case .codes(let confirmationPassword, let code) = proof {
             try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
             try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
             try await requireOTP(code, of: user, at: now)
@@ -437,7 +467,8 @@ public struct CorporateService: Sendable {
             id, by: user.id, at: now,
             audit: AuditEvent(
                 at: now, actor: actor(user), action: "transfer.approve", subject: id, outcome: "ok",
-                reason: transfer.auditDescription + (signed.isEmpty ? "" : " signed " + signed)))
+                reason: transfer.auditDescription
+                    + (signed.isEmpty ? "" : (signed.hasPrefix("approved_with") ? " " : " signed ") + signed)))
         switch outcome {
         case .approved: return
         case .notPending: throw IchigoError(.transferNotPending)

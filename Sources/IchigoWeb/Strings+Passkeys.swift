@@ -80,6 +80,9 @@ extension Strings {
             "お使いのブラウザはパスキーに対応していません。", "Your browser does not support passkeys."
         ),
         "pk.msg.name": ("パスキーの名前を入力して下さい。", "Enter a name for the passkey."),
+        "op.removePasskeys": ("パスキーをすべて削除（紛失時）", "Remove every passkey (lost device)"),
+        "op.done.remove-passkey": ("パスキーを削除しました。お客さまに通知メールを送信しました。", "The passkey was removed; the customer was mailed."),
+        "op.done.remove-passkeys": ("パスキーをすべて削除しました。お客さまに通知メールを送信しました。", "Every passkey was removed; the customer was mailed."),
         "steps.pk.1": ("本人確認", "Identity check"),
         "steps.pk.2": ("パスキーの作成", "Create the passkey"),
         "steps.pk.3": ("完了", "Done"),

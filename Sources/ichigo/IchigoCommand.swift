@@ -14,7 +14,8 @@ struct IchigoCommand: AsyncParsableCommand {
         commandName: "ichigo",
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
         subcommands: [
-            Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, APIKeyCommand.self, Audit.self,
+            Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, PasskeysCommand.self, APIKeyCommand.self,
+            Audit.self,
             BenchCore.self,
             BenchSeed.self,
         ],

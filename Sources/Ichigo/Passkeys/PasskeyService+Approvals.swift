@@ -18,3 +18,11 @@ extension PasskeyService {
         guard done else { throw IchigoError(.insufficientFunds) }
     }
 }
+
+/// How an approval (承認実行, 権限変更) is proven.
+public enum ApprovalProof: Sendable {
+    /// The confirmation password and the OTP (or, under 取引認証, the signature).
+    case codes(confirmationPassword: String, code: String)
+    /// A passkey assertion for a challenge made for exactly what is approved, in the session `binding`.
+    case passkey(PasskeyAssertionJSON, binding: String, service: PasskeyService)
+}

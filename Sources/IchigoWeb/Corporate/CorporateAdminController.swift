@@ -26,6 +26,7 @@ struct CorporateAdminController: ScreenController {
         admin.post("users/edit/accounts", use: hrk005Next)
         admin.get("users/edit/confirm", use: hrk006)
         admin.post("users/edit/confirm", use: hrk006Execute)
+        admin.post("users/edit/confirm/passkey", use: hrk006Passkey)
         admin.get("users/edit/done", use: hrk007)
         admin.get("otp", use: hom001)
         admin.get("otp/unlock", use: hom002)
@@ -259,24 +260,54 @@ struct CorporateAdminController: ScreenController {
         ]
     }
 
+    static func permissions(_ draft: SessionData.PermissionDraft) -> Permissions {
+        Permissions(authorities: Set(draft.authorities.compactMap(Authority.init(rawValue:))), accountLimits: draft.limits)
+    }
+
     func hrk006(_ request: Request, context: CorporateAdminContext) async throws -> Response {
         guard let (target, draft) = try await draft(context) else { return try await redirect("/corp/admin/users", context.page) }
+        var extra: [String: Any] = ["summary": try await summary(target, draft, context.page.language)]
+        // パスキーで承認: a challenge bound to this user and exactly these authorities and limits.
+        let subject = ApprovalSubject.permissions(of: target.id, Self.permissions(draft))
+        if let options = try await services.passkeys.approvalOptions(
+            for: context.user, subject: subject, binding: context.page.passkeyBinding, at: services.clock.now())
+        {
+            extra["passkey"] = [
+                "action": "/corp/admin/users/edit/confirm/passkey", "options": try passkeyOptionsJSON(options),
+                "fingerprint": subject.fingerprint, "permissions": true,
+            ]
+        }
         return try await screen(
             "corp_user_confirm", context.page, id: "HRK006", titleKey: "hrk006.title", request: request, steps: "hrk",
-            step: 4, ["summary": try await summary(target, draft, context.page.language)])
+            step: 4, extra)
     }
 
     func hrk006Execute(_ request: Request, context: CorporateAdminContext) async throws -> Response {
+        let fields = try await form(request, context.page)
+        return try await hrk006Execute(
+            context,
+            proof: .codes(confirmationPassword: fields["confirmationPassword"] ?? "", code: fields["otp"] ?? ""))
+    }
+
+    /// HRK006 パスキーで承認.
+    func hrk006Passkey(_ request: Request, context: CorporateAdminContext) async throws -> Response {
+        let fields = try await form(request, context.page)
+        guard let credential = postedCredential(fields, as: PasskeyAssertionJSON.self) else {
+            return try await redirectWithError("/corp/admin/users/edit/confirm", context.page, .passkeyFailed)
+        }
+        return try await hrk006Execute(
+            context, proof: .passkey(credential, binding: context.page.passkeyBinding, service: services.passkeys))
+    }
+
+    func hrk006Execute(_ context: CorporateAdminContext, proof: ApprovalProof) async throws -> Response {
         var page = context.page
-        let fields = try await form(request, page)
         guard let (target, draft) = try await draft(context) else { return try await redirect("/corp/admin/users", page) }
-        let permissions = Permissions(
-            authorities: Set(draft.authorities.compactMap(Authority.init(rawValue:))), accountLimits: draft.limits)
-        return try await handling("/corp/admin/users/edit/confirm", page) {
+        return try await handling(
+            "/corp/admin/users/edit/confirm", page,
+            pageErrors: [IchigoError.Code.passkeyFailed.description, IchigoError.Code.passkeyTransactionChanged.description]
+        ) {
             try await services.corporate.updatePermissions(
-                of: target.id, to: permissions, by: context.user,
-                confirmationPassword: fields["confirmationPassword"] ?? "", code: fields["otp"] ?? "",
-                at: services.clock.now())
+                of: target.id, to: Self.permissions(draft), by: context.user, proof: proof, at: services.clock.now())
             page.data.resultLines = [target.loginID.rawValue]
             return try await redirect("/corp/admin/users/edit/done", page)
         }

@@ -34,6 +34,7 @@ struct CorporateController: ScreenController {
         corp.get("approvals/done", use: approvalDone)
         corp.get("approvals/:id", use: approvalPage)
         corp.post("approvals/:id", use: approve)
+        corp.post("approvals/:id/passkey", use: approveWithPasskey)
     }
 
     // MARK: HTP001
@@ -249,25 +250,54 @@ struct CorporateController: ScreenController {
         } catch let error as IchigoError where error.code == .signingUnsupported {
             page.data.pageError = error.code.description
         }
+        // パスキーで承認: a challenge bound to this transfer data as stored, for this approver's own passkeys.
+        let subject = ApprovalSubject.corporateTransfer(transfer)
+        if let options = try await services.passkeys.approvalOptions(
+            for: context.user, subject: subject, binding: page.passkeyBinding, at: services.clock.now())
+        {
+            extra["passkey"] = [
+                "action": "/corp/approvals/\(transfer.id)/passkey", "options": try passkeyOptionsJSON(options),
+                "fingerprint": subject.fingerprint,
+            ]
+        }
         return try await screen(
             "corp_approve", page, id: "HSN002", titleKey: "hsn002.title", request: request, steps: "hsn", step: 1,
             try await tokenStatus(context.user, context.page.language).merging(extra) { $1 })
     }
 
     func approve(_ request: Request, context: CorporateContext) async throws -> Response {
+        let fields = try await form(request, context.page)
+        return try await approve(
+            context,
+            proof: .codes(
+                confirmationPassword: fields["confirmationPassword"] ?? "",
+                code: (services.signing.isRequired ? fields["signature"] : fields["otp"]) ?? ""))
+    }
+
+    /// HSN002 パスキーで承認.
+    func approveWithPasskey(_ request: Request, context: CorporateContext) async throws -> Response {
+        let fields = try await form(request, context.page)
+        guard let credential = postedCredential(fields, as: PasskeyAssertionJSON.self) else {
+            let id = context.parameters.get("id") ?? ""
+            return try await redirectWithError("/corp/approvals/\(id)", context.page, .passkeyFailed)
+        }
+        return try await approve(
+            context, proof: .passkey(credential, binding: context.page.passkeyBinding, service: services.passkeys))
+    }
+
+    func approve(_ context: CorporateContext, proof: ApprovalProof) async throws -> Response {
         var page = context.page
-        let fields = try await form(request, page)
         let id = context.parameters.get("id") ?? ""
         let location = "/corp/approvals/\(id)"
         do {
             try await services.corporate.approve(
-                id, by: context.user, grants: context.grants, confirmationPassword: fields["confirmationPassword"] ?? "",
-                code: (services.signing.isRequired ? fields["signature"] : fields["otp"]) ?? "", at: services.clock.now())
+                id, by: context.user, grants: context.grants, proof: proof, at: services.clock.now())
         } catch let error as IchigoError where error.code == .transferNotPending {
             // Approved meanwhile (or posted twice): nothing moved twice.
             return try await redirectWithError("/corp/approvals", page, .transferNotPending)
         } catch let error as IchigoError
-            where [.tokenLocked, .tokenRequired, .signingUnsupported].contains(error.code)
+            where [.tokenLocked, .tokenRequired, .signingUnsupported, .passkeyFailed, .passkeyTransactionChanged,
+                .loginLocked].contains(error.code)
         {
             return try await redirectWithError(location, page, error.code)
         } catch let errors as ValidationErrors {

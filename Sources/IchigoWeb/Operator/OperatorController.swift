@@ -182,6 +182,16 @@ struct OperatorController: ScreenController {
         let token = try await user.tokenID.asyncFlatMap { try await services.repository.token($0) }
         let contract = try await services.repository.contract(user.contractID)
         let history = try await services.repository.auditRecords(matching: AuditFilter(party: user.id.rawValue), limit: 20)
+        let passkeys: [[String: Any]] = try await services.passkeys.passkeys(of: user.id).map { passkey in
+            [
+                "id": passkey.credentialID, "name": passkey.name,
+                "model": AuthenticatorNames.name(of: passkey.aaguid) ?? passkey.aaguid,
+                "kind": t(passkey.isSynced ? "pk.synced" : "pk.deviceBound", language),
+                "registered": Self.dateTime(passkey.createdAt),
+                "lastUsed": passkey.lastUsedAt.map(Self.dateTime) ?? t("pk.never", language),
+                "suspect": passkey.cloneSuspected, "attestation": passkey.attestation,
+            ]
+        }
         return try await screen(
             "op_user", context.page, id: "OUS002", titleKey: "ous002.title", request: request,
             [
@@ -190,7 +200,7 @@ struct OperatorController: ScreenController {
                 "token": token.map { tokenRow($0, language) } ?? [:], "hasToken": token != nil,
                 "retail": user.role == .customer,
                 "canAssign": user.role == .customer && !(token?.state.occupiesUser ?? false),
-                "history": history.map(auditRow),
+                "history": history.map(auditRow), "passkeys": passkeys, "hasPasskeys": !passkeys.isEmpty,
             ])
     }
 
@@ -201,9 +211,17 @@ struct OperatorController: ScreenController {
         let location = "/operator/users/\(loginID)"
         let actor = actorPrefix + context.bankOperator.id.rawValue
         let now = services.clock.now()
-        return try await handling(location, page, values: ["serial": fields["serial"] ?? ""]) {
+        return try await handling(
+            location, page, values: ["serial": fields["serial"] ?? ""],
+            pageErrors: [IchigoError.Code.passkeyNotFound.description]
+        ) {
             switch fields["action"] {
             case "unlock-login": _ = try await services.operators.unlockLogin(loginID: loginID, actor: actor, at: now)
+            case "remove-passkey", "remove-passkeys":
+                // A lost phone: the bank removes one passkey or all of them; the customer is mailed.
+                let user = try await services.operators.user(loginID: loginID)
+                let ids = fields["action"] == "remove-passkey" ? [fields["credentialID"] ?? ""] : nil
+                try await services.passkeys.remove(ids, of: user, actor: actor, byBank: true, at: now)
             case "assign":
                 let serial = fields["serial"] ?? ""
                 guard !serial.isEmpty else { throw ValidationErrors(fields: ["serial": .required]) }
