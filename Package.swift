@@ -123,7 +123,10 @@ let package = Package(
         // The repository contract suite and in-memory fakes, shared by every backend's tests.
         .target(
             name: "IchigoTesting",
-            dependencies: ["Ichigo", "OTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Ichigo", "OTP", "WebAuthn", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -184,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IchigoTests",
-            dependencies: ["Ichigo", "IchigoTesting", "OTP"],
+            dependencies: ["Ichigo", "IchigoTesting", "OTP", "WebAuthn", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

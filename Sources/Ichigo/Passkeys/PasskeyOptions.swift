@@ -57,11 +57,23 @@ public struct PasskeyRegistrationJSON: Sendable, Codable, Hashable {
         public var clientDataJSON: String
         public var attestationObject: String
         public var transports: [String]?
+        public init(clientDataJSON: String, attestationObject: String, transports: [String]?) {
+            self.clientDataJSON = clientDataJSON
+            self.attestationObject = attestationObject
+            self.transports = transports
+        }
     }
     public var id: String
     public var rawId: String
     public var type: String
     public var response: Response
+
+    public init(id: String, rawId: String, type: String, response: Response) {
+        self.id = id
+        self.rawId = rawId
+        self.type = type
+        self.response = response
+    }
 
     /// The verifier's input; `nil` if a field is not base64url or the type is not `public-key`.
     public var decoded: RegistrationResponse? {
@@ -82,11 +94,24 @@ public struct PasskeyAssertionJSON: Sendable, Codable, Hashable {
         public var authenticatorData: String
         public var signature: String
         public var userHandle: String?
+        public init(clientDataJSON: String, authenticatorData: String, signature: String, userHandle: String?) {
+            self.clientDataJSON = clientDataJSON
+            self.authenticatorData = authenticatorData
+            self.signature = signature
+            self.userHandle = userHandle
+        }
     }
     public var id: String
     public var rawId: String
     public var type: String
     public var response: Response
+
+    public init(id: String, rawId: String, type: String, response: Response) {
+        self.id = id
+        self.rawId = rawId
+        self.type = type
+        self.response = response
+    }
 
     /// The verifier's input; `nil` if a field is not base64url or the type is not `public-key`.
     public var decoded: AuthenticationResponse? {
