@@ -22,7 +22,9 @@ public struct AttestationObject: Sendable {
         let known: Set<CBOR> = [.text("fmt"), .text("attStmt"), .text("authData")]
         if let other = map.entries.first(where: { !known.contains($0.key) }) {
             throw WebAuthnError(
-                .malformedCBOR, "the attestation object has a key other than fmt, attStmt and authData: \(other.key)")
+                .malformedCBOR,
+                "the attestation object has a key other than fmt, attStmt and authData: "
+                    + (other.key.textValue.map(quoted) ?? "a key that is not text"))
         }
         guard let format = map[text: "fmt"]?.textValue else {
             throw WebAuthnError(.malformedCBOR, "the attestation object's fmt is missing or not a text string")
@@ -67,7 +69,8 @@ extension AttestationObject {
         switch format {
         case "none":
             guard statement.count == 0 else {
-                throw WebAuthnError(.attestationInvalid, "§7.1 step 22: a none attestation statement must be empty (§8.7)")
+                throw WebAuthnError(
+                    .attestationInvalid, "§7.1 step 22: a none attestation statement must be empty (§8.7)")
             }
             return .none
         case "packed":
@@ -89,13 +92,16 @@ extension AttestationObject {
             throw invalid("attStmt has a key other than alg, sig and x5c")
         }
         guard let alg = statement[text: "alg"]?.intValue else { throw invalid("alg is missing or not an integer") }
-        guard let signature = statement[text: "sig"]?.bytesValue else { throw invalid("sig is missing or not a byte string") }
+        guard let signature = statement[text: "sig"]?.bytesValue else {
+            throw invalid("sig is missing or not a byte string")
+        }
         let algorithm = COSEAlgorithm(rawValue: alg)
 
         guard let x5c = statement[text: "x5c"] else {
             // Self attestation.
             guard algorithm == credentialKey.algorithm else {
-                throw invalid("self attestation's alg \(algorithm) is not the credential key's \(credentialKey.algorithm)")
+                throw invalid(
+                    "self attestation's alg \(algorithm) is not the credential key's \(credentialKey.algorithm)")
             }
             guard credentialKey.isValidSignature(signature, for: signed) else {
                 throw invalid("the self attestation signature does not verify with the credential public key")
@@ -115,32 +121,36 @@ extension AttestationObject {
         }
         let leaf = certificates[0]
         guard let attestationKey = COSEKey(certificateKey: leaf.publicKey, algorithm: algorithm) else {
-            throw invalid("the attestation certificate's key cannot verify alg \(algorithm) (ES256, EdDSA or RS256 with a key of that kind)")
+            throw invalid(
+                "the attestation certificate's key cannot verify alg \(algorithm)"
+                    + " (ES256, EdDSA or RS256 with a key of that kind)")
         }
         guard attestationKey.isValidSignature(signature, for: signed) else {
             throw invalid("the signature does not verify with the attestation certificate's key")
         }
         // §8.2.1, the parts a relying party can check.
         guard leaf.version == .v3 else { throw invalid("the attestation certificate is not X.509 version 3 (§8.2.1)") }
+        let constraints: BasicConstraints?
         do {
-            if case .isCertificateAuthority = try leaf.extensions.basicConstraints {
-                throw invalid("the attestation certificate's basic constraints say CA (§8.2.1)")
-            }
-        } catch let error as WebAuthnError {
-            throw error
+            constraints = try leaf.extensions.basicConstraints
         } catch {
             throw invalid("the attestation certificate's basic constraints do not parse")
+        }
+        if case .isCertificateAuthority = constraints {
+            throw invalid("the attestation certificate's basic constraints say CA (§8.2.1)")
         }
         if let extensionValue = leaf.extensions[oid: fidoGenCEAAGUID] {
             // The extension's value is an OCTET STRING holding the 16-byte AAGUID (DER: 04 10 …), never critical.
             let value = Array(extensionValue.value)
             guard !extensionValue.critical, value.count == 18, value[0] == 0x04, value[1] == 0x10 else {
-                throw invalid("the id-fido-gen-ce-aaguid extension is critical or is not a 16-byte OCTET STRING (§8.2.1)")
+                throw invalid(
+                    "the id-fido-gen-ce-aaguid extension is critical or is not a 16-byte OCTET STRING (§8.2.1)")
             }
             guard let credential = authenticatorData.attestedCredentialData,
                 Array(value[2...]) == credential.aaguid.bytes
             else {
-                throw invalid("the certificate's id-fido-gen-ce-aaguid is not the authenticator data's AAGUID (§8.2.1)")
+                throw invalid(
+                    "the certificate's id-fido-gen-ce-aaguid is not the authenticator data's AAGUID (§8.2.1)")
             }
         }
         return .certificates(certificates)

@@ -62,7 +62,8 @@ public func verifyAuthentication(
     if (new != 0 || stored != 0) && new <= stored {
         throw WebAuthnError(
             .signCountWentBackwards,
-            "§7.2 step 22: the signature counter \(new) is not greater than the stored \(stored); the authenticator may be cloned")
+            "§7.2 step 22: the signature counter \(new) is not greater than the stored \(stored);"
+                + " the authenticator may be cloned")
     }
 
     return VerifiedAuthentication(

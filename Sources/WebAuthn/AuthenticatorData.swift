@@ -54,7 +54,8 @@ public struct AuthenticatorData: Sendable {
             guard length <= Self.maximumCredentialIDLength else {
                 throw WebAuthnError(
                     .credentialIDTooLong,
-                    "the credential ID has \(length) bytes, at most \(Self.maximumCredentialIDLength) are accepted (§7.1 step 25)")
+                    "the credential ID has \(length) bytes, at most \(Self.maximumCredentialIDLength) are accepted"
+                        + " (§7.1 step 25)")
             }
             guard bytes.count >= offset + length else {
                 throw WebAuthnError(.malformedAuthenticatorData, "the credential ID runs past the end")
@@ -121,7 +122,8 @@ public struct AuthenticatorData: Sendable {
             throw WebAuthnError(.userNotPresent, "\(steps.up): the UP flag is not set")
         }
         guard flags.userVerified || !userVerificationRequired else {
-            throw WebAuthnError(.userNotVerified, "\(steps.uv): the UV flag is not set and user verification is required")
+            throw WebAuthnError(
+                .userNotVerified, "\(steps.uv): the UV flag is not set and user verification is required")
         }
         guard flags.backupEligible || !flags.backedUp else {
             throw WebAuthnError(.invalidBackupFlags, "\(steps.backup): BS is set without BE (§6.1.3)")

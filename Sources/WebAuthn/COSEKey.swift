@@ -65,7 +65,8 @@ public struct COSEKey: Sendable {
                 throw Self.refusal("EC2 P-256 x must be a 32-byte string")
             }
             guard let y = map[label: Label.y]?.bytesValue, y.count == 32 else {
-                throw Self.refusal("EC2 P-256 y must be a 32-byte string (uncompressed point, W3C WebAuthn L3 §6.5.1.1)")
+                throw Self.refusal(
+                    "EC2 P-256 y must be a 32-byte string (uncompressed point, W3C WebAuthn L3 §6.5.1.1)")
             }
             do {
                 storage = .p256(try P256.Signing.PublicKey(x963Representation: [0x04] + x + y))
@@ -74,7 +75,9 @@ public struct COSEKey: Sendable {
             }
         case .edDSA:
             guard kty == 1 else { throw Self.refusal("EdDSA needs kty 1 (OKP), not \(kty)") }
-            guard map[label: Label.crv]?.intValue == 6 else { throw Self.refusal("EdDSA is supported with crv 6 (Ed25519) only") }
+            guard map[label: Label.crv]?.intValue == 6 else {
+                throw Self.refusal("EdDSA is supported with crv 6 (Ed25519) only")
+            }
             guard map[label: Label.d] == nil else { throw Self.refusal("a public key must not carry d") }
             guard let x = map[label: Label.x]?.bytesValue, x.count == 32 else {
                 throw Self.refusal("OKP Ed25519 x must be a 32-byte string")

@@ -85,13 +85,16 @@ public struct CollectedClientData: Sendable, Hashable {
         guard let challenge = Base64URL.decode(challenge),
             constantTimeEquals(challenge, expected)
         else {
-            throw WebAuthnError(.challengeMismatch, "\(steps.challenge): challenge is not the one issued for this ceremony")
+            throw WebAuthnError(
+                .challengeMismatch, "\(steps.challenge): challenge is not the one issued for this ceremony")
         }
         guard relyingParty.origins.contains(origin) else {
-            throw WebAuthnError(.originNotAllowed, "\(steps.origin): origin \(quoted(origin)) is not one of the relying party's")
+            throw WebAuthnError(
+                .originNotAllowed, "\(steps.origin): origin \(quoted(origin)) is not one of the relying party's")
         }
         guard !crossOrigin else {
-            throw WebAuthnError(.crossOrigin, "\(steps.crossOrigin): crossOrigin is true; no ceremony runs in a cross-origin iframe")
+            throw WebAuthnError(
+                .crossOrigin, "\(steps.crossOrigin): crossOrigin is true; no ceremony runs in a cross-origin iframe")
         }
         guard !hasTopOrigin else {
             throw WebAuthnError(.crossOrigin, "\(steps.topOrigin): topOrigin is present; no ceremony runs in an iframe")
@@ -128,5 +131,7 @@ func constantTimeEquals(_ left: [UInt8], _ right: [UInt8]) -> Bool {
 /// A client-supplied string for an error detail: quoted, cut at 64 characters, control characters escaped.
 func quoted(_ text: String) -> String {
     let cut = text.count > 64 ? String(text.prefix(64)) + "…" : text
-    return "\"" + cut.unicodeScalars.map { $0.value < 0x20 || $0 == "\"" ? $0.escaped(asASCII: true) : String($0) }.joined() + "\""
+    return "\""
+        + cut.unicodeScalars.map { $0.value < 0x20 || $0 == "\"" ? $0.escaped(asASCII: true) : String($0) }.joined()
+        + "\""
 }

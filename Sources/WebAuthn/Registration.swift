@@ -40,7 +40,8 @@ public func verifyRegistration(
     let authenticatorData = attestation.authenticatorData
     guard let credential = authenticatorData.attestedCredentialData else {
         throw WebAuthnError(
-            .credentialMismatch, "§7.1 step 13: the authenticator data carries no attested credential data (AT is not set)")
+            .credentialMismatch,
+            "§7.1 step 13: the authenticator data carries no attested credential data (AT is not set)")
     }
 
     // Step 14.
@@ -58,7 +59,8 @@ public func verifyRegistration(
     let key = try within("§7.1 step 20") { () throws(WebAuthnError) in try COSEKey(cbor: credential.publicKey) }
     guard expectation.allowedAlgorithms.contains(key.algorithm) else {
         throw WebAuthnError(
-            .unsupportedKey, "§7.1 step 20: the credential key's alg \(key.algorithm) is not one the relying party allows")
+            .unsupportedKey,
+            "§7.1 step 20: the credential key's alg \(key.algorithm) is not one the relying party allows")
     }
 
     // Steps 21–22: the attestation statement.

@@ -106,7 +106,8 @@ struct WebAuthnAgreementTests {
                     expecting: RegistrationExpectation(
                         challenge: base64URL(item.challenge), relyingParty: relyingParty, trustedRoots: roots))
                 let expectedType: AttestationType =
-                    item.fmt == "none" ? .none : item.mutation.hasPrefix("x5c.") ? (roots.isEmpty ? .basicUnverified : .basic) : .self
+                    item.fmt == "none"
+                    ? .none : item.mutation.hasPrefix("x5c.") ? (roots.isEmpty ? .basicUnverified : .basic) : .self
                 let sentKey = try AttestationObject(bytes: response.attestationObject).authenticatorData
                     .attestedCredentialData?.publicKeyBytes
                 if registered.attestationType != expectedType || registered.publicKey != sentKey
@@ -123,9 +124,12 @@ struct WebAuthnAgreementTests {
                     response,
                     expecting: AuthenticationExpectation(
                         challenge: base64URL(item.challenge), relyingParty: relyingParty,
-                        credentialPublicKey: base64URL(item.credentialPublicKey!), storedSignCount: item.storedSignCount!))
+                        credentialPublicKey: base64URL(item.credentialPublicKey!),
+                        storedSignCount: item.storedSignCount!))
                 let counter = response.authenticatorData[33..<37].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                if verified.signCount != counter { return (.accepted, "new counter \(verified.signCount), sent \(counter)") }
+                if verified.signCount != counter {
+                    return (.accepted, "new counter \(verified.signCount), sent \(counter)")
+                }
             }
             return (.accepted, nil)
         } catch {
@@ -148,7 +152,10 @@ struct WebAuthnAgreementTests {
             if item.ichigo != nil, item.ichigo != item.pyWebauthn { disagreementsByDesign += 1 }
             #expect(
                 verdict.word == expected,
-                "case \(item.id) \(item.kind) \(item.mutation): Ichigo says \(verdict.word) (\(verdict)), expected \(expected) (py_webauthn: \(item.pyWebauthn)\(item.why.map { "; by design: " + $0 } ?? ""))")
+                """
+                case \(item.id) \(item.kind) \(item.mutation): Ichigo says \(verdict.word) (\(verdict)), expected \
+                \(expected) (py_webauthn: \(item.pyWebauthn)\(item.why.map { "; by design: " + $0 } ?? ""))
+                """)
             if let problem, verdict.word == expected {
                 Issue.record("case \(item.id) \(item.kind) \(item.mutation): \(problem)")
             }

@@ -4,9 +4,10 @@ import WebAuthn
 
 @Suite("Authentication, W3C WebAuthn L3 §7.2: each step refuses what it must")
 struct AuthenticationTests {
-    func code(_ ceremony: Ceremony, _ response: AuthenticationResponse? = nil, storedSignCount: UInt32 = 0,
-        _ change: (inout AuthenticationExpectation) -> Void = { _ in }) -> WebAuthnError.Code?
-    {
+    func code(
+        _ ceremony: Ceremony, _ response: AuthenticationResponse? = nil, storedSignCount: UInt32 = 0,
+        _ change: (inout AuthenticationExpectation) -> Void = { _ in }
+    ) -> WebAuthnError.Code? {
         refusal { () throws(WebAuthnError) in
             try verifyAuthentication(
                 response ?? ceremony.authentication(),

@@ -72,24 +72,90 @@ struct COSEKeyTests {
         let ed = Array(Curve25519.Signing.PrivateKey().publicKey.rawRepresentation)
         return [
             BadKey(why: "not a map", key: .array([.int(1)])),
-            BadKey(why: "no kty", key: .map([(.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
-            BadKey(why: "no alg", key: .map([(.int(1), .int(2)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
-            BadKey(why: "ES384 (alg -35)", key: .map([(.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
-            BadKey(why: "ES256 on kty OKP", key: .map([(.int(1), .int(1)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
-            BadKey(why: "ES256 on P-384", key: .map([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(2)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
-            BadKey(why: "compressed point", key: .map([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bool(true))])),
-            BadKey(why: "x of 31 bytes", key: .map([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(Array(x.dropFirst()))), (.int(-3), .bytes(y))])),
-            BadKey(why: "point not on the curve", key: .map([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(x))])),
-            BadKey(why: "private d present", key: .map([(.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y)), (.int(-4), .bytes(x))])),
-            BadKey(why: "EdDSA on Ed448 (crv 7)", key: .map([(.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(7)), (.int(-2), .bytes(ed))])),
-            BadKey(why: "EdDSA on kty EC2", key: .map([(.int(1), .int(2)), (.int(3), .int(-8)), (.int(-1), .int(6)), (.int(-2), .bytes(ed))])),
-            BadKey(why: "Ed25519 x of 33 bytes", key: .map([(.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(6)), (.int(-2), .bytes(ed + [0]))])),
-            BadKey(why: "RS256 on kty EC2", key: .map([(.int(1), .int(2)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus)), (.int(-2), .bytes([1, 0, 1]))])),
-            BadKey(why: "RSA with private d", key: .map([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus)), (.int(-2), .bytes([1, 0, 1])), (.int(-3), .bytes([1]))])),
-            BadKey(why: "RSA without e", key: .map([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus))])),
+            BadKey(
+                why: "no kty",
+                key: .map([(.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
+            BadKey(
+                why: "no alg",
+                key: .map([(.int(1), .int(2)), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
+            BadKey(
+                why: "ES384 (alg -35)",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(y)),
+                ])),
+            BadKey(
+                why: "ES256 on kty OKP",
+                key: .map([
+                    (.int(1), .int(1)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(y)),
+                ])),
+            BadKey(
+                why: "ES256 on P-384",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(2)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(y)),
+                ])),
+            BadKey(
+                why: "compressed point",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bool(true)),
+                ])),
+            BadKey(
+                why: "x of 31 bytes",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)),
+                    (.int(-2), .bytes(Array(x.dropFirst()))), (.int(-3), .bytes(y)),
+                ])),
+            BadKey(
+                why: "point not on the curve",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(x)),
+                ])),
+            BadKey(
+                why: "private d present",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-7)), (.int(-1), .int(1)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(y)), (.int(-4), .bytes(x)),
+                ])),
+            BadKey(
+                why: "EdDSA on Ed448 (crv 7)",
+                key: .map([(.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(7)), (.int(-2), .bytes(ed))])),
+            BadKey(
+                why: "EdDSA on kty EC2",
+                key: .map([(.int(1), .int(2)), (.int(3), .int(-8)), (.int(-1), .int(6)), (.int(-2), .bytes(ed))])),
+            BadKey(
+                why: "Ed25519 x of 33 bytes",
+                key: .map([
+                    (.int(1), .int(1)), (.int(3), .int(-8)), (.int(-1), .int(6)), (.int(-2), .bytes(ed + [0])),
+                ])),
+            BadKey(
+                why: "RS256 on kty EC2",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus)),
+                    (.int(-2), .bytes([1, 0, 1])),
+                ])),
+            BadKey(
+                why: "RSA with private d",
+                key: .map([
+                    (.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus)),
+                    (.int(-2), .bytes([1, 0, 1])), (.int(-3), .bytes([1])),
+                ])),
+            BadKey(
+                why: "RSA without e",
+                key: .map([(.int(1), .int(3)), (.int(3), .int(-257)), (.int(-1), .bytes(COSEKeyTests.rsaModulus))])),
             BadKey(why: "PS256 (alg -37)", key: rsaKey(modulus: COSEKeyTests.rsaModulus, alg: -37)),
-            BadKey(why: "Ed25519 fully specified (alg -19)", key: .map([(.int(1), .int(1)), (.int(3), .int(-19)), (.int(-1), .int(6)), (.int(-2), .bytes(ed))])),
-            BadKey(why: "alg as text", key: .map([(.int(1), .int(2)), (.int(3), .text("ES256")), (.int(-1), .int(1)), (.int(-2), .bytes(x)), (.int(-3), .bytes(y))])),
+            BadKey(
+                why: "Ed25519 fully specified (alg -19)",
+                key: .map([(.int(1), .int(1)), (.int(3), .int(-19)), (.int(-1), .int(6)), (.int(-2), .bytes(ed))])),
+            BadKey(
+                why: "alg as text",
+                key: .map([
+                    (.int(1), .int(2)), (.int(3), .text("ES256")), (.int(-1), .int(1)), (.int(-2), .bytes(x)),
+                    (.int(-3), .bytes(y)),
+                ])),
         ]
     }()
 
@@ -102,6 +168,8 @@ struct COSEKeyTests {
     @Test func storedKeyBytesMustBeOneWholeItem() {
         let encoded = TestKey.p256(P256.Signing.PrivateKey()).coseKey.encoded
         #expect(refusal { () throws(WebAuthnError) in try COSEKey(bytes: encoded + [0]) }?.code == .malformedCBOR)
-        #expect(refusal { () throws(WebAuthnError) in try COSEKey(bytes: Array(encoded.dropLast())) }?.code == .malformedCBOR)
+        #expect(
+            refusal { () throws(WebAuthnError) in try COSEKey(bytes: Array(encoded.dropLast())) }?.code
+                == .malformedCBOR)
     }
 }

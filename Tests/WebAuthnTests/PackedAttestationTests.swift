@@ -48,9 +48,12 @@ struct PackedAttestationTests {
         #expect(Self.outcome(signer: "leaf", chain: ["leaf", "intermediate", "root"]) == .success(.basic))
         #expect(Self.outcome(signer: "noAAGUID", chain: ["noAAGUID", "intermediate"]) == .success(.basic))
         // The intermediate itself may be the trust anchor, or the attestation certificate (§7.1 step 24).
-        #expect(Self.outcome(signer: "leaf", chain: ["leaf", "intermediate"], roots: ["intermediate"]) == .success(.basic))
+        #expect(
+            Self.outcome(signer: "leaf", chain: ["leaf", "intermediate"], roots: ["intermediate"]) == .success(.basic))
         #expect(Self.outcome(signer: "leaf", chain: ["leaf"], roots: ["leaf"]) == .success(.basic))
-        #expect(Self.outcome(signer: "leaf", chain: ["leaf", "intermediate"], roots: ["otherRoot", "root"]) == .success(.basic))
+        #expect(
+            Self.outcome(signer: "leaf", chain: ["leaf", "intermediate"], roots: ["otherRoot", "root"])
+                == .success(.basic))
     }
 
     @Test func withoutRootsTheChainIsReportedUnverified() {
@@ -60,8 +63,13 @@ struct PackedAttestationTests {
         #expect(Self.code(signer: "caLeaf", chain: ["caLeaf", "intermediate"], roots: []) == .attestationInvalid)
     }
 
-    static func code(signer: String, chain: [String], roots: [String] = ["root"], alg: Int = -7) -> WebAuthnError.Code? {
-        if case .failure(let error) = outcome(signer: signer, chain: chain, roots: roots, alg: alg) { error.code } else { nil }
+    static func code(signer: String, chain: [String], roots: [String] = ["root"], alg: Int = -7) -> WebAuthnError.Code?
+    {
+        if case .failure(let error) = outcome(signer: signer, chain: chain, roots: roots, alg: alg) {
+            error.code
+        } else {
+            nil
+        }
     }
 
     struct Refusal: Sendable, CustomTestStringConvertible {
@@ -77,12 +85,20 @@ struct PackedAttestationTests {
         Refusal(why: "intermediate missing", signer: "leaf", chain: ["leaf"]),
         Refusal(why: "chain out of order", signer: "leaf", chain: ["intermediate", "leaf"]),
         Refusal(why: "another root", signer: "untrusted", chain: ["untrusted"]),
-        Refusal(why: "only another root trusted", signer: "leaf", chain: ["leaf", "intermediate"], roots: ["otherRoot"]),
-        Refusal(why: "intermediate's path length 0 exceeded", signer: "deep", chain: ["deep", "intermediate2", "intermediate"]),
-        Refusal(why: "issued by a certificate that is not a CA", signer: "underLeaf", chain: ["underLeaf", "leaf", "intermediate"]),
-        Refusal(why: "unknown critical extension", signer: "criticalUnknown", chain: ["criticalUnknown", "intermediate"]),
+        Refusal(
+            why: "only another root trusted", signer: "leaf", chain: ["leaf", "intermediate"], roots: ["otherRoot"]),
+        Refusal(
+            why: "intermediate's path length 0 exceeded", signer: "deep",
+            chain: ["deep", "intermediate2", "intermediate"]),
+        Refusal(
+            why: "issued by a certificate that is not a CA", signer: "underLeaf",
+            chain: ["underLeaf", "leaf", "intermediate"]),
+        Refusal(
+            why: "unknown critical extension", signer: "criticalUnknown", chain: ["criticalUnknown", "intermediate"]),
         Refusal(why: "attestation certificate is a CA (§8.2.1)", signer: "caLeaf", chain: ["caLeaf", "intermediate"]),
-        Refusal(why: "id-fido-gen-ce-aaguid names another AAGUID (§8.2.1)", signer: "otherAAGUID", chain: ["otherAAGUID", "intermediate"]),
+        Refusal(
+            why: "id-fido-gen-ce-aaguid names another AAGUID (§8.2.1)", signer: "otherAAGUID",
+            chain: ["otherAAGUID", "intermediate"]),
         Refusal(why: "signed by another key", signer: "leafUnderRoot", chain: ["leaf", "intermediate"]),
         Refusal(why: "alg EdDSA with a P-256 certificate", signer: "leaf", chain: ["leaf", "intermediate"], alg: -8),
         Refusal(why: "alg RS256 with a P-256 certificate", signer: "leaf", chain: ["leaf", "intermediate"], alg: -257),
@@ -107,7 +123,8 @@ struct PackedAttestationTests {
     @Test func malformedTrustedRootIsRefused() {
         let (ceremony, response) = Self.registration(signer: "leaf", chain: ["leaf", "intermediate"])
         let error = refusal { () throws(WebAuthnError) in
-            try verifyRegistration(response, expecting: ceremony.registrationExpectation { $0.trustedRoots = [[0x30, 0x03]] })
+            try verifyRegistration(
+                response, expecting: ceremony.registrationExpectation { $0.trustedRoots = [[0x30, 0x03]] })
         }
         #expect(error?.code == .attestationInvalid)
     }

@@ -5,15 +5,17 @@ import WebAuthn
 
 @Suite("Registration, W3C WebAuthn L3 §7.1: each step refuses what it must")
 struct RegistrationTests {
-    func verify(_ ceremony: Ceremony, _ response: RegistrationResponse? = nil,
-        _ change: (inout RegistrationExpectation) -> Void = { _ in }) throws(WebAuthnError) -> VerifiedRegistration
-    {
+    func verify(
+        _ ceremony: Ceremony, _ response: RegistrationResponse? = nil,
+        _ change: (inout RegistrationExpectation) -> Void = { _ in }
+    ) throws(WebAuthnError) -> VerifiedRegistration {
         try verifyRegistration(response ?? ceremony.registration(), expecting: ceremony.registrationExpectation(change))
     }
 
-    func code(_ ceremony: Ceremony, _ response: RegistrationResponse? = nil,
-        _ change: (inout RegistrationExpectation) -> Void = { _ in }) -> WebAuthnError.Code?
-    {
+    func code(
+        _ ceremony: Ceremony, _ response: RegistrationResponse? = nil,
+        _ change: (inout RegistrationExpectation) -> Void = { _ in }
+    ) -> WebAuthnError.Code? {
         refusal { () throws(WebAuthnError) in try verify(ceremony, response, change) }?.code
     }
 
@@ -50,9 +52,10 @@ struct RegistrationTests {
     @Test func malformedClientDataIsRefused() {
         let ceremony = Ceremony()
         var response = ceremony.registration()
-        for json in ["", "[]", "{", "{\"type\":\"webauthn.create\"}", "{\"type\":1,\"challenge\":\"AA\",\"origin\":\"x\"}",
-            "{\"type\":\"webauthn.create\",\"challenge\":\"AA\",\"origin\":\"x\",\"crossOrigin\":\"false\"}"]
-        {
+        for json in [
+            "", "[]", "{", "{\"type\":\"webauthn.create\"}", "{\"type\":1,\"challenge\":\"AA\",\"origin\":\"x\"}",
+            "{\"type\":\"webauthn.create\",\"challenge\":\"AA\",\"origin\":\"x\",\"crossOrigin\":\"false\"}",
+        ] {
             response.clientDataJSON = Array(json.utf8)
             #expect(code(ceremony, response) == .malformedClientData, "\(json)")
         }
@@ -119,7 +122,8 @@ struct RegistrationTests {
         #expect(code(ceremony, response) == .malformedCBOR)
         response.attestationObject = [0xBF] + good.attestationObject.dropFirst() + [0xFF]  // indefinite map
         #expect(code(ceremony, response) == .malformedCBOR)
-        response.attestationObject = [0xA4] + good.attestationObject.dropFirst() + CBOR.text("fmt").encoded
+        response.attestationObject =
+            [0xA4] + good.attestationObject.dropFirst() + CBOR.text("fmt").encoded
             + CBOR.text("none").encoded  // fmt twice
         #expect(code(ceremony, response) == .malformedCBOR)
         response.attestationObject = [0xA4] + good.attestationObject.dropFirst() + CBOR.text("x").encoded + [0]
@@ -139,10 +143,15 @@ struct RegistrationTests {
             ("trailing byte", good + [0]),
             ("extensions without ED", good + CBOR.map([(.text("credProtect"), .int(2))]).encoded),
             ("ED without extensions", Array(good[0..<32]) + [good[32] | 0x80] + Array(good[33...])),
-            ("key with an indefinite map", Array(good.prefix(good.count - 77)) + [0xBF] + Array(good.suffix(76)) + [0xFF]),
+            (
+                "key with an indefinite map",
+                Array(good.prefix(good.count - 77)) + [0xBF] + Array(good.suffix(76)) + [0xFF]
+            ),
         ]
         for (why, authData) in cases {
-            #expect(code(ceremony, ceremony.registration(authenticatorData: authData)) == .malformedAuthenticatorData, "\(why)")
+            #expect(
+                code(ceremony, ceremony.registration(authenticatorData: authData)) == .malformedAuthenticatorData,
+                "\(why)")
         }
     }
 
@@ -156,7 +165,9 @@ struct RegistrationTests {
 
     @Test func registrationWithoutAttestedCredentialDataIsRefused() {
         let ceremony = Ceremony()
-        #expect(code(ceremony, ceremony.registration(authenticatorData: ceremony.authenticatorData(attested: false))) == .credentialMismatch)
+        #expect(
+            code(ceremony, ceremony.registration(authenticatorData: ceremony.authenticatorData(attested: false)))
+                == .credentialMismatch)
     }
 
     @Test func wrongRPIDIsRefused() {
@@ -193,10 +204,11 @@ struct RegistrationTests {
     @Test func unsupportedCredentialKeyIsRefused() {
         var ceremony = Ceremony()
         let raw = Array(P256.Signing.PrivateKey().publicKey.x963Representation)
-        ceremony.coseKeyBytes = CBOR.map([
-            (.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
-            (.int(-2), .bytes(Array(raw[1..<33]))), (.int(-3), .bytes(Array(raw[33...]))),
-        ]).encoded
+        ceremony.coseKeyBytes =
+            CBOR.map([
+                (.int(1), .int(2)), (.int(3), .int(-35)), (.int(-1), .int(2)),
+                (.int(-2), .bytes(Array(raw[1..<33]))), (.int(-3), .bytes(Array(raw[33...]))),
+            ]).encoded
         #expect(code(ceremony) == .unsupportedKey)
     }
 
@@ -211,7 +223,8 @@ struct RegistrationTests {
         var login = ceremony
         login.signCount = 1
         _ = try verifyAuthentication(
-            login.authentication(), expecting: login.authenticationExpectation { $0.credentialPublicKey = registered.publicKey })
+            login.authentication(),
+            expecting: login.authenticationExpectation { $0.credentialPublicKey = registered.publicKey })
     }
 
     // MARK: Attestation, steps 21–24
@@ -244,7 +257,10 @@ struct RegistrationTests {
         // Signed over another client data hash.
         ceremony.origin = "https://ib.bank.example"
         let replayed = ceremony.registration(format: "packed") { authData, _ in
-            .map([(.text("alg"), .int(-7)), (.text("sig"), .bytes(ceremony.key.sign(authData + [UInt8](repeating: 0, count: 32))))])
+            .map([
+                (.text("alg"), .int(-7)),
+                (.text("sig"), .bytes(ceremony.key.sign(authData + [UInt8](repeating: 0, count: 32)))),
+            ])
         }
         #expect(code(ceremony, replayed) == .attestationInvalid)
     }
@@ -257,11 +273,14 @@ struct RegistrationTests {
             .map([(.text("alg"), .text("ES256")), (.text("sig"), .bytes([1]))]),
             .map([(.text("alg"), .int(-7)), (.text("sig"), .bytes([1])), (.text("ecdaaKeyId"), .bytes([1]))]),
             .map([(.text("alg"), .int(-7)), (.text("sig"), .bytes([1])), (.text("x5c"), .array([]))]),
-            .map([(.text("alg"), .int(-7)), (.text("sig"), .bytes([1])), (.text("x5c"), .array([.bytes([0x30, 0x00])]))]),
+            .map([
+                (.text("alg"), .int(-7)), (.text("sig"), .bytes([1])), (.text("x5c"), .array([.bytes([0x30, 0x00])])),
+            ]),
             .map([(.text("alg"), .int(-7)), (.text("sig"), .bytes([1])), (.text("x5c"), .bytes([0x30]))]),
         ]
         for statement in statements {
-            #expect(code(ceremony, ceremony.registration(format: "packed") { _, _ in statement }) == .attestationInvalid)
+            #expect(
+                code(ceremony, ceremony.registration(format: "packed") { _, _ in statement }) == .attestationInvalid)
         }
     }
 

@@ -112,7 +112,8 @@ struct SpecVectorTests {
         #expect(outcome == expected)
         guard case .accepted(let type) = expected else { return }
 
-        let registered = try verifyRegistration(response, expecting: Self.registrationExpectation(vector, roots: [root]))
+        let registered = try verifyRegistration(
+            response, expecting: Self.registrationExpectation(vector, roots: [root]))
         #expect(registered.credentialID == bytes(hex: vector.reg.credentialID))
         #expect(registered.signCount == 0)
         // The stored key is exactly the bytes in authData.
@@ -132,7 +133,8 @@ struct SpecVectorTests {
                     try verifyRegistration(response, expecting: Self.registrationExpectation(vector, roots: [leaf]))
                 } == .accepted(.basic))
             let other = try #require(
-                Self.file.vectors.lazy.filter { $0.anchor != vector.anchor }.compactMap(Self.attestationCertificate).first)
+                Self.file.vectors.lazy.filter { $0.anchor != vector.anchor }.compactMap(Self.attestationCertificate)
+                    .first)
             #expect(
                 Self.outcome { () throws(WebAuthnError) in
                     try verifyRegistration(response, expecting: Self.registrationExpectation(vector, roots: [other]))
@@ -142,7 +144,9 @@ struct SpecVectorTests {
         // With user verification required, the vector passes exactly when its UV flag is set.
         var strict = Self.registrationExpectation(vector, roots: [root])
         strict.userVerificationRequired = true
-        let strictOutcome = Self.outcome { () throws(WebAuthnError) in try verifyRegistration(response, expecting: strict) }
+        let strictOutcome = Self.outcome { () throws(WebAuthnError) in
+            try verifyRegistration(response, expecting: strict)
+        }
         #expect(strictOutcome == (authData.flags.userVerified ? expected : .refused(.userNotVerified)))
     }
 
@@ -157,7 +161,8 @@ struct SpecVectorTests {
             authenticatorData: bytes(hex: vector.auth.authenticatorData), signature: bytes(hex: vector.auth.signature),
             userHandle: nil)
         let expectation = AuthenticationExpectation(
-            challenge: bytes(hex: vector.auth.challenge), relyingParty: Self.relyingParty, userVerificationRequired: false,
+            challenge: bytes(hex: vector.auth.challenge), relyingParty: Self.relyingParty,
+            userVerificationRequired: false,
             credentialPublicKey: credential.publicKeyBytes, storedSignCount: 0)
         let expected: WebAuthnError.Code? =
             switch vector.anchor {
@@ -172,10 +177,14 @@ struct SpecVectorTests {
         // Tampering with any part is refused.
         var otherChallenge = expectation
         otherChallenge.challenge = bytes(hex: vector.reg.challenge)
-        #expect(refusal { () throws(WebAuthnError) in try verifyAuthentication(response, expecting: otherChallenge) }?.code == .challengeMismatch)
+        #expect(
+            refusal { () throws(WebAuthnError) in try verifyAuthentication(response, expecting: otherChallenge) }?.code
+                == .challengeMismatch)
         var flipped = response
         flipped.signature[flipped.signature.count / 2] ^= 0x01
-        #expect(refusal { () throws(WebAuthnError) in try verifyAuthentication(flipped, expecting: expectation) }?.code == .badSignature)
+        #expect(
+            refusal { () throws(WebAuthnError) in try verifyAuthentication(flipped, expecting: expectation) }?.code
+                == .badSignature)
         var counted = expectation
         counted.storedSignCount = 1
         #expect(

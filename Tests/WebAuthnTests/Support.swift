@@ -26,7 +26,8 @@ extension CBOR {
         case .bytes(let bytes): return Self.head(2, UInt64(bytes.count)) + bytes
         case .text(let text): return Self.head(3, UInt64(text.utf8.count)) + Array(text.utf8)
         case .array(let items): return Self.head(4, UInt64(items.count)) + items.flatMap(\.encoded)
-        case .map(let map): return Self.head(5, UInt64(map.count)) + map.entries.flatMap { $0.key.encoded + $0.value.encoded }
+        case .map(let map):
+            return Self.head(5, UInt64(map.count)) + map.entries.flatMap { $0.key.encoded + $0.value.encoded }
         case .bool(let value): return [value ? 0xF5 : 0xF4]
         case .null: return [0xF6]
         case .undefined: return [0xF7]
@@ -42,7 +43,8 @@ extension CBOR {
         case 0..<24: return [type | UInt8(value)]
         case 24...0xFF: return [type | 24, UInt8(value)]
         case 0x100...0xFFFF: return [type | 25] + (0..<2).map { UInt8(truncatingIfNeeded: value >> (8 - 8 * $0)) }
-        case 0x1_0000...0xFFFF_FFFF: return [type | 26] + (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
+        case 0x1_0000...0xFFFF_FFFF:
+            return [type | 26] + (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
         default: return [type | 27] + (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
         }
     }
@@ -158,11 +160,16 @@ struct Ceremony {
     /// A packed self attestation signed with the credential key (alg the key's unless a test says otherwise).
     func packedSelf(alg: COSEAlgorithm? = nil) -> RegistrationResponse {
         registration(format: "packed") { authData, hash in
-            .map([(.text("alg"), .int((alg ?? key.algorithm).rawValue)), (.text("sig"), .bytes(key.sign(authData + hash)))])
+            .map([
+                (.text("alg"), .int((alg ?? key.algorithm).rawValue)),
+                (.text("sig"), .bytes(key.sign(authData + hash))),
+            ])
         }
     }
 
-    func registrationExpectation(_ change: (inout RegistrationExpectation) -> Void = { _ in }) -> RegistrationExpectation {
+    func registrationExpectation(_ change: (inout RegistrationExpectation) -> Void = { _ in })
+        -> RegistrationExpectation
+    {
         var expectation = RegistrationExpectation(challenge: challenge, relyingParty: testRelyingParty)
         change(&expectation)
         return expectation
@@ -177,7 +184,9 @@ struct Ceremony {
             signature: signature ?? key.sign(authData + Array(SHA256.hash(data: clientData))), userHandle: nil)
     }
 
-    func authenticationExpectation(storedSignCount: UInt32 = 0, _ change: (inout AuthenticationExpectation) -> Void = { _ in })
+    func authenticationExpectation(
+        storedSignCount: UInt32 = 0, _ change: (inout AuthenticationExpectation) -> Void = { _ in }
+    )
         -> AuthenticationExpectation
     {
         var expectation = AuthenticationExpectation(
