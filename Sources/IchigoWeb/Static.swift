@@ -30,6 +30,11 @@ enum StaticAssets {
         table#audit th, table#audit td, table#pending th, table#pending td, table#approved th, table#approved td,
         table#account-limits th, table#account-limits td, table#counts th, table#counts td { width: auto; white-space: nowrap; }
         td.num { text-align: right; }
+        table#passkeys th, table#passkeys td { width: auto; }
+        table#passkeys th { white-space: nowrap; }
+        input[type=text].short { width: 11em; }
+        .table-wrap { overflow-x: auto; }
+        .pk-or { text-align: center; color: #666; }
         .buttons { margin-top: 1.2em; display: flex; gap: .8em; flex-wrap: wrap; }
         button, a.button { padding: .5em 1.2em; border: 1px solid #888; background: #f4f4f4; color: var(--ink); text-decoration: none; cursor: pointer; font-size: .95em; }
         button.primary { background: var(--red); color: #fff; border-color: var(--red); }

@@ -70,7 +70,7 @@ extension Strings {
             "This approval is valid only for the change of authorities and limits above. If it changes, the approval is void."
         ),
         "pk.approve.fingerprint": ("照合番号", "Reference"),
-        "pk.approve.orOTP": ("または、確認用パスワードとワンタイムパスワードで承認する", "Or approve with your confirmation password and one-time password"),
+        "pk.approve.orOTP": ("または、下記の入力でも承認できます。", "Or approve with the form below."),
         "pk.msg.cancelled": (
             "パスキーの操作が取り消されたか、時間内に完了しませんでした。もう一度お試しいただくか、ほかの方法をご利用ください。",
             "The passkey request was cancelled or timed out. Try again, or use another way."
