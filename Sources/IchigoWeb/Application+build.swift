@@ -83,6 +83,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     let api = router.group("api/v1")
         .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock, audit: services.repository))
     APIController(services: services).addRoutes(to: api)
+    PasskeyAPIController(services: services).addRoutes(to: api)
     routes.set(router.routes)
     return router
 }

@@ -213,6 +213,33 @@ public struct PasskeyService: Sendable {
         ).1
     }
 
+    // MARK: JSON API (a bank's own front end)
+
+    /// Options for an authentication through the JSON API: a discoverable login when `user` is nil, else the user's
+    /// own passkeys; bound to `subject` when one is given (its digest ends the challenge).
+    public func apiAuthenticationOptions(for user: User?, subject: ApprovalSubject?, binding: String, at now: Date)
+        async throws -> PasskeyRequestOptions
+    {
+        let allowed = try await user.asyncFlatMap { try await repository.passkeys(of: $0.id) } ?? []
+        if user != nil && allowed.isEmpty { throw IchigoError(.passkeyNotFound) }
+        let challenge = try await newChallenge(
+            subject == nil ? .login : .approval, binding: binding, user: user?.id, digest: subject?.digest, at: now)
+        return PasskeyRequestOptions(
+            challenge: challenge.challenge, rpId: policy.relyingParty.id, timeout: timeoutMillis,
+            allowCredentials: allowed.filter { !$0.cloneSuspected }.map(Self.descriptor))
+    }
+
+    /// Checks an assertion through the JSON API, against a challenge this API key asked for (and the transaction it
+    /// was bound to, recomputed from what the caller sends now).
+    public func apiAuthenticate(
+        _ json: PasskeyAssertionJSON, expectedUser: UserID?, subject: ApprovalSubject?, actor: String, binding: String,
+        at now: Date
+    ) async throws -> (User, Passkey) {
+        try await assert(
+            json, subject == nil ? .login : .approval, binding: binding, action: "api.passkey.authenticate", at: now,
+            expectedUser: expectedUser, audience: nil, digest: subject?.digest)
+    }
+
     /// The steps both sign-in and approval take.
     private func assert(
         _ json: PasskeyAssertionJSON, _ purpose: PasskeyPurpose, binding: String, action: String, at now: Date,

@@ -127,6 +127,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .challengeNotFound: .notFound
         case .challengeExpired: .gone
         case .invalidSignatureFormat: .badRequest
+        case .passkeyFailed, .passkeyRequired: .forbidden
+        case .passkeyTaken, .passkeyLimit, .passkeyTransactionChanged: .conflict
+        case .passkeyNotFound: .notFound
+        case .passkeyNameInvalid, .invalidBankCode, .invalidBranchCode, .invalidAccountNumber, .invalidAmount: .badRequest
         default: .internalServerError
         }
     }
