@@ -26,7 +26,12 @@ public struct PSKCKey: Sendable {
     /// RFC 6238), hash SHA-1 unless the algorithm or `Suite` names SHA-256 or SHA-512. For HOTP and OCRA keys the
     /// period is meaningless (30).
     public var parameters: TOTPParameters
-    /// `AlgorithmParameters/Suite`, when present (OCRA tokens).
+    /// `AlgorithmParameters/Suite` as written: for HOTP and TOTP keys the hash (`HMAC-SHA256`, as RFC 6030 means it), for
+    /// OCRA keys the OCRA suite.
+    public var suite: String?
+    /// The OCRA suite the key signs transactions with (取引認証): an OCRA key's `Suite`, or for a time-based key
+    /// Ichigo's `Key/Extensions` (`OCRASuite` in `urn:ichigo:pskc:transaction-signing`). A time-based key's `Suite`
+    /// that is an OCRA suite (files Ichigo wrote before the extension) is read here too, and not as its OTP hash.
     public var ocraSuite: String?
     /// `Data/Counter` (plain or encrypted), when present.
     public var counter: Int64?
@@ -479,9 +484,15 @@ public enum PSKC {
         let algorithm = key.attributes["Algorithm"] ?? ""
         let parameters = key.child("AlgorithmParameters")
         let suite = parameters?.child("Suite")?.trimmedText
+        let signingExtension = key.children("Extensions").lazy
+            .compactMap { $0.child("OCRASuite", in: PSKCNamespace.transactionSigning)?.trimmedText }.first
+        // An OCRA suite in a HOTP or TOTP key's Suite names how it signs, not the hash of its one-time passwords.
+        let suiteIsOCRA = suite?.uppercased().hasPrefix("OCRA-") == true
+        let isOCRAKey = algorithm.lowercased().contains("ocra")
+        let hashSuite = suiteIsOCRA && !isOCRAKey ? "" : (suite ?? "")
         // A file names few algorithms: each (algorithm, suite) pair is checked once.
         let hash: OTPAlgorithm
-        let pair = algorithm + "\u{1}" + (suite ?? "")
+        let pair = algorithm + "\u{1}" + hashSuite
         if let known = hashes[pair] {
             hash = known
         } else {
@@ -493,7 +504,7 @@ public enum PSKC {
                     .unsupported, position: position,
                     "key algorithm \(algorithm.isEmpty ? "(none)" : String(algorithm.prefix(100))) (HOTP, TOTP and OCRA are read)")
             }
-            hash = try Self.hash(algorithm + " " + (suite ?? ""), position: position)
+            hash = try Self.hash(algorithm + " " + hashSuite, position: position)
             hashes[pair] = hash
         }
         var digits = 6
@@ -555,7 +566,8 @@ public enum PSKC {
         return PSKCKey(
             position: position, serial: serial, manufacturer: info?.child("Manufacturer")?.trimmedText,
             keyID: key.attributes["Id"], algorithm: algorithm, seed: Seed(bytes: bytes),
-            parameters: TOTPParameters(algorithm: hash, digits: digits, period: period), ocraSuite: suite,
+            parameters: TOTPParameters(algorithm: hash, digits: digits, period: period), suite: suite,
+            ocraSuite: signingExtension ?? (suiteIsOCRA ? suite : nil),
             counter: counter, time: time, timeDrift: drift)
     }
 }
@@ -564,8 +576,10 @@ extension PSKC {
     /// Writes TOTP keys as a PSKC file with secrets encrypted under a pre-shared AES-128 key and HMAC-SHA1 value
     /// MACs (RFC 6030 §6.1) — what a vendor delivers. Ichigo uses it for its demo batch; tests check it against
     /// python-pskc.
-    /// - Parameter ocraSuite: an OCRA suite for transaction signing with the same seed, written as each key's
-    ///   `AlgorithmParameters/Suite` (the bank's 取引認証 suite); none if `nil`.
+    /// Each TOTP key's `AlgorithmParameters/Suite` names its hash (`HMAC-SHA1`), as RFC 6030 has it for
+    /// HMAC-based algorithms, so that no vendor's tool reads anything else there as the TOTP algorithm.
+    /// - Parameter ocraSuite: an OCRA suite for transaction signing with the same seed (the bank's 取引認証 suite),
+    ///   written in each key's `Extensions` as `<OCRASuite>` in `urn:ichigo:pskc:transaction-signing`; none if `nil`.
     public static func write(
         _ keys: [(serial: String, seed: Seed, parameters: TOTPParameters)], preSharedKey: [UInt8],
         manufacturer: String = "Ichigo demo", ocraSuite: String? = nil
@@ -591,6 +605,12 @@ extension PSKC {
              </pskc:MACMethod>
 
             """
+        let signing = ocraSuite.map {
+            """
+
+                   <pskc:Extensions definition="\(PSKCNamespace.transactionSigning)"><ichigo:OCRASuite xmlns:ichigo="\(PSKCNamespace.transactionSigning)">\(escape($0))</ichigo:OCRASuite></pskc:Extensions>
+            """
+        } ?? ""
         for entry in keys {
             let cipher = try seal(entry.seed.bytes)
             let mac = Data(HMAC<Insecure.SHA1>.authenticationCode(for: cipher, using: SymmetricKey(data: macKey)))
@@ -598,7 +618,7 @@ extension PSKC {
                  <pskc:KeyPackage>
                   <pskc:DeviceInfo><pskc:Manufacturer>\(escape(manufacturer))</pskc:Manufacturer><pskc:SerialNo>\(escape(entry.serial))</pskc:SerialNo></pskc:DeviceInfo>
                   <pskc:Key Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:totp">
-                   <pskc:AlgorithmParameters>\(ocraSuite.map { "<pskc:Suite>\(escape($0))</pskc:Suite>" } ?? "")<pskc:ResponseFormat Length="\(entry.parameters.digits)"/></pskc:AlgorithmParameters>
+                   <pskc:AlgorithmParameters><pskc:Suite>HMAC-\(entry.parameters.algorithm.rawValue)</pskc:Suite><pskc:ResponseFormat Length="\(entry.parameters.digits)"/></pskc:AlgorithmParameters>
                    <pskc:Data>
                     <pskc:Secret>
                      <pskc:EncryptedValue>
@@ -608,7 +628,7 @@ extension PSKC {
                      <pskc:ValueMAC>\(mac.base64EncodedString())</pskc:ValueMAC>
                     </pskc:Secret>
                     <pskc:TimeInterval><pskc:PlainValue>\(entry.parameters.period)</pskc:PlainValue></pskc:TimeInterval>
-                   </pskc:Data>
+                   </pskc:Data>\(signing)
                   </pskc:Key>
                  </pskc:KeyPackage>
 

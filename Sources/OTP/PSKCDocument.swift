@@ -14,6 +14,9 @@ enum PSKCNamespace {
     static let pkcs5 = "http://www.rsasecurity.com/rsalabs/pkcs/schemas/pkcs-5v2-0#"
     /// Elements without a namespace (the children of `PBKDF2-params` in RFC 6030 Figure 7).
     static let none = ""
+    /// Ichigo's key extension (RFC 6030 `Key/Extensions`): the OCRA suite for transaction signing (取引認証)
+    /// with a time-based key's seed, `<Extensions definition="…"><OCRASuite>…</OCRASuite></Extensions>`.
+    static let transactionSigning = "urn:ichigo:pskc:transaction-signing"
 }
 
 /// One element of a PSKC file: namespace, local name, unqualified attributes, text and children.
