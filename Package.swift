@@ -212,7 +212,7 @@ let package = Package(
         .testTarget(
             name: "IchigoWebTests",
             dependencies: [
-                "IchigoWeb", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP",
+                "IchigoWeb", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

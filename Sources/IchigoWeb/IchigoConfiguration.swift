@@ -35,7 +35,7 @@ import WebAuthn
 ///   challenge may be answered.
 /// - `passkey.login` (`ICHIGO_PASSKEY_LOGIN`, `required-once-registered` | `offered`, default
 ///   `required-once-registered`): a customer with a passkey signs in with it only, or may still use password + OTP.
-/// - `passkey.rpID` (`ICHIGO_PASSKEY_RPID`): the WebAuthn RP ID; default the public URL's host, else `localhost`.
+/// - `passkey.rpID` (`ICHIGO_PASSKEY_RP_ID`): the WebAuthn RP ID; default the public URL's host, else `localhost`.
 /// - `passkey.origins` (`ICHIGO_PASSKEY_ORIGINS`, comma-separated): the exact origins pages are served from; default
 ///   the public URL's origin, else `http://localhost:<http.port>`.
 /// - `passkey.aaguids` (comma-separated AAGUIDs): only these authenticator models may register (default: any).

@@ -5,6 +5,7 @@ import IchigoTesting
 import IchigoWeb
 import Testing
 import WebAuthn
+import Configuration
 
 /// The JSON API's passkey routes, in-process with a software authenticator: registration options and finish,
 /// a discoverable sign-in, an approval bound to a transaction (a changed payee is 409 and uses the challenge up),
@@ -135,5 +136,43 @@ struct PasskeyAPITests {
             let list = try await api.call(.get, "/api/v1/users/\(user)/passkeys")
             #expect((list.json["passkeys"] as? [Any])?.isEmpty == true)
         }
+    }
+}
+
+/// The passkey settings: the RP ID and origins follow the public URL, the policy's words, and what is refused.
+@Suite("Passkey settings")
+struct PasskeySettingsTests {
+    func settings(_ values: [String: String]) throws -> IchigoConfiguration {
+        var config: [AbsoluteConfigKey: ConfigValue] = [:]
+        for (key, value) in values {
+            let content: ConfigContent = key == "http.port" ? .int(Int(value)!) : .string(value)
+            config[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = .init(content, isSecret: false)
+        }
+        return try IchigoConfiguration(config: ConfigReader(provider: InMemoryProvider(values: config)))
+    }
+
+    @Test func defaultsFollowThePortAndThePublicURL() throws {
+        let local = try settings(["http.port": "9090"]).passkeyPolicy
+        #expect(local.relyingParty == RelyingParty(id: "localhost", origins: ["http://localhost:9090"]))
+        #expect(local.login == .requiredOnceRegistered)
+        let bank = try settings(["http.publicURL": "https://IB.Bank.example.jp"]).passkeyPolicy
+        #expect(bank.relyingParty == RelyingParty(id: "ib.bank.example.jp", origins: ["https://ib.bank.example.jp"]))
+        let ported = try settings(["http.publicURL": "https://ib.bank.example.jp:8443"]).passkeyPolicy
+        #expect(ported.relyingParty.origins == ["https://ib.bank.example.jp:8443"])
+        let wider = try settings([
+            "passkey.rpID": "bank.example.jp", "passkey.origins": "https://ib.bank.example.jp, https://corp.bank.example.jp",
+            "passkey.login": "offered", "passkey.aaguids": "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4",
+        ]).passkeyPolicy
+        #expect(wider.relyingParty.origins == ["https://ib.bank.example.jp", "https://corp.bank.example.jp"])
+        #expect(wider.login == .offered && wider.allowedAAGUIDs?.count == 1 && wider.wantsAttestation)
+    }
+
+    @Test(arguments: [
+        ["passkey.rpID": "127.0.0.1"], ["passkey.login": "sometimes"],
+        ["passkey.origins": "https://phish.example.com"], ["passkey.origins": "https://localhost.evil.jp"],
+        ["passkey.aaguids": "not-an-aaguid"], ["passkey.attestationRoots": "/nonexistent/roots.pem"],
+    ])
+    func refusedAtStart(_ values: [String: String]) {
+        #expect(throws: IchigoError.self) { try settings(values) }
     }
 }
