@@ -24,15 +24,33 @@ public struct NewUser: Sendable {
 }
 
 /// Validation rules for the credentials the seeds name.
+///
+/// One rule for the characters of every password (login, operator, confirmation): only half-width letters, digits
+/// and the 32 ASCII symbols (`passwordSymbols`) — exactly the keys of the screens' software keyboard, so whatever a
+/// rule allows can be typed by mouse alone, and a space or a full-width character is refused when the password is
+/// set. The lengths differ; the confirmation password (seed: 半角英数字6～12桁) takes no symbols.
 public enum CredentialRules {
-    /// 確認用パスワード: 6–12 half-width alphanumerics.
+    /// The symbols a login or operator password may hold, as the software keyboard offers them.
+    public static let passwordSymbols = ##"!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"##
+
+    /// Whether `character` is one of the software keyboard's keys: a half-width letter, digit or ASCII symbol.
+    public static func isKeyboardCharacter(_ character: Character) -> Bool {
+        character.isASCII && (character.isLetter || character.isNumber || passwordSymbols.contains(character))
+    }
+
+    /// 確認用パスワード (確認パスワード): 6–12 half-width letters and digits.
     public static func isValidConfirmationPassword(_ text: String) -> Bool {
         (6...12).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }
     }
 
-    /// ログインパスワード: 6–32 printable half-width characters.
+    /// ログインパスワード: 6–32 half-width letters, digits and symbols.
     public static func isValidLoginPassword(_ text: String) -> Bool {
-        (6...32).contains(text.count) && text.unicodeScalars.allSatisfy { $0.value >= 0x21 && $0.value <= 0x7E }
+        (6...32).contains(text.count) && text.allSatisfy(isKeyboardCharacter)
+    }
+
+    /// An operator's password: 10–32 half-width letters, digits and symbols.
+    public static func isValidOperatorPassword(_ text: String) -> Bool {
+        (10...32).contains(text.count) && text.allSatisfy(isKeyboardCharacter)
     }
 
     /// 利用開始パスワード: 4–8 digits.

@@ -119,8 +119,10 @@ public struct OperatorService: Sendable {
     {
         guard let loginID = LoginID(rawValue: text) else { throw IchigoError(.invalidInput, field: "loginId") }
         guard !name.isEmpty, name.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
-        guard password.count >= 10, CredentialRules.isValidLoginPassword(password) else {
-            throw IchigoError(.invalidInput, field: "password", detail: "10 to 32 printable half-width characters")
+        guard CredentialRules.isValidOperatorPassword(password) else {
+            throw IchigoError(
+                .invalidInput, field: "password",
+                detail: "10 to 32 half-width letters, digits and symbols (the software keyboard's keys)")
         }
         let bankOperator = BankOperator(
             id: .random(), loginID: loginID, name: name, passwordHash: try hasher.hash(password), createdAt: now)

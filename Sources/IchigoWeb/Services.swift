@@ -25,6 +25,8 @@ public struct IchigoServices: Sendable {
     public let apiKey: String
     /// The issuer name in `otpauth://` URIs.
     public let bankName: String
+    /// Whom customers contact (`bank.contact`), as the lock notices and the screens of a stopped token print it.
+    public let bankContact: String
     /// Whether session cookies carry `Secure` (set when served over HTTPS).
     public let secureCookies: Bool
     public let logger: Logger
@@ -69,6 +71,7 @@ public struct IchigoServices: Sendable {
         self.apiKey = apiKey
         self.apiKeys = APIKeyService(repository: repository)
         self.bankName = bankName
+        self.bankContact = bankContact
         self.secureCookies = secureCookies
         self.logger = logger
     }

@@ -8,8 +8,10 @@ enum StaticAssets {
         header.site button { background: transparent; border: 1px solid #fff; }
         header.site nav { display: flex; gap: 1em; align-items: center; }
         .brand { font-weight: bold; font-size: 1.1em; }
-        nav.global { background: #fff; border-bottom: 1px solid var(--line); padding: .5em 1.2em; display: flex; gap: 1.5em; }
+        nav.global { background: #fff; border-bottom: 1px solid var(--line); padding: .5em 1.2em; display: flex; flex-wrap: wrap; gap: .4em 1.5em; }
         main { max-width: 860px; margin: 1em auto; background: #fff; padding: 1em 2em 2em; border: 1px solid var(--line); }
+        main.wide { max-width: 1140px; }
+        @media (max-width: 600px) { main { margin: .5em; padding: .5em 1em 1em; } header.site { flex-wrap: wrap; gap: .3em; } }
         .screen-id { color: #666; font-size: .85em; margin: 0; text-align: right; }
         h1 { font-size: 1.35em; border-left: 6px solid var(--red); padding-left: .5em; }
         h2 { font-size: 1.05em; background: var(--soft); padding: .3em .5em; border-bottom: 1px solid #f0c0c8; }
@@ -30,6 +32,8 @@ enum StaticAssets {
         table#audit th, table#audit td, table#pending th, table#pending td, table#approved th, table#approved td,
         table#account-limits th, table#account-limits td, table#counts th, table#counts td { width: auto; white-space: nowrap; }
         td.num { text-align: right; }
+        table#audit td.actor, table#audit td.subject, table#audit td.reason { white-space: normal; overflow-wrap: anywhere; }
+        table#audit td.reason { min-width: 14em; }
         table#passkeys th, table#passkeys td { width: auto; }
         table#passkeys th { white-space: nowrap; }
         input[type=text].short { width: 11em; }
@@ -47,9 +51,10 @@ enum StaticAssets {
         button.swkb { font-size: .8em; padding: .3em .6em; margin-left: .5em; }
         form.inline { display: inline; }
         .notes p { margin: .2em 0; font-size: .9em; }
-        .swkb-panel { position: fixed; bottom: 1em; left: 50%; transform: translateX(-50%); background: #fff; border: 2px solid var(--red); padding: .8em; box-shadow: 0 4px 16px rgba(0,0,0,.2); }
-        .swkb-keys { display: grid; grid-template-columns: repeat(10, 2.4em); gap: .3em; }
+        .swkb-panel { position: fixed; bottom: 1em; left: 50%; transform: translateX(-50%); background: #fff; border: 2px solid var(--red); padding: .8em; box-shadow: 0 4px 16px rgba(0,0,0,.2); box-sizing: border-box; max-width: calc(100vw - 1em); }
+        .swkb-keys { display: grid; grid-template-columns: repeat(10, minmax(1.6em, 2.4em)); gap: .3em; }
         .swkb-keys button { padding: .5em 0; }
+        .swkb-keys button.swkb-mode { grid-column: span 2; }
         .swkb-controls { margin-top: .5em; display: flex; gap: .5em; }
         .qr { background: #fff; padding: .5em; display: inline-block; border: 1px solid var(--line); }
         .warning { color: #8a4b00; background: #fff8e6; border: 1px solid #f0c36d; padding: .5em; }
@@ -57,7 +62,10 @@ enum StaticAssets {
         """
 
     /// The software keyboard: a mouse-only keypad with a random layout each time it opens, so a key-logger
-    /// sees no keystrokes and a screen recorder cannot infer them from fixed positions.
+    /// sees no keystrokes and a screen recorder cannot infer them from fixed positions. `data-keys="digits"` gives
+    /// the digits (PINs, activation and mail passwords); every other password field gets the password keyboard:
+    /// digits with lower-case letters, upper-case letters or the 32 ASCII symbols — every character a password may
+    /// hold (`CredentialRules`), so whatever the rules allow can be typed by mouse alone.
     static let js = """
         (function () {
           function shuffle(list) {
@@ -68,11 +76,28 @@ enum StaticAssets {
           }
           var digits = "0123456789".split("");
           var lower = "abcdefghijklmnopqrstuvwxyz".split("");
-          var target = null, upper = false, kind = "digits";
+          // The printable ASCII characters that are neither letters nor digits: ! " # $ % & ' ( ) * + , - . / : ; < =
+          // > ? @ [ \\ ] ^ _ ` { | } ~
+          var symbols = [];
+          for (var code = 33; code < 127; code++) {
+            var ch = String.fromCharCode(code);
+            if (!/[A-Za-z0-9]/.test(ch)) symbols.push(ch);
+          }
+          var target = null, mode = "lower", kind = "digits";
+          function modeButton(panel, label, next, name) {
+            var s = document.createElement("button");
+            s.type = "button"; s.textContent = label; s.className = "swkb-mode " + name;
+            s.addEventListener("click", function () { mode = next; render(panel); });
+            return s;
+          }
           function render(panel) {
             var keys = panel.querySelector(".swkb-keys");
             keys.innerHTML = "";
-            var set = kind === "digits" ? shuffle(digits) : shuffle(digits).concat(shuffle(lower).map(function (c) { return upper ? c.toUpperCase() : c; }));
+            var set = shuffle(digits);
+            if (kind !== "digits") {
+              set = set.concat(mode === "symbols" ? shuffle(symbols)
+                : shuffle(lower).map(function (c) { return mode === "upper" ? c.toUpperCase() : c; }));
+            }
             set.forEach(function (c) {
               var b = document.createElement("button");
               b.type = "button"; b.textContent = c; b.className = "swkb-key"; b.setAttribute("data-key", c);
@@ -82,10 +107,10 @@ enum StaticAssets {
               keys.appendChild(b);
             });
             if (kind !== "digits") {
-              var s = document.createElement("button");
-              s.type = "button"; s.textContent = upper ? "abc" : "ABC"; s.className = "swkb-shift";
-              s.addEventListener("click", function () { upper = !upper; render(panel); });
-              keys.appendChild(s);
+              keys.appendChild(mode === "upper" ? modeButton(panel, "abc", "lower", "swkb-shift") : modeButton(panel, "ABC", "upper", "swkb-shift"));
+              keys.appendChild(mode === "symbols"
+                ? modeButton(panel, panel.getAttribute("data-letters") || "abc", "lower", "swkb-symbols")
+                : modeButton(panel, panel.getAttribute("data-symbols") || "!?#", "symbols", "swkb-symbols"));
             }
           }
           document.addEventListener("DOMContentLoaded", function () {
@@ -95,7 +120,7 @@ enum StaticAssets {
               toggle.addEventListener("click", function () {
                 target = document.getElementById(toggle.getAttribute("data-target"));
                 kind = toggle.getAttribute("data-keys") || "digits";
-                upper = false;
+                mode = "lower";
                 render(panel);
                 panel.hidden = false;
                 panel.setAttribute("data-target", target.id);

@@ -26,6 +26,13 @@ extension Strings {
         "corp.serial": ("シリアル番号", "Serial number"),
         "corp.pin": ("ご契約先確認暗証番号", "Contract confirmation PIN"),
         "corp.conf": ("確認パスワード", "Confirmation password"),
+        "corp.confInput": ("確認パスワードの入力", "Confirmation password"),
+        // Seed 002 calls it 確認パスワード: the corporate screens say so in their errors too.
+        "corp.password.confirmation_wrong": ("確認パスワードが正しくありません。", "The confirmation password is not correct."),
+        "corp.password.confirmation_last_try": (
+            "確認パスワードが正しくありません。あと1回誤入力すると、ご利用が停止されます。",
+            "The confirmation password is not correct. One more wrong password will stop your access."
+        ),
         "corp.limit": ("限度額", "Limit"),
         "corp.name": ("利用者名", "Name"),
         "corp.role": ("利用者区分", "Role"),
@@ -46,6 +53,22 @@ extension Strings {
         "corp.stopped": (
             "ワンタイムパスワードの誤入力が規定回数を超えたため、ワンタイムパスワードが必要なお取引を停止しています。同じトークンをご利用の利用者も停止されています。ご契約先の管理者（マスターユーザ・管理者ユーザ）に利用停止解除をご依頼ください。",
             "Too many wrong one-time passwords: transactions that need one are stopped, also for every user sharing the token. Ask your administrator (master user or administrator) to lift the stop."
+        ),
+        "corp.revoked.user": (
+            "ご利用のトークン（シリアル番号 %@）は失効しました。このトークンのワンタイムパスワードは今後ご利用いただけないため、ワンタイムパスワードが必要なお取引はできません。ご契約先の管理者（マスターユーザ・管理者ユーザ）に新しいトークンの利用登録をご依頼ください。",
+            "Your token (serial number %@) has been revoked: its one-time passwords no longer work, so transactions that need one cannot be done. Ask your administrator (master user or administrator) to register a new token for you."
+        ),
+        "corp.revoked.selfRegistration": (
+            "ご利用のトークン（シリアル番号 %@）は失効しました。このトークンのワンタイムパスワードは今後ご利用いただけません。新しいトークン裏面の「シリアル番号」と「ワンタイムパスワード」を入力して、利用開始登録を行ってください。",
+            "Your token (serial number %@) has been revoked: its one-time passwords no longer work. Register your new token: enter the serial number on its back and the one-time password it shows."
+        ),
+        "corp.revoked.admin": (
+            "ご利用のトークン（シリアル番号 %@）は失効しました。このトークンのワンタイムパスワードは今後ご利用いただけません。「ご契約先管理情報変更」→「利用者情報登録／変更」→「利用登録」から新しいトークンの利用登録を行ってください。",
+            "Your token (serial number %@) has been revoked: its one-time passwords no longer work. Register a new token under “Contract settings” → “Users and token settings” → “Register a token”."
+        ),
+        "corp.noAccounts": (
+            "ご利用いただける口座はありません。口座のご利用には、ご契約先の管理者（マスターユーザ・管理者ユーザ）による権限の設定が必要です。",
+            "No account is available to you. Your administrator (master user or administrator) gives users their accounts."
         ),
         "role.customer": ("個人", "Personal"),
         "role.master": ("マスターユーザ", "Master user"),
@@ -143,6 +166,10 @@ extension Strings {
         "hom001.title": ("ワンタイムパスワードの管理", "One-time password management"),
         "hom001.titleDesc": ("利用停止解除、トークンの失効", "Lift a stop, revoke a token"),
         "hom001.lead": ("操作を選択してください。", "Choose a task."),
+        "hom001.unlock": ("ワンタイムパスワードの利用停止解除", "Lift a one-time password stop"),
+        "hom001.unlockDesc": ("停止中のトークンの利用停止を解除します。", "Lift the stop of a stopped token."),
+        "hom001.revoke": ("トークンの失効", "Revoke a token"),
+        "hom001.revokeDesc": ("トークンを失効させます（再び使うことはできません）。", "Revoke a token for good."),
         // Permissions
         "hrk002.title": ("利用者一覧", "Users"),
         "hrk002.lead": ("「利用者一覧」から担当者を選択のうえ、「変更」をクリックしてください。", "Select a user, then press “Change”."),
@@ -176,7 +203,6 @@ extension Strings {
         "steps.hrk.5": ("結果", "Result"),
         // Unlock and revoke
         "hom002.title": ("ワンタイムパスワード利用停止解除一覧", "Lift a one-time password stop"),
-        "hom002.titleDesc": ("停止中のトークンの利用停止を解除します。", "Lift the stop of a stopped token."),
         "hom002.lead": (
             "対象ユーザを選択し、「確認パスワード」を入力し、「停止解除」をクリックします。",
             "Select the users, enter your confirmation password and press “Lift the stop”."
@@ -191,8 +217,7 @@ extension Strings {
         "steps.hom.2": ("解除完了", "Lifted"),
         "corp.unlockButton": ("停止解除", "Lift the stop"),
         "corp.noStopped": ("利用停止中の利用者はいません。", "No user is stopped."),
-        "hom004.title": ("トークン失効", "Revoke a token"),
-        "hom004.titleDesc": ("トークンを失効させます（再び使うことはできません）。", "Revoke a token for good."),
+        "hom004.title": ("トークンの失効", "Revoke a token"),
         "hom004.lead": (
             "対象ユーザを選択し、「確認パスワード」「ワンタイムパスワード」を入力のうえ、「失効」をクリックします。",
             "Select the user, enter your confirmation password and one-time password, then press “Revoke”."
@@ -201,7 +226,7 @@ extension Strings {
             "失効したトークンは二度と利用できません。同じトークンを使用している利用者も利用できなくなります。",
             "A revoked token never works again, for every user sharing it."
         ),
-        "hom005.title": ("トークン失効結果", "Token revoked"),
+        "hom005.title": ("トークンの失効結果", "Token revoked"),
         "hom005.lead": ("次のトークンを失効しました。新しいトークンの利用登録を行ってください。", "This token is revoked. Register a new token:"),
         "steps.hom-revoke.1": ("対象選択", "Select"),
         "steps.hom-revoke.2": ("失効完了", "Revoked"),
@@ -233,9 +258,9 @@ extension Strings {
         "hts002.released": ("利用登録が解除される利用者", "Users whose registration will be removed"),
         "steps.hts.1": ("利用形態選択", "Select"),
         "steps.hts.2": ("確認", "Confirm"),
-        "hts.changed": (
-            "利用形態を変更しました。トークンの利用登録はすべて解除されました。",
-            "The usage mode is changed; every token registration was removed."
+        "hts.changedRegister": (
+            "利用形態を変更しました。トークンの利用登録はすべて解除されました。続けて、トークンの利用登録を行ってください。",
+            "The usage mode is changed and every token registration was removed. Now register the tokens."
         ),
         "hts.unchanged": ("利用形態は変更されていません。", "The usage mode is unchanged."),
         "hts.deregistered": ("トークンの利用登録を解除しました。", "The registration is removed."),
@@ -272,7 +297,7 @@ extension Strings {
         "op.kind": ("種類", "Kind"),
         "op.state": ("状態", "State"),
         "op.count": ("件数", "Count"),
-        "op.owner": ("契約", "Contract"),
+        "op.owner": ("ご契約先", "Contract"),
         "op.failures": ("誤入力回数", "Failures"),
         "op.updated": ("更新日時", "Updated"),
         "op.inventory": ("在庫（未割当）", "Inventory (unassigned)"),
@@ -292,6 +317,7 @@ extension Strings {
         "op.token": ("トークン", "Token"),
         "op.party": ("利用者・シリアル番号", "User or serial"),
         "op.action": ("操作", "Action"),
+        "op.allActions": ("すべての操作", "All actions"),
         "op.from": ("開始日", "From"),
         "op.until": ("終了日", "Until"),
         "op.at": ("日時", "Time"),

@@ -21,6 +21,8 @@ enum Strings {
         "swkb.close": ("閉じる", "Close"),
         "swkb.clear": ("クリア", "Clear"),
         "swkb.bs": ("1文字削除", "Delete"),
+        "swkb.symbols": ("記号", "Symbols"),
+        "swkb.letters": ("英字", "Letters"),
         "hint.alnum": ("(半角英数字記号)", "(half-width letters, digits, symbols)"),
         "hint.digits48": ("(4～8桁の数字)", "(4 to 8 digits)"),
         "hint.conf": ("(半角英数字6～12桁)", "(6 to 12 half-width letters and digits)"),
@@ -39,6 +41,17 @@ enum Strings {
         "otp": ("ワンタイムパスワード", "One-time password"),
         "otp.input": ("ワンタイムパスワードの入力", "One-time password"),
         "otpLogin.button": ("認証する", "Authenticate"),
+        "otpLogin.stoppedLead": (
+            "このトークンのワンタイムパスワードは、利用停止が解除されるまで入力できません。ログイン画面へ戻り、利用停止の解除をお待ちください。",
+            "This token's one-time passwords cannot be entered until the stop is lifted. Go back to the login page and wait for the stop to be lifted."
+        ),
+        "otpLogin.contact": ("ご不明な点は、次の窓口までお問い合わせください：", "For help, contact:"),
+        "otpLogin.toLogin": ("ログイン画面へ戻る", "Back to the login page"),
+        // After 失効 (the bank's or the contract administrator's): what the token's users read at their next login.
+        "revoked.retail": (
+            "ご利用のトークン（シリアル番号 %@）は失効しました。このトークンのワンタイムパスワードは今後ご利用いただけません。ワンタイムパスワードを再びご利用いただくには、「ワンタイムパスワード申請」から新しいトークンを発行してください。",
+            "Your token (serial number %@) has been revoked: its one-time passwords no longer work. To use one-time passwords again, issue a new token under “One-time password application”."
+        ),
         // Top
         "top.title": ("トップページ", "Top page"),
         "top.welcome": ("様、いつもご利用ありがとうございます。", ", thank you for banking with us."),

@@ -176,11 +176,22 @@ struct OperatorCommand: AsyncParsableCommand {
         @Option(help: "Display name.") var name: String
 
         func run() async throws {
-            let password = try readSecret("Password (10–32 characters): ", env: "ICHIGO_OPERATOR_PASSWORD")
+            let password = try readSecret(
+                "Password (10–32 half-width letters, digits and symbols): ", env: "ICHIGO_OPERATOR_PASSWORD")
             let runtime = try Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
-            let created = try await runtime.services.operators.createOperator(
-                loginID: loginID, name: name, password: password, at: Date())
+            let created: BankOperator
+            do {
+                created = try await runtime.services.operators.createOperator(
+                    loginID: loginID, name: name, password: password, at: Date())
+            } catch let error as IchigoError where error.field == "password" {
+                // Never echo the password; say which characters the console's software keyboard can type.
+                throw ValidationError(
+                    "パスワードは半角英数字記号10～32文字で指定してください（空白・全角文字は使えません）。"
+                        + " The password must be 10 to 32 half-width letters, digits and symbols"
+                        + " \(CredentialRules.passwordSymbols) — the keys of the console's software keyboard; no spaces or"
+                        + " full-width characters. Nothing was created.")
+            }
             say("operator \(created.loginID.rawValue) created; log in at /operator/login")
         }
     }

@@ -217,8 +217,9 @@ struct CorporateScreenTests {
             #expect(try await f.harness.repository.contract(f.contract.id)?.usageMode == .individual)
             #expect(try await Self.tokenOf(f, "staff") != nil)
             try await browser.post("/corp/admin/otp-settings/mode/confirm", ["confirmationPassword": Self.confirmation])
-            #expect(browser.screenID == "HKJ002")
-            #expect(browser.flash == "利用形態を変更しました。トークンの利用登録はすべて解除されました。")
+            // Seed 004: the change goes straight on to 利用登録.
+            #expect(browser.screenID == "HTS003")
+            #expect(browser.flash == "利用形態を変更しました。トークンの利用登録はすべて解除されました。続けて、トークンの利用登録を行ってください。")
             #expect(try await f.harness.repository.contract(f.contract.id)?.usageMode == .shared)
             for login in ["master", "admin", "staff", "keiri"] {
                 #expect(try await f.harness.repository.user(f.user(login).id)?.tokenID == nil, "\(login)")

@@ -52,7 +52,7 @@ struct CorporateAdminController: ScreenController {
 
     func menu(
         _ request: Request, _ context: CorporateAdminContext, id: String, titleKey: String, lead: String,
-        items: [(href: String, id: String, key: String)]
+        items: [(href: String, id: String, key: String)], notice: String? = nil
     ) async throws -> Response {
         let language = context.page.language
         return try await screen(
@@ -60,6 +60,7 @@ struct CorporateAdminController: ScreenController {
             [
                 "lead": t(lead, language),
                 "items": items.map { ["href": $0.href, "id": $0.id, "label": t($0.key, language), "desc": t($0.key + "Desc", language)] },
+                "revokedNotice": notice ?? "",
             ])
     }
 
@@ -99,7 +100,7 @@ struct CorporateAdminController: ScreenController {
             items: [
                 ("/corp/admin/users-menu", "menu-users", "hrk001.title"),
                 ("/corp/admin/contract", "menu-contract", "hkj001.title"),
-            ])
+            ], notice: try await revokedNotice(for: context.user, .corporateAdmin, context.page.language))
     }
 
     func hrk001(_ request: Request, context: CorporateAdminContext) async throws -> Response {
@@ -115,8 +116,8 @@ struct CorporateAdminController: ScreenController {
         try await menu(
             request, context, id: "HOM001", titleKey: "hom001.title", lead: "hom001.lead",
             items: [
-                ("/corp/admin/otp/unlock", "menu-unlock", "hom002.title"),
-                ("/corp/admin/otp/revoke", "menu-revoke", "hom004.title"),
+                ("/corp/admin/otp/unlock", "menu-unlock", "hom001.unlock"),
+                ("/corp/admin/otp/revoke", "menu-revoke", "hom001.revoke"),
             ])
     }
 
@@ -457,8 +458,9 @@ struct CorporateAdminController: ScreenController {
                 to: mode, by: context.user, confirmationPassword: fields["confirmationPassword"] ?? "",
                 at: services.clock.now())
             page.data.modeDraft = nil
-            page.session.flash = "hts.changed"
-            return try await redirect("/corp/admin/contract/users", page)
+            // Seed 004: after 次へ the administrator goes straight on to registering the tokens (利用登録).
+            page.session.flash = "hts.changedRegister"
+            return try await redirect("/corp/admin/otp-settings/register", page)
         }
     }
 

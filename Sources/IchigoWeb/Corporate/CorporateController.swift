@@ -63,10 +63,13 @@ struct CorporateController: ScreenController {
                         "limit": Self.yen(context.grants.limit(for: $0.id) ?? 0),
                     ]
                 },
+                "hasAccounts": !accounts.isEmpty,
                 "canTransfer": context.grants.authorities.contains(.transfer),
                 "canApprove": context.grants.authorities.contains(.transferApproval),
+                "seesApprovals": !context.grants.authorities.isDisjoint(with: [.transfer, .transferApproval]),
                 "pendingCount": pending.count,
                 "needsRegistration": try await services.corporate.needsSelfRegistration(user),
+                "revokedNotice": try await revokedNotice(for: user, .corporateUser, page.language) ?? "",
             ]) { $1 })
     }
 
@@ -78,7 +81,11 @@ struct CorporateController: ScreenController {
         }
         return try await screen(
             "corp_register", context.page, id: "HOR001", titleKey: "hor001.title", request: request, steps: "hor",
-            step: 1)
+            step: 1,
+            [
+                "revokedNotice": try await revokedNotice(
+                    for: context.user, .corporateUser, selfRegistration: true, context.page.language) ?? ""
+            ])
     }
 
     func register(_ request: Request, context: CorporateContext) async throws -> Response {

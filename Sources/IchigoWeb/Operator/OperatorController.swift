@@ -77,13 +77,20 @@ struct OperatorController: ScreenController {
 
     // MARK: OTK001–OTK002 inventory
 
-    func tokenRow(_ token: Token, _ language: Language) -> [String: Any] {
+    /// A token's row: its contract by name (the contract ID on hover).
+    func tokenRow(_ token: Token, _ language: Language, _ names: AuditNames) -> [String: Any] {
         [
             "serial": token.serial.rawValue, "kind": t("kind.\(token.kind.rawValue)", language),
             "state": t("state.\(token.state.rawValue)", language), "stateKey": token.state.rawValue,
-            "owner": token.contractID == nil ? t("op.inventory", language) : token.contractID!.rawValue,
-            "failures": token.failureCount, "updated": Self.dateTime(token.updatedAt),
+            "owner": token.contractID.map(names.contractName) ?? t("op.inventory", language),
+            "ownerID": token.contractID?.rawValue ?? "", "failures": token.failureCount,
+            "updated": Self.dateTime(token.updatedAt),
         ]
+    }
+
+    /// The names of the contracts `tokens` belong to.
+    func names(of tokens: [Token]) async throws -> AuditNames {
+        try await AuditNames.lookUp(tokens.compactMap { $0.contractID?.rawValue }, in: services.repository)
     }
 
     func tokens(_ request: Request, context: OperatorContext) async throws -> Response {
@@ -95,10 +102,11 @@ struct OperatorController: ScreenController {
             unassignedOnly: query.get("unassigned") == "1")
         let found = try await services.repository.tokens(matching: filter, limit: 200, offset: 0)
         let language = context.page.language
+        let names = try await names(of: found)
         return try await screen(
             "op_tokens", context.page, id: "OTK001", titleKey: "otk001.title", request: request,
             [
-                "tokens": found.map { tokenRow($0, language) }, "hasTokens": !found.isEmpty,
+                "tokens": found.map { tokenRow($0, language, names) }, "hasTokens": !found.isEmpty,
                 "serial": filter.serialPrefix ?? "",
                 "kinds": TokenKind.allCases.map { ["key": $0.rawValue, "label": t("kind.\($0.rawValue)", language), "selected": $0 == filter.kind] },
                 "states": TokenState.allCases.map { ["key": $0.rawValue, "label": t("state.\($0.rawValue)", language), "selected": $0 == filter.state] },
@@ -118,16 +126,20 @@ struct OperatorController: ScreenController {
         let holders = try await services.repository.users(holding: token.id)
         let history = try await services.repository.auditRecords(
             matching: AuditFilter(party: token.serial.rawValue), limit: 20)
+        let names = try await AuditNames.lookUp(
+            history.flatMap { [$0.event.actor, $0.event.subject, $0.event.reason ?? ""] }
+                + [token.contractID?.rawValue ?? ""],
+            in: services.repository)
         return try await screen(
             "op_token", context.page, id: "OTK002", titleKey: "otk002.title", request: request,
             [
-                "token": tokenRow(token, language),
+                "token": tokenRow(token, language, names),
                 "holders": holders.map { ["loginId": $0.loginID.rawValue, "name": $0.name, "role": t("role.\($0.role.rawValue)", language)] },
                 "hasHolders": !holders.isEmpty,
                 "canUnlock": token.state == .locked, "canRevoke": token.state.occupiesUser,
                 "canReissue": token.kind == .hardware && [.issued, .active, .locked].contains(token.state) && token.contractID != nil,
                 "canAssign": token.kind == .hardware && token.state == .issued && token.contractID == nil,
-                "history": history.map(auditRow),
+                "records": history.map { auditRow($0, names, language) },
             ])
     }
 
@@ -182,6 +194,10 @@ struct OperatorController: ScreenController {
         let token = try await user.tokenID.asyncFlatMap { try await services.repository.token($0) }
         let contract = try await services.repository.contract(user.contractID)
         let history = try await services.repository.auditRecords(matching: AuditFilter(party: user.id.rawValue), limit: 20)
+        let names = try await AuditNames.lookUp(
+            history.flatMap { [$0.event.actor, $0.event.subject, $0.event.reason ?? ""] }
+                + [token?.contractID?.rawValue ?? ""],
+            in: services.repository)
         let passkeys: [[String: Any]] = try await services.passkeys.passkeys(of: user.id).map { passkey in
             [
                 "id": passkey.credentialID, "name": passkey.name,
@@ -197,10 +213,11 @@ struct OperatorController: ScreenController {
             [
                 "loginId": user.loginID.rawValue, "name": user.name, "role": t("role.\(user.role.rawValue)", language),
                 "contract": contract?.name ?? "-", "email": user.email ?? "-", "loginLocked": user.loginLocked,
-                "token": token.map { tokenRow($0, language) } ?? [:], "hasToken": token != nil,
+                "token": token.map { tokenRow($0, language, names) } ?? [:], "hasToken": token != nil,
                 "retail": user.role == .customer,
                 "canAssign": user.role == .customer && !(token?.state.occupiesUser ?? false),
-                "history": history.map(auditRow), "passkeys": passkeys, "hasPasskeys": !passkeys.isEmpty,
+                "records": history.map { auditRow($0, names, language) }, "passkeys": passkeys,
+                "hasPasskeys": !passkeys.isEmpty,
             ])
     }
 
@@ -235,15 +252,35 @@ struct OperatorController: ScreenController {
 
     // MARK: OAU001 audit trail
 
-    func auditRow(_ record: AuditRecord) -> [String: Any] {
+    /// An audit record as staff read it: people by login ID and name, contracts by name, tokens by serial, the
+    /// action and outcome in words; each internal value stays on hover (`title`).
+    func auditRow(_ record: AuditRecord, _ names: AuditNames, _ language: Language) -> [String: Any] {
         let formatter = DateFormatter()
         formatter.timeZone = Calendar.japan.timeZone
         formatter.dateFormat = "yyyy/MM/dd HH:mm:ss"
+        let event = record.event
         return [
-            "seq": record.sequence, "at": formatter.string(from: record.event.at), "actor": record.event.actor,
-            "action": record.event.action, "subject": record.event.subject, "outcome": record.event.outcome,
-            "reason": record.event.reason ?? "",
+            "seq": record.sequence, "at": formatter.string(from: event.at),
+            "actor": actorName(event.actor, names, language), "actorID": event.actor,
+            "action": AuditActions.label(event.action, language) ?? event.action, "actionKey": event.action,
+            "subject": names.describe(event.subject), "subjectID": event.subject,
+            "outcome": AuditActions.outcome(event.outcome, language), "outcomeKey": event.outcome,
+            "reason": names.describe(event.reason ?? "", short: true), "reasonRaw": event.reason ?? "",
         ]
+    }
+
+    /// Who acted: a user or operator by login ID and name, an API key by its name, the system and the command line
+    /// in words.
+    func actorName(_ actor: String, _ names: AuditNames, _ language: Language) -> String {
+        let ja = language == .ja
+        switch actor {
+        case "system": return ja ? "システム" : "System"
+        case "cli": return ja ? "管理コマンド（ichigo）" : "Command line (ichigo)"
+        case "demo": return ja ? "デモデータ" : "Demo data"
+        default:
+            if actor.hasPrefix("api:") { return "API（\(actor.dropFirst(4))）" }
+            return names.describe(actor)
+        }
     }
 
     func audit(_ request: Request, context: OperatorContext) async throws -> Response {
@@ -263,11 +300,20 @@ struct OperatorController: ScreenController {
             party: party.isEmpty ? nil : party, action: text("action").isEmpty ? nil : text("action"),
             from: parser.date(from: text("from")), until: parser.date(from: text("until")).map { $0 + 86_400 })
         let records = try await services.repository.auditRecords(matching: filter, limit: 200)
+        let names = try await AuditNames.lookUp(records, in: services.repository)
+        let language = context.page.language
+        // 操作: the actions in words, in a list; an action given by its internal name (a link, the CLI's words)
+        // is offered too.
+        var actions = AuditActions.all.map { (key: $0.action, label: language == .ja ? $0.ja : $0.en) }
+        if !text("action").isEmpty, AuditActions.label(text("action"), language) == nil {
+            actions.append((key: text("action"), label: text("action")))
+        }
         return try await screen(
             "op_audit", context.page, id: "OAU001", titleKey: "oau001.title", request: request,
             [
-                "records": records.map(auditRow), "hasRecords": !records.isEmpty, "party": text("party"),
-                "action": text("action"), "from": text("from"), "until": text("until"),
+                "records": records.map { auditRow($0, names, language) }, "hasRecords": !records.isEmpty,
+                "party": text("party"), "from": text("from"), "until": text("until"),
+                "actions": actions.map { ["key": $0.key, "label": $0.label, "selected": $0.key == text("action")] },
             ])
     }
 }

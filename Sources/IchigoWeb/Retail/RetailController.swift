@@ -113,6 +113,7 @@ struct RetailController: ScreenController {
             [
                 "accounts": try await accountRows(user), "statusText": t("status.\(status.rawValue)", page.language),
                 "transfers": transfers, "hasTransfers": !transfers.isEmpty,
+                "revokedNotice": try await revokedNotice(for: user, .retail, page.language) ?? "",
             ])
     }
 
@@ -313,6 +314,7 @@ struct RetailController: ScreenController {
         return try await screen(
             "bop001", page, id: "BOP001", titleKey: "bop001.title", request: request,
             [
+                "revokedNotice": try await revokedNotice(for: user, .retail, page.language) ?? "",
                 "statusText": t("status.\(status.rawValue)", page.language),
                 "tokenKind": live ? t("kind.\(token!.kind.rawValue)", page.language) : "",
                 "serviceID": live ? (provisioning?.serviceID ?? "-") : "-",

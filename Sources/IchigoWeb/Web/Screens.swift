@@ -18,6 +18,15 @@ extension ScreenController {
         return Messages.text(key, in: language)
     }
 
+    /// A message for `audience`'s screens: the corporate screens use seed 002's words where they differ from the
+    /// retail seeds' (確認パスワード, not 確認用パスワード), kept as `corp.<key>`.
+    func message(_ key: String, for audience: Audience?, _ language: Language) -> String {
+        if audience == .corporateUser || audience == .corporateAdmin, Strings.table["corp.\(key)"] != nil {
+            return t("corp.\(key)", language)
+        }
+        return t(key, language)
+    }
+
     /// Renders a screen with the common context (strings, CSRF token, language switch, step bar, errors).
     ///
     /// - Parameters:
@@ -37,7 +46,12 @@ extension ScreenController {
         ]
         switch audience {
         case .retail?: context["navRetail"] = true
-        case .corporateUser?: context["navCorporate"] = true
+        case .corporateUser?:
+            // The menu offers what the user may do; the screens behind it refuse the rest all the same.
+            context["navCorporate"] = true
+            let grants = (page.data.grants ?? .empty).intersection(page.user?.permissions ?? .empty)
+            context["navTransfer"] = grants.authorities.contains(.transfer)
+            context["navApprovals"] = grants.authorities.contains(.transferApproval)
         case .corporateAdmin?: context["navAdmin"] = true
         case .bankOperator?: context["navOperator"] = true
         case nil: break
@@ -51,12 +65,23 @@ extension ScreenController {
         }
         // One-shot values from a failed POST.
         if let errors = page.data.formErrors, !errors.isEmpty {
-            context["errors"] = errors.mapValues { t($0, language) }
+            context["errors"] = errors.mapValues { message($0, for: page.data.audience, language) }
             context["hasFieldErrors"] = true
         }
         context["values"] = page.data.formValues ?? [:]
-        if let error = page.data.pageError { context["pageError"] = t(error, language) }
+        if let error = page.data.pageError { context["pageError"] = message(error, for: page.data.audience, language) }
         if let flash = page.session.flash { context["flash"] = t(flash, language) }
+        // Between the password and the OTP with a stopped token: no code can get through, so the page says what
+        // happened and whom to ask instead of offering the code field again.
+        if page.session.stage == .awaitingOTP, let tokenID = page.user?.tokenID,
+            try await services.repository.token(tokenID)?.state == .locked
+        {
+            context["otpStopped"] = true
+            context["bankContact"] = services.bankContact
+            if context["pageError"] == nil {
+                context["pageError"] = t(page.data.audience == .retail ? "otp.locked" : "corp.stopped", language)
+            }
+        }
         // An empty string is "present" to Mustache; leave it out so `{{#key}}` sections stay closed.
         for (key, value) in extra where (value as? String)?.isEmpty != true { context[key] = value }
         page.data.formErrors = nil
