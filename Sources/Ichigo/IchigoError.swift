@@ -51,6 +51,11 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tokenNotActive = Code("otp.not_active")
         /// Stored data that cannot be decrypted or parsed (tampering or a wrong master key).
         public static let corruptData = Code("storage.corrupt")
+        /// The database did not answer in time (down, overloaded, or past the request's deadline): nothing of the
+        /// request was committed; the caller may retry later (HTTP 503 with `Retry-After`).
+        public static let serviceUnavailable = Code("service.unavailable")
+        /// The disk holding the database is full: nothing of the request was committed (HTTP 503).
+        public static let storageFull = Code("storage.full")
         /// A write lost a race with another (compare-and-set failed); the caller may retry.
         public static let concurrentUpdate = Code("storage.concurrent_update")
         /// Login ID or password wrong (which one is not said).

@@ -65,6 +65,14 @@ public enum Messages {
         "storage.concurrent_update": (
             "他の操作と重なりました。もう一度お試しください。", "Another operation interfered. Please try again."
         ),
+        "service.unavailable": (
+            "ただいま混み合っているか、システムが一時的に利用できません。お手続きは完了していません。しばらくしてから再度お試しください。",
+            "The service is busy or temporarily unavailable. Nothing was carried out. Please try again in a moment."
+        ),
+        "storage.full": (
+            "システムが一時的に利用できません。お手続きは完了していません。しばらくしてから再度お試しください。",
+            "The service is temporarily unavailable. Nothing was carried out. Please try again later."
+        ),
         "internal": ("システムエラーが発生しました。しばらくしてから再度お試しください。", "A system error occurred. Please try again later."),
         "passkey.failed": (
             "パスキーによる認証ができませんでした。もう一度お試しいただくか、ログインID・パスワードでログインしてください。",

@@ -74,17 +74,22 @@ final class PostgresGroupCommit: Sendable {
         audit: @escaping @Sendable (String, String, Refusal?) -> AuditEvent,
         decide: @escaping @Sendable (Token) -> CodeDecision
     ) async throws -> CodeCheck {
-        try await withCheckedThrowingContinuation { continuation in
+        let deadline = RequestDeadline.current
+        return try await withCheckedThrowingContinuation { continuation in
             enqueue([
-                CheckJob(user: user, now: now, audit: audit, decide: decide, continuation: continuation)
+                CheckJob(
+                    user: user, now: now, deadline: deadline, audit: audit, decide: decide, continuation: continuation)
             ])
         }
     }
 
     /// Runs `work` in a write transaction shared with other callers; returns once it has committed.
+    /// A write of a request whose deadline passed before the write's turn came (`RequestDeadline`) is dropped:
+    /// its work never runs.
     func write<T: Sendable>(_ work: @escaping @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            enqueue([Job(work: work, continuation: continuation)])
+        let deadline = RequestDeadline.current
+        return try await withCheckedThrowingContinuation { continuation in
+            enqueue([Job(work: work, deadline: deadline, continuation: continuation)])
         }
     }
 
@@ -168,6 +173,10 @@ final class PostgresGroupCommit: Sendable {
                     }
                     let newHead = try await appendChained(
                         events, in: PostgresTransaction(connection: connection, logger: logger))
+                    // A caller answered 503 while its work ran (`RequestDeadline.abandon`): roll back rather than
+                    // commit what it was told failed; the others run again.
+                    let abandoned = batch.filter { !$0.enterCommit() }
+                    if !abandoned.isEmpty { throw AbandonedByDeadline(jobs: abandoned) }
                     _ = try await connection.execute(HotStatements.Commit(), logger: logger)
                     return newHead
                 } catch {
@@ -176,6 +185,20 @@ final class PostgresGroupCommit: Sendable {
                 }
             }
             if let newHead { auditHead?.advance(to: newHead) }
+        } catch let abandonment as AbandonedByDeadline {
+            // Nothing of the batch was committed: the abandoned callers hear so (they were answered 503 already),
+            // the others run again.
+            var again: [any PendingWrite] = []
+            for job in batch {
+                if abandonment.jobs.contains(where: { $0 === job }) {
+                    job.finish(throwing: RequestDeadline.droppedError)
+                } else if job.retry() {
+                    again.append(job)
+                } else {
+                    job.finish(throwing: RequestDeadline.droppedError)
+                }
+            }
+            return again
         } catch {
             // Nothing of the batch was committed.
             var again: [any PendingWrite] = []
@@ -187,6 +210,21 @@ final class PostgresGroupCommit: Sendable {
                 }
             }
             return again
+        }
+        // Committed while its caller was being told 503 (the database stalled in the middle of the commit): the audit
+        // trail says that the answer was not delivered.
+        let undelivered = batch.compactMap { $0.deadline?.isUndelivered == true ? $0.deadline : nil }
+        if !undelivered.isEmpty {
+            let now = Date()
+            let events = undelivered.map { $0.undeliveredEvent(at: now) }
+            let logger = logger
+            Task {
+                do {
+                    _ = try await self.write { transaction in for event in events { transaction.append(event) } }
+                } catch {
+                    logger.error("could not record an undelivered answer", metadata: ["error": "\(error)"])
+                }
+            }
         }
         var again: [any PendingWrite] = []
         for job in batch {
@@ -215,6 +253,11 @@ final class PostgresGroupCommit: Sendable {
         var changed: [String] = []
         var events: [AuditEvent] = []
         for job in checks {
+            // The caller was told 503 already (its deadline passed while the batch waited): nothing of it is written.
+            if let deadline = job.deadline, !deadline.claimForWrite() {
+                job.dropped = true
+                continue
+            }
             // A user unknown or without a token: the step-by-step path says which, with its own audit record.
             guard let id = tokenOf[job.user.rawValue], var token = tokens[id] else {
                 job.result = .stepByStep
@@ -288,8 +331,17 @@ final class PostgresGroupCommit: Sendable {
     }
 }
 
+/// Thrown before `COMMIT` when callers of the batch were answered 503 while its work ran.
+private struct AbandonedByDeadline: Error {
+    let jobs: [any PendingWrite]
+}
+
 /// A queued write, type-erased. Touched by one lane at a time: the queue hands it over under its lock.
-private protocol PendingWrite: Sendable {
+private protocol PendingWrite: AnyObject, Sendable {
+    /// The deadline of the request that queued it, if any.
+    var deadline: RequestDeadline? { get }
+    /// Just before `COMMIT`: false when the caller was answered 503 meanwhile (see `RequestDeadline.enterCommit`).
+    func enterCommit() -> Bool
     /// Runs the work, keeping its result for `finish`.
     func run(in transaction: PostgresTransaction) async throws
     /// Keeps the work's error (its savepoint was rolled back) for `finish`.
@@ -305,24 +357,34 @@ private protocol PendingWrite: Sendable {
 private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
     // `outcome` and `attempts` are touched by one lane at a time (see `PendingWrite`).
     private let work: @Sendable (PostgresTransaction) async throws -> T
+    let deadline: RequestDeadline?
     private let continuation: CheckedContinuation<T, any Error>
     private var outcome: Result<T, any Error>?
     private var attempts = 1
 
     init(
-        work: @escaping @Sendable (PostgresTransaction) async throws -> T,
+        work: @escaping @Sendable (PostgresTransaction) async throws -> T, deadline: RequestDeadline?,
         continuation: CheckedContinuation<T, any Error>
     ) {
         self.work = work
+        self.deadline = deadline
         self.continuation = continuation
     }
 
     func run(in transaction: PostgresTransaction) async throws {
+        // Dropped when the caller was told 503 already: thrown before any statement, so nothing of it is committed.
+        if let deadline, !deadline.claimForWrite() { throw RequestDeadline.droppedError }
         outcome = .success(try await work(transaction))
     }
 
     func failed(with error: any Error) {
         outcome = .failure(error)
+    }
+
+    func enterCommit() -> Bool {
+        // A job whose work failed (its savepoint rolled back) commits nothing of its own.
+        if case .failure? = outcome { return true }
+        return deadline?.enterCommit() ?? true
     }
 
     var lostRace: Bool {
@@ -355,6 +417,9 @@ private final class CheckJob: PendingWrite, @unchecked Sendable {
     // `result` and `attempts` are touched by one lane at a time (see `PendingWrite`).
     let user: UserID
     let now: Date
+    let deadline: RequestDeadline?
+    /// The deadline passed before the check's turn: nothing was decided or written.
+    var dropped = false
     let audit: @Sendable (String, String, Refusal?) -> AuditEvent
     let decide: @Sendable (Token) -> CodeDecision
     private let continuation: CheckedContinuation<CodeCheck, any Error>
@@ -362,11 +427,13 @@ private final class CheckJob: PendingWrite, @unchecked Sendable {
     private var attempts = 1
 
     init(
-        user: UserID, now: Date, audit: @escaping @Sendable (String, String, Refusal?) -> AuditEvent,
+        user: UserID, now: Date, deadline: RequestDeadline?,
+        audit: @escaping @Sendable (String, String, Refusal?) -> AuditEvent,
         decide: @escaping @Sendable (Token) -> CodeDecision, continuation: CheckedContinuation<CodeCheck, any Error>
     ) {
         self.user = user
         self.now = now
+        self.deadline = deadline
         self.audit = audit
         self.decide = decide
         self.continuation = continuation
@@ -377,6 +444,10 @@ private final class CheckJob: PendingWrite, @unchecked Sendable {
     }
 
     func failed(with error: any Error) {}
+
+    func enterCommit() -> Bool {
+        dropped || result == nil ? true : deadline?.enterCommit() ?? true
+    }
 
     var lostRace: Bool { false }
 
@@ -390,6 +461,8 @@ private final class CheckJob: PendingWrite, @unchecked Sendable {
     func finish(throwing commitError: (any Error)?) {
         if let commitError {
             continuation.resume(throwing: PostgresStoreError.mapping(commitError))
+        } else if dropped {
+            continuation.resume(throwing: RequestDeadline.droppedError)
         } else {
             continuation.resume(returning: result ?? .stepByStep)
         }

@@ -65,11 +65,22 @@ public final class PostgresRepository: Sendable {
     /// starts the migrations; every call waits for them (`prepare()` waits explicitly). `close()` stops the pool.
     /// - Parameter auditHead: the instance's signed audit head outside the database (`audit-postgres.head` in its data
     ///   directory); `nil` for none.
+    /// - Parameter statementTimeout: the server's: every statement and every lock wait of its connections ends after
+    ///   this long (`statement_timeout`, `lock_timeout`), and so does connecting; `nil` (the command line): no limit.
     public convenience init(
-        url: String, chain: AuditChain, auditHead: AuditHeadFile? = nil, maximumConnections: Int = 20, logger: Logger
+        url: String, chain: AuditChain, auditHead: AuditHeadFile? = nil, maximumConnections: Int = 20,
+        statementTimeout: Duration? = nil, logger: Logger
     ) throws {
         var location = try PostgresLocation(url: url)
         location.configuration.options.maximumConnections = maximumConnections
+        if let statementTimeout {
+            let milliseconds = max(1, Int(statementTimeout.components.seconds * 1000
+                + statementTimeout.components.attoseconds / 1_000_000_000_000_000))
+            location.configuration.options.additionalStartupParameters += [
+                ("statement_timeout", "\(milliseconds)"), ("lock_timeout", "\(milliseconds)"),
+            ]
+            location.configuration.options.connectTimeout = min(statementTimeout, .seconds(10))
+        }
         let client = PostgresClient(configuration: location.configuration, backgroundLogger: Self.quiet(logger))
         self.init(
             client: client, chain: chain, auditHead: auditHead, logger: logger, runsClient: true,

@@ -337,6 +337,10 @@ enum PostgresSchema {
         try await client.withConnection { connection in
             try await connection.query("BEGIN", logger: logger)
             do {
+                // A server's connections carry its statement and lock timeouts; a migration (or waiting for another
+                // instance's) may take longer.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
+                try await connection.query("SET LOCAL lock_timeout = 0", logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(\(migrationLock))", logger: logger)
                 try await connection.query(
                     """

@@ -78,12 +78,16 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     static func mapping(_ error: any Error) -> any Error {
         guard let error = error as? PSQLError else { return error }
         guard error.code == .server, let info = error.serverInfo else {
-            // Connection failures: the code and the underlying error (host, port, TLS), never the query.
+            // Connection failures (refused, lost, timed out, the pool closed): the database does not answer, which
+            // is a 503 for the caller. The code and the underlying error (host, port, TLS), never the query.
             let underlying = error.underlying.map { ": \($0)" } ?? ""
-            return PostgresStoreError(sqlState: nil, message: "\(error.code)\(underlying)")
+            return IchigoError(.serviceUnavailable, detail: "PostgreSQL: \(error.code)\(underlying)")
         }
         let state = info[.sqlState]
         let constraint = info[.constraintName]
+        if let state, let unavailable = unavailability(state) {
+            return IchigoError(unavailable, detail: "PostgreSQL error \(state): \(info[.message] ?? "no message")")
+        }
         switch (state, constraint) {
         case ("23505", "users_login_id_unique"?), ("23505", "operators_login_id_unique"?):
             return IchigoError(.loginIDTaken)
@@ -102,6 +106,18 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             return IchigoError(.invalidInput, detail: "text with a NUL character")
         default:
             return PostgresStoreError(sqlState: state, message: info[.message] ?? "no message")
+        }
+    }
+
+    /// The SQLSTATEs that mean the database cannot serve now rather than that the request is wrong: a statement or
+    /// lock timeout (57014, 55P03), the server shutting down or starting (57P01–57P03), no connection slot (53300),
+    /// a lost connection (class 08) — all `serviceUnavailable` — and a full disk (53100, `storageFull`).
+    static func unavailability(_ state: String) -> IchigoError.Code? {
+        switch state {
+        case "53100": .storageFull
+        case "57014", "55P03", "57P01", "57P02", "57P03", "53300": .serviceUnavailable
+        case _ where state.hasPrefix("08"): .serviceUnavailable
+        default: nil
         }
     }
 

@@ -85,8 +85,9 @@ final class GroupCommit: Sendable {
     func write<T: Sendable>(savepoint: Bool = true, _ work: @escaping @Sendable (Database) throws -> T) async throws
         -> T
     {
-        try await withCheckedThrowingContinuation { continuation in
-            let job = Job(work: work, savepoint: savepoint, continuation: continuation)
+        let deadline = RequestDeadline.current
+        return try await withCheckedThrowingContinuation { continuation in
+            let job = Job(work: work, savepoint: savepoint, deadline: deadline, continuation: continuation)
             if !writer.submit(job) {
                 job.finish(commitError: IchigoError(.corruptData, detail: "the database is closed"))
             }
@@ -158,6 +159,8 @@ final class GroupCommit: Sendable {
                             batch += more
                         }
                         next = try headFile?.next(in: db)
+                        // A caller answered 503 while its work ran (`RequestDeadline.abandon`): roll back.
+                        if batch.contains(where: { !$0.enterCommit() }) { throw AbandonedByDeadline() }
                         return .commit
                     }
                     return next
@@ -171,6 +174,14 @@ final class GroupCommit: Sendable {
                 } else {
                     if let newHead { headFile?.advance(to: newHead) }
                     for job in batch { job.finish(commitError: nil) }
+                }
+            } catch is AbandonedByDeadline {
+                // Nothing was committed. The abandoned callers were answered 503 already; each other write runs again
+                // on its own (an abandoned one finds its deadline taken and does nothing).
+                batchSizes.record(batch.count)
+                record(since: started)
+                for job in batch {
+                    if job.enterCommit() { commit([job], gatheringFrom: nil) } else { job.finish(commitError: RequestDeadline.droppedError) }
                 }
             } catch is AbandonedBatch {
                 // A job without a savepoint failed: nothing of the batch was committed. Alone, that job's own error
@@ -374,12 +385,16 @@ final class BatchThread<Item: Sendable>: Sendable {
 
 /// Thrown inside a batch's transaction to roll it back when a job without a savepoint failed.
 private struct AbandonedBatch: Error {}
+/// Thrown before the commit when callers of the batch were answered 503 while its work ran.
+private struct AbandonedByDeadline: Error {}
 
 /// A queued write, type-erased.
 private protocol PendingWrite: Sendable {
     /// Runs the work (inside a savepoint if the job has one), keeping its result or error for later. False: the
     /// work failed outside a savepoint, so the transaction must be rolled back.
     func run(in db: Database) -> Bool
+    /// Just before the commit: false when the caller was answered 503 meanwhile (`RequestDeadline.enterCommit`).
+    func enterCommit() -> Bool
     /// Answers the caller once the transaction's fate is known.
     func finish(commitError: (any Error)?)
 }
@@ -388,19 +403,27 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
     // `outcome` is written in `run` and read in `finish`, strictly one after the other on the drain task.
     private let work: @Sendable (Database) throws -> T
     private let savepoint: Bool
+    /// The request's deadline (`RequestDeadline`): past it, the caller was told 503 and the work must not run.
+    private let deadline: RequestDeadline?
     private let continuation: CheckedContinuation<T, any Error>
     private var outcome: Result<T, any Error>?
 
     init(
-        work: @escaping @Sendable (Database) throws -> T, savepoint: Bool,
+        work: @escaping @Sendable (Database) throws -> T, savepoint: Bool, deadline: RequestDeadline?,
         continuation: CheckedContinuation<T, any Error>
     ) {
         self.work = work
         self.savepoint = savepoint
+        self.deadline = deadline
         self.continuation = continuation
     }
 
     func run(in db: Database) -> Bool {
+        if let deadline, !deadline.claimForWrite() {
+            // Nothing ran, so the transaction's other writes are unaffected.
+            outcome = .failure(RequestDeadline.droppedError)
+            return true
+        }
         do {
             if savepoint {
                 var value: T?
@@ -417,6 +440,11 @@ private final class Job<T: Sendable>: PendingWrite, @unchecked Sendable {
             return savepoint  // rolled back by its savepoint; without one, only the whole transaction can be
         }
         return true
+    }
+
+    func enterCommit() -> Bool {
+        if case .failure? = outcome { return true }
+        return deadline?.enterCommit() ?? true
     }
 
     func finish(commitError: (any Error)?) {

@@ -59,6 +59,7 @@ public final class SQLiteRepository: IchigoRepository {
         // writer's mode again now that the pool is set up (`writerSynchronous()` reads it back; a test holds it).
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         self.path = path
+        self.storage = StorageHealth(directory: (path as NSString).deletingLastPathComponent)
         self.fileIdentity = Self.identity(of: path)
         self.groupCommit = try GroupCommit(
             pool: pool, head: auditHead, walPath: durability == .full ? path + "-wal" : nil)
@@ -78,16 +79,31 @@ public final class SQLiteRepository: IchigoRepository {
     public var commits: Int { groupCommit.commitCount }
 
     /// Runs `work` in a write transaction; concurrent writes share one commit (`GroupCommit`).
+    ///
+    /// A full disk (`SQLITE_FULL`) is `storageFull`: noted in `storage` (so `/ready` answers 503 until space returns),
+    /// counted, and logged once per episode with the file; nothing of the write was committed.
     func write<T: Sendable>(savepoint: Bool = true, _ work: @escaping @Sendable (Database) throws -> T) async throws
         -> T
     {
-        try await groupCommit.write(savepoint: savepoint, work)
+        do {
+            let value = try await groupCommit.write(savepoint: savepoint, work)
+            storage.noteWritten()
+            return value
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            storage.noteFull(path: path)
+            throw IchigoError(.storageFull, detail: "the disk holding \(path) is full")
+        }
     }
+
+    /// Whether writes fail for lack of space, watched by `/ready` (`schemaStatus`).
+    public let storage: StorageHealth
 
     public func schemaStatus() async throws -> SchemaStatus {
         guard let now = Self.identity(of: path), now == fileIdentity else {
             throw IchigoError(.corruptData, detail: "the database file \(path) was removed or replaced")
         }
+        // After a write failed for lack of space: a probe write on the same file system says whether space returned.
+        try storage.checkSpace()
         let migrator = Schema.migrator
         let applied = try await pool.read { db in try migrator.appliedIdentifiers(db) }
         return SchemaStatus(applied: applied.sorted(), known: migrator.migrations)

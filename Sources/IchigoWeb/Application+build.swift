@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
 /// the JSON API under `/api/v1` behind the API key.
@@ -21,21 +22,35 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     router.add(middleware: ResponseHeadersMiddleware(strictTransportSecurity: services.secureCookies))
     let routes = RouteTable()
     router.add(
-        middleware: ErrorMiddleware(logger: services.logger, secureCookies: services.secureCookies, routes: routes))
+        middleware: ErrorMiddleware(
+            logger: services.logger, secureCookies: services.secureCookies, routes: routes,
+            retryAfter: services.deadlines.retryAfter))
     // A load balancer's liveness check, answered from bytes made once.
     let health = ByteBuffer(string: #"{"status":"ok"}"#)
     router.get("health") { _, _ -> Response in
         Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: health))
     }
-    // Ready for traffic: the database answers and has every migration this build knows (a load balancer's check).
+    // Ready for traffic: the database answers within `deadlines.ready` (1 s), has every migration this build knows,
+    // and its disk has room (a load balancer's check). Always answered in time: a database that hangs is a 503.
     router.get("ready") { _, _ -> Response in
+        let repository = services.repository
+        let asked = Task { try await repository.schemaStatus() }
         let status: SchemaStatus
-        do {
-            status = try await services.repository.schemaStatus()
-        } catch {
-            services.logger.error("not ready: the database does not answer", metadata: ["error": "\(error)"])
+        switch await race(asked, limit: services.deadlines.ready) {
+        case .timedOut:
+            asked.cancel()
+            ReadyLog.note("the database did not answer within the readiness deadline", services.logger)
+            return ReadyBody(status: "unavailable", database: "timeout", migrations: nil).response(.serviceUnavailable)
+        case .finished(.failure(let error as IchigoError)) where error.code == .storageFull:
+            ReadyLog.note("the disk holding the database is full", services.logger)
+            return ReadyBody(status: "unavailable", database: "full", migrations: nil).response(.serviceUnavailable)
+        case .finished(.failure(let error)):
+            ReadyLog.note("the database does not answer: \(error)", services.logger)
             return ReadyBody(status: "unavailable", database: "unreachable", migrations: nil).response(.serviceUnavailable)
+        case .finished(.success(let answer)):
+            status = answer
         }
+        ReadyLog.clear(services.logger)
         let migrations = "\(status.applied.count)/\(status.known.count)"
         guard status.isCurrent else {
             return ReadyBody(status: "unavailable", database: "ok", migrations: migrations).response(.serviceUnavailable)
@@ -88,6 +103,26 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     return router
 }
 
+/// `/ready`'s log: a failing check is logged when it starts failing and when it recovers, not at every probe (a load
+/// balancer asks every few seconds).
+enum ReadyLog {
+    private static let failing = Mutex<String?>(nil)
+
+    static func note(_ problem: String, _ logger: Logger) {
+        let changed = failing.withLock { current -> Bool in
+            defer { current = problem }
+            return current != problem
+        }
+        if changed { logger.error("not ready: \(problem)") }
+    }
+
+    static func clear(_ logger: Logger) {
+        if failing.withLock({ current -> Bool in defer { current = nil }; return current != nil }) {
+            logger.notice("ready again: the database answers")
+        }
+    }
+}
+
 struct ReadyBody: Encodable {
     var status: String
     var database: String
@@ -104,13 +139,23 @@ struct ReadyBody: Encodable {
 
 /// Builds the application: the router on an HTTP server at `host:port` (port 0: any free port,
 /// reported to `onServerRunning`), with background services (the mail sender) in its service group.
+///
+/// Every request has a deadline (`services.deadlines`, `DeadlineResponder`); connections are limited, and idle or slow
+/// ones closed (`connections`, `ConnectionGuardHandler`; default: the limit the open-file limit leaves room for).
 public func buildApplication(
     services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
+    connections: ConnectionLimits? = nil,
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws -> some ApplicationProtocol {
-    Application(
-        router: try await buildRouter(services: services),
-        server: .http1(additionalChannelHandlers: [ProtocolErrorHandler(logger: services.logger)]),
+    let limits =
+        connections ?? ConnectionLimits(maximum: ConnectionLimits.defaultMaximum(descriptors: DescriptorLimit.current))
+    let registry = ConnectionRegistry(limits: limits, logger: services.logger)
+    let logger = services.logger
+    return Application(
+        responder: DeadlineResponder(
+            inner: try await buildRouter(services: services).buildResponder(), deadlines: services.deadlines,
+            logger: services.logger),
+        server: .guardedHTTP1(registry: registry, handlers: { [ProtocolErrorHandler(logger: logger)] }),
         configuration: .init(address: .hostname(host, port: port), serverName: "Ichigo"),
         services: backgroundServices,
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },
@@ -120,11 +165,12 @@ public func buildApplication(
 /// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
 public func runServer(
     services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
+    connections: ConnectionLimits? = nil,
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws {
     try await buildApplication(
         services: services, host: host, port: port, backgroundServices: backgroundServices,
-        onServerRunning: onServerRunning
+        connections: connections, onServerRunning: onServerRunning
     ).runService()
 }
 

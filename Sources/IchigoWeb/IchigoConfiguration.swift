@@ -31,6 +31,12 @@ import WebAuthn
 ///   software tokens. 6 digits to type like the OTP; QN20 so the challenge (amount, then the 7-digit account) fits
 ///   amounts up to 13 digits; T1M so a code belongs to its minute and each token signs once per minute, with no
 ///   counter to fall out of step. Must be QN17 or longer, T or C (not both), no PIN or session input.
+/// - `http.deadline` (`ICHIGO_HTTP_DEADLINE`, seconds, default 5): every request is answered within this long or gets
+///   503 `service.unavailable` with `Retry-After`, and nothing of it is committed afterwards; PostgreSQL's
+///   `statement_timeout`, `lock_timeout` and connect timeout for the server are the same. `/ready` answers within 1 s.
+/// - `http.maxConnections` (`ICHIGO_HTTP_MAX_CONNECTIONS`, default 10,000 or what the open-file limit leaves room for),
+///   `http.idleTimeout` (`ICHIGO_HTTP_IDLE_TIMEOUT`, seconds, default 30), `http.headerTimeout`
+///   (`ICHIGO_HTTP_HEADER_TIMEOUT`, seconds, default 10): see `ConnectionLimits`.
 /// - `transfer.challengeSeconds` (`ICHIGO_TRANSFER_CHALLENGE_SECONDS`, default 300): how long a JSON API signing
 ///   challenge may be answered.
 /// - `passkey.login` (`ICHIGO_PASSKEY_LOGIN`, `required-once-registered` | `offered`, default
@@ -64,6 +70,20 @@ public struct IchigoConfiguration: Sendable {
     public var signingPolicy: TransferSigningPolicy
     /// Passkeys (`passkey.*`).
     public var passkeyPolicy: PasskeyPolicy
+    /// Each request's deadline (`http.deadline`).
+    public var deadlines: RequestDeadlines
+    /// `http.maxConnections` if set (else derived from the open-file limit at start), `http.idleTimeout`,
+    /// `http.headerTimeout`.
+    public var maximumConnections: Int?
+    public var idleTimeout: Duration
+    public var headerTimeout: Duration
+
+    /// The connection limits for a process whose open-file limit is `descriptors`.
+    public func connectionLimits(descriptors: Int) -> ConnectionLimits {
+        ConnectionLimits(
+            maximum: maximumConnections ?? ConnectionLimits.defaultMaximum(descriptors: descriptors),
+            idleTimeout: idleTimeout, headerTimeout: headerTimeout)
+    }
 
     public init(config: ConfigReader) throws {
         host = config.string(forKey: "http.host", default: "127.0.0.1")
@@ -126,6 +146,22 @@ public struct IchigoConfiguration: Sendable {
             challengeLifetime: TimeInterval(config.int(forKey: "transfer.challengeSeconds", default: 300))
         ).validated()
         guard (1...65535).contains(port) else { throw IchigoError(.invalidInput, field: "http.port") }
+        func seconds(_ key: String, default value: Double, in range: ClosedRange<Double>) throws -> Duration {
+            let number = config.double(forKey: ConfigKey(key), default: value)
+            guard range.contains(number) else {
+                throw IchigoError(
+                    .invalidInput, field: key,
+                    detail: "must be \(range.lowerBound) to \(range.upperBound) seconds, not \(number)")
+            }
+            return .milliseconds(Int64(number * 1000))
+        }
+        deadlines = RequestDeadlines(standard: try seconds("http.deadline", default: 5, in: 0.1...600))
+        idleTimeout = try seconds("http.idleTimeout", default: 30, in: 1...3600)
+        headerTimeout = try seconds("http.headerTimeout", default: 10, in: 1...600)
+        maximumConnections = config.int(forKey: "http.maxConnections")
+        if let maximumConnections, !(1...1_000_000).contains(maximumConnections) {
+            throw IchigoError(.invalidInput, field: "http.maxConnections", detail: "must be 1 to 1,000,000")
+        }
         passkeyPolicy = try Self.passkeyPolicy(config: config, publicURL: publicURL, port: port, bankName: bankName)
     }
 

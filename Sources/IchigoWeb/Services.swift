@@ -33,6 +33,8 @@ public struct IchigoServices: Sendable {
     /// What the server counts (`IchigoMetrics`), and the Prometheus registry `/metrics` shows (none: no `/metrics`).
     public let metrics: IchigoMetrics
     public let metricsRegistry: PrometheusCollectorRegistry
+    /// Each request's deadline, `/ready`'s, and the grace for a commit under way (`DeadlineResponder`).
+    public var deadlines = RequestDeadlines()
 
     public init(
         repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,

@@ -72,7 +72,8 @@ struct Runtime {
     let logger: Logger
     let metricsRegistry: PrometheusCollectorRegistry
 
-    init(config: ConfigReader) throws {
+    /// - Parameter serving: for `ichigo serve`: PostgreSQL statements get the request deadline as their timeout.
+    init(config: ConfigReader, serving: Bool = false) throws {
         let formatName = config.string(forKey: "log.format", default: "text")
         guard let format = RequestLog.Format(rawValue: formatName) else {
             throw ValidationError("--log-format must be text or json, not \(formatName)")
@@ -103,13 +104,15 @@ struct Runtime {
         let chain = AuditChain(masterKey: masterKey)
         (repository, auditHead) = try Storage.open(
             url: config.string(forKey: "database.url", isSecret: true), directory: directory, chain: chain,
-            logger: logger)
-        services = IchigoServices(
+            logger: logger, statementTimeout: serving ? settings.deadlines.standard : nil)
+        var services = IchigoServices(
             repository: repository, masterKey: masterKey, policy: settings.policy,
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
             bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
             metricsRegistry: registry, signingPolicy: settings.signingPolicy, passkeyPolicy: settings.passkeyPolicy)
+        services.deadlines = settings.deadlines
+        self.services = services
         let transport: any MailTransport
         if let smtp = try SMTPSettings(config: config) {
             transport = SMTPTransport(settings: smtp)
@@ -171,7 +174,16 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
-        let runtime = try Runtime(config: common.reader(extra: values))
+        let runtime = try Runtime(config: common.reader(extra: values), serving: true)
+        let descriptors = DescriptorLimit.raise(logger: runtime.logger)
+        let limits = runtime.settings.connectionLimits(descriptors: descriptors)
+        runtime.logger.info(
+            "connection limits",
+            metadata: [
+                "http.max_connections": "\(limits.maximum)", "http.idle_timeout": "\(limits.idleTimeout)",
+                "http.header_timeout": "\(limits.headerTimeout)", "http.deadline": "\(runtime.settings.deadlines.standard)",
+                "open_files": "\(descriptors)",
+            ])
         try await runtime.repository.prepare()
         if demo { try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) }) }
         let settings = runtime.settings
@@ -179,7 +191,8 @@ struct Serve: AsyncParsableCommand {
         let mail = runtime.mailDestination
         try await runServer(
             services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository)]
+            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository)],
+            connections: limits
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
             say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")

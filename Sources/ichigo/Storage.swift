@@ -27,9 +27,12 @@ enum Storage {
     /// for SQLite, `audit-postgres.head` for PostgreSQL (one per instance, or shared by instances that share the
     /// directory).
     ///
-    /// - Parameter bulkLoad: SQLite without syncs and without the head file, for loading benchmark data only.
+    /// - Parameters:
+    ///   - bulkLoad: SQLite without syncs and without the head file, for loading benchmark data only.
+    ///   - statementTimeout: PostgreSQL's statement, lock and connect timeouts (the server's deadline); `nil`: none.
     static func open(
-        url: String?, directory: DataDirectory, chain: AuditChain, logger: Logger, bulkLoad: Bool = false
+        url: String?, directory: DataDirectory, chain: AuditChain, logger: Logger, bulkLoad: Bool = false,
+        statementTimeout: Duration? = nil
     ) throws -> (store: any OpenedStore, auditHead: AuditHeadFile?) {
         if let url, !url.isEmpty {
             guard PostgresLocation.isPostgresURL(url) else {
@@ -40,7 +43,10 @@ enum Storage {
             // Its own name, so that a data directory that once held SQLite's `audit.head` does not raise a false alarm.
             let head = try AuditHeadFile(
                 path: directory.url.appendingPathComponent("audit-postgres.head").path, chain: chain)
-            return (try PostgresRepository(url: url, chain: chain, auditHead: head, logger: logger), head)
+            return (
+                try PostgresRepository(
+                    url: url, chain: chain, auditHead: head, statementTimeout: statementTimeout, logger: logger), head
+            )
         }
         if bulkLoad {
             return (try SQLiteRepository(path: directory.databasePath, chain: chain, durability: .bulkLoad), nil)

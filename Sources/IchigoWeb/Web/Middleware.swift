@@ -25,13 +25,21 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     var secureCookies = false
     /// The router's routes: a path asked with a method it has no route for is 405 with `Allow`, not 404.
     var routes: RouteTable? = nil
+    /// `Retry-After` on a 503 (the database unavailable or the disk full): seconds.
+    var retryAfter = "5"
+
+    /// Whether the answer for `path` is a page (the screens) rather than JSON.
+    static func isHTML(_ path: String) -> Bool {
+        !(path.hasPrefix("/api/") || path.hasPrefix("/app/")
+            || ["/health", "/ready", "/metrics", "/openapi.json"].contains(path))
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
         let language = Language(acceptLanguage: request.headers[.acceptLanguage])
         let path = request.uri.path
-        let html = !(path.hasPrefix("/api/") || path.hasPrefix("/app/") || ["/health", "/ready", "/metrics", "/openapi.json"].contains(path))
+        let html = Self.isHTML(path)
         do {
             return try await next(request, context)
         } catch let redirect as WebRedirect {
@@ -42,15 +50,25 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch let error as IchigoError {
             if error.code == .corruptData { logger.error("corrupt data", metadata: ["error": "\(error)"]) }
-            let status = Self.status(for: error.code)
-            if html {
-                return Self.htmlResponse(
-                    status: status, message: Messages.text(for: error.code, in: language), language: language)
+            if error.code == .serviceUnavailable {
+                // Logged at warning and without a stack: the database is down or slow, which its own alerts report.
+                logger.warning(
+                    "database unavailable: answered 503, nothing of the request was committed",
+                    metadata: ["error": "\(error.detail ?? "")", "http.path": "\(path)"])
             }
-            let triesLeft = error.code == .wrongActivationPassword ? error.detail.flatMap { Int($0) } : nil
-            return Self.response(
-                status: status, code: error.code.description,
-                message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
+            let status = Self.status(for: error.code)
+            var response: Response
+            if html {
+                response = Self.htmlResponse(
+                    status: status, message: Messages.text(for: error.code, in: language), language: language)
+            } else {
+                let triesLeft = error.code == .wrongActivationPassword ? error.detail.flatMap { Int($0) } : nil
+                response = Self.response(
+                    status: status, code: error.code.description,
+                    message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
+            }
+            if status == .serviceUnavailable { response.headers[.retryAfter] = retryAfter }
+            return response
         } catch let error as HTTPError {
             if error.status == .notFound, let allowed = allowedMethods(for: request) {
                 var response =
@@ -131,6 +149,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .passkeyTaken, .passkeyLimit, .passkeyTransactionChanged: .conflict
         case .passkeyNotFound: .notFound
         case .passkeyNameInvalid, .invalidBankCode, .invalidBranchCode, .invalidAccountNumber, .invalidAmount: .badRequest
+        case .serviceUnavailable, .storageFull: .serviceUnavailable
         default: .internalServerError
         }
     }
@@ -183,7 +202,11 @@ struct APIKeyMiddleware<Context: APIRequestContext>: RouterMiddleware {
         guard let audit else { return try await next(request, context) }
         do {
             return try await next(request, context)
-        } catch let error as IchigoError where !error.code.description.hasPrefix("otp.") {
+        } catch let error as IchigoError
+            where !error.code.description.hasPrefix("otp.") && error.code != .serviceUnavailable
+            && error.code != .storageFull
+        {
+            // (A database that cannot store the request cannot store its refusal either.)
             // Every call is in the audit trail with its key: changes and reads by their handlers, refused
             // codes by the token service, and every other refusal (unknown user, conflict, bad input) here.
             try? await audit.append(
