@@ -7,7 +7,7 @@ import Testing
 /// Runs the repository contract against PostgreSQL, each check on a database of its own.
 @Suite("PostgreSQL repository contract", .enabled(if: TestDatabase.isConfigured, TestDatabase.notConfigured))
 struct PostgresContractTests {
-    @Test(arguments: RepositoryContract.checks)
+    @Test(arguments: RepositoryContract.checks + RepositoryContract.deadlineChecks)
     func contract(_ check: ContractCheck) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let key = MasterKey.random()

@@ -7,7 +7,7 @@ import Testing
 /// Runs the repository contract against SQLite, each check on a fresh database file.
 @Suite("SQLite repository contract")
 struct SQLiteContractTests {
-    @Test(arguments: RepositoryContract.checks)
+    @Test(arguments: RepositoryContract.checks + RepositoryContract.deadlineChecks)
     func contract(_ check: ContractCheck) async throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
