@@ -316,6 +316,10 @@ def test_postgres_stopped_under_load(own_postgres, tmp_path):
         assert not (refused & used), f"{len(refused & used)} verifications answered 503 were committed"
         log = server.log_text()
         assert "database unavailable" in log or "deadline passed" in log
+        # The mail sender backs off and says so once, not at every poll (every 0.5 s); it says when it recovers.
+        sender = [line for line in log.splitlines() if "mail sender" in line or "outbox unavailable" in line]
+        assert 1 <= len(sender) <= 3, sender
+        assert "mail sender: the database answers again" in log
         print(f"\n{len(results)} verifications: {len(accepted)} accepted, {len(refused)} answered 503; slowest "
               f"{max(r[2] for r in results):.2f} s; /ready 200 again {recovered_after:.1f} s after the restart")
     finally:

@@ -216,12 +216,16 @@ public struct MailSender: Service, CustomStringConvertible {
     let sender: String
     let logger: Logger
     let interval: Duration
+    /// How long one poll of the outbox may take before it counts as failed (the database does not answer).
+    let attemptTimeout: Duration
     let metrics: IchigoMetrics
 
     public init(
         repository: any RetailRepository, transport: any MailTransport, sender: String, logger: Logger,
-        interval: Duration = .milliseconds(500), metrics: IchigoMetrics = IchigoMetrics()
+        interval: Duration = .milliseconds(500), attemptTimeout: Duration = .seconds(10),
+        metrics: IchigoMetrics = IchigoMetrics()
     ) {
+        self.attemptTimeout = attemptTimeout
         self.metrics = metrics
         self.repository = repository
         self.transport = transport
@@ -231,11 +235,30 @@ public struct MailSender: Service, CustomStringConvertible {
     }
 
     public func run() async throws {
-        // On graceful shutdown the sleep is cancelled at once; what is due is still sent before leaving.
+        // On graceful shutdown the sleep is cancelled at once; what is due is still sent before leaving. While the
+        // outbox cannot be read (the database is away), the polls back off (`Backoff`), logged once.
+        // A poll that does not finish within `attemptTimeout` (the database does not answer) counts as a failure; the
+        // next poll starts only once it has finished, so no mail is sent twice.
         try? await cancelWhenGracefulShutdown {
+            var backoff = Backoff(job: "mail sender", interval: interval)
+            var running: Task<(delivered: Int, outboxError: (any Error)?), any Error>?
             while !Task.isCancelled {
-                await deliverPending()
-                try await Task.sleep(for: interval)
+                let attempt = running ?? Task { await self.deliverDue() }
+                switch await race(attempt, limit: attemptTimeout) {
+                case .finished(let result):
+                    running = nil
+                    if let error = (try? result.get())?.outboxError {
+                        backoff.failed(error, logger: logger)
+                    } else {
+                        backoff.succeeded(logger: logger)
+                    }
+                case .timedOut:
+                    running = attempt
+                    backoff.failed(
+                        IchigoError(.serviceUnavailable, detail: "the outbox did not answer within \(attemptTimeout)"),
+                        logger: logger)
+                }
+                try await Task.sleep(for: backoff.delay)
             }
         }
         await deliverPending()
@@ -244,6 +267,13 @@ public struct MailSender: Service, CustomStringConvertible {
     /// Sends every mail due now. Returns how many were delivered.
     @discardableResult
     public func deliverPending() async -> Int {
+        let (delivered, error) = await deliverDue()
+        if let error { logger.error("outbox unavailable", metadata: ["error": "\(error)"]) }
+        return delivered
+    }
+
+    /// Sends every mail due now: how many were delivered, and why the outbox could not be read or updated, if so.
+    func deliverDue() async -> (delivered: Int, outboxError: (any Error)?) {
         var delivered = 0
         do {
             for mail in try await repository.pendingMails(limit: 50, at: Date()) {
@@ -262,8 +292,8 @@ public struct MailSender: Service, CustomStringConvertible {
                 }
             }
         } catch {
-            logger.error("outbox unavailable", metadata: ["error": "\(error)"])
+            return (delivered, error)
         }
-        return delivered
+        return (delivered, nil)
     }
 }

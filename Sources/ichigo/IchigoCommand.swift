@@ -123,7 +123,8 @@ struct Runtime {
             mailDestination = "outbox folder \(outbox.path)"
         }
         mailSender = MailSender(
-            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger, metrics: metrics)
+            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger,
+            attemptTimeout: settings.deadlines.standard * 2, metrics: metrics)
         self.logger = logger
     }
 }
@@ -191,7 +192,7 @@ struct Serve: AsyncParsableCommand {
         let mail = runtime.mailDestination
         try await runServer(
             services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository)],
+            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger)],
             connections: limits
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import Ichigo
 import Mustache
 import NIOCore
@@ -255,17 +256,32 @@ struct Renderer: Sendable {
 public struct SessionJanitor: ServiceLifecycle.Service {
     let repository: any RetailRepository
     let interval: Duration
+    let logger: Logger
 
-    public init(repository: any RetailRepository, interval: Duration = .seconds(60)) {
+    public init(
+        repository: any RetailRepository, interval: Duration = .seconds(60),
+        logger: Logger = Logger(label: "ichigo.sessions")
+    ) {
         self.repository = repository
         self.interval = interval
+        self.logger = logger
     }
 
+    /// While the database is away, the purges back off (`Backoff`, up to 10 minutes apart), logged once.
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var backoff = Backoff(job: "session janitor", interval: interval, maximum: .seconds(600))
             while !Task.isCancelled {
-                try? await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
-                try await Task.sleep(for: interval)
+                let repository = repository
+                let purge = Task { try await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout) }
+                switch await race(purge, limit: .seconds(30)) {
+                case .finished(.success): backoff.succeeded(logger: logger)
+                case .finished(.failure(let error)): backoff.failed(error, logger: logger)
+                case .timedOut:
+                    backoff.failed(IchigoError(.serviceUnavailable, detail: "the purge took over 30 s"), logger: logger)
+                    _ = await purge.result  // one purge at a time
+                }
+                try await Task.sleep(for: backoff.delay)
             }
         }
     }

@@ -1,0 +1,52 @@
+import Foundation
+import Logging
+
+/// How a background job (the mail sender, the session janitor) waits while the database is away: its usual interval
+/// while it works, then twice as long after each failure in a row, up to `maximum`; one log line when the trouble
+/// begins, one every `reminder` while it lasts, and one when it is over — not one per attempt.
+struct Backoff {
+    let job: String
+    let interval: Duration
+    let maximum: Duration
+    let reminder: Duration
+    private(set) var failures = 0
+    private var lastLogged: ContinuousClock.Instant?
+
+    init(job: String, interval: Duration, maximum: Duration = .seconds(30), reminder: Duration = .seconds(300)) {
+        self.job = job
+        self.interval = interval
+        self.maximum = max(interval, maximum)
+        self.reminder = reminder
+    }
+
+    /// How long to wait before the next attempt.
+    var delay: Duration {
+        guard failures > 0 else { return interval }
+        var delay = interval
+        for _ in 0..<min(failures, 30) {
+            delay = delay * 2
+            if delay >= maximum { return maximum }
+        }
+        return delay
+    }
+
+    /// An attempt failed: counts it and logs if the trouble just began or the last line is `reminder` old.
+    mutating func failed(_ error: any Error, logger: Logger, now: ContinuousClock.Instant = .now) {
+        failures += 1
+        if failures == 1 || lastLogged.map({ now - $0 >= reminder }) ?? true {
+            lastLogged = now
+            logger.error(
+                "\(job): the database is unavailable; retrying with back-off",
+                metadata: ["error": "\(error)", "failures": "\(failures)", "next_attempt": "\(delay)"])
+        }
+    }
+
+    /// An attempt succeeded: logs the recovery if there was trouble.
+    mutating func succeeded(logger: Logger) {
+        if failures > 0 {
+            logger.notice("\(job): the database answers again", metadata: ["failures": "\(failures)"])
+        }
+        failures = 0
+        lastLogged = nil
+    }
+}
