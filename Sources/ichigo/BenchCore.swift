@@ -89,6 +89,23 @@ struct BenchCore: AsyncParsableCommand {
                 format: "totp: %.0f verifications/s on one core (pre-keyed, window ±1, %d accepted of %d: 10%% wrong)",
                 Double(verified) / seconds, keyedAccepted, verified))
 
+        // 3b. Password checks (scrypt at the production cost, log2 N = 15): a login and a transfer's confirmation
+        // password each cost one, on one core. With the OTP check, this is what sizes a deployment's CPU.
+        let hasher = PasswordHasher(logRounds: 15)
+        let stored = try hasher.hash("ichigo-bench-2026")
+        var passwordChecks = 0
+        let started5 = clock.now
+        while clock.now - started5 < .seconds(seconds) {
+            precondition(hasher.verify("ichigo-bench-2026", against: stored))
+            passwordChecks += 1
+        }
+        let passwordSeconds = clock.now - started5
+        let elapsed5 = Double(passwordSeconds.components.seconds) + Double(passwordSeconds.components.attoseconds) / 1e18
+        say(
+            String(
+                format: "password: %.1f scrypt checks/s on one core (log2 N = 15, r = 8, p = 1; %.1f ms each)",
+                Double(passwordChecks) / elapsed5, elapsed5 * 1000 / Double(passwordChecks)))
+
         // 4. The verification service on SQLite (durable commits, shared by concurrent writers; accepted code), or on
         // PostgreSQL, `concurrency` tasks at once.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
