@@ -34,11 +34,9 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
     // and its disk has room (a load balancer's check). Always answered in time: a database that hangs is a 503.
     router.get("ready") { _, _ -> Response in
         let repository = services.repository
-        let asked = Task { try await repository.schemaStatus() }
         let status: SchemaStatus
-        switch await race(asked, limit: services.deadlines.ready) {
+        switch await race(limit: services.deadlines.ready, { try await repository.schemaStatus() }) {
         case .timedOut:
-            asked.cancel()
             ReadyLog.note("the database did not answer within the readiness deadline", services.logger)
             return ReadyBody(status: "unavailable", database: "timeout", migrations: nil).response(.serviceUnavailable)
         case .finished(.failure(let error as IchigoError)) where error.code == .storageFull:

@@ -241,10 +241,10 @@ public struct MailSender: Service, CustomStringConvertible {
         // next poll starts only once it has finished, so no mail is sent twice.
         try? await cancelWhenGracefulShutdown {
             var backoff = Backoff(job: "mail sender", interval: interval)
-            var running: Task<(delivered: Int, outboxError: (any Error)?), any Error>?
+            var running: TimedWork<(delivered: Int, outboxError: (any Error)?)>?
             while !Task.isCancelled {
-                let attempt = running ?? Task { await self.deliverDue() }
-                switch await race(attempt, limit: attemptTimeout) {
+                let attempt = running ?? TimedWork { await self.deliverDue() }
+                switch await attempt.wait(limit: attemptTimeout) {
                 case .finished(let result):
                     running = nil
                     if let error = (try? result.get())?.outboxError {

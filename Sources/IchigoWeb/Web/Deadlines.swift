@@ -5,6 +5,7 @@ import Ichigo
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Synchronization
 
 /// How long the server works on a request, and what a caller hears past that.
@@ -27,49 +28,98 @@ public struct RequestDeadlines: Sendable, Equatable {
     var retryAfter: String { "\(max(1, standard.components.seconds + (standard.components.attoseconds > 0 ? 1 : 0)))" }
 }
 
-/// The outcome of racing work against a clock.
+/// The outcome of waiting for work against a clock.
 enum Raced<T: Sendable>: Sendable {
     case finished(Result<T, any Error>)
     case timedOut
 }
 
-/// Runs `work` in a task of its own and waits for it at most `limit`: returns `.timedOut` at the limit even when the
-/// work is stuck somewhere that ignores cancellation (a pooled connection that never comes). The work goes on in the
-/// background; `onTimeout` may cancel it.
-func race<T: Sendable>(
-    _ task: Task<T, any Error>, limit: Duration
-) async -> Raced<T> {
-    let box = RaceBox<T>()
-    return await withCheckedContinuation { (continuation: CheckedContinuation<Raced<T>, Never>) in
-        box.set(continuation)
-        Task {
-            let result = await task.result
-            box.resume(.finished(result))
-        }
-        Task {
-            try? await Task.sleep(for: limit)
-            box.resume(.timedOut)
+/// Work running in a task of its own, waited for with time limits (`wait(limit:)`, once or several times): a wait
+/// returns `.timedOut` at its limit even when the work is stuck somewhere that ignores cancellation (a pooled
+/// connection that never comes), and the work goes on in the background. One task and, per wait, one timer on an
+/// event loop that is cancelled when the work finishes first — nothing lingers after a request that was answered in
+/// time.
+final class TimedWork<T: Sendable>: Sendable {
+    private struct State {
+        var result: Result<T, any Error>?
+        var waiter: CheckedContinuation<Raced<T>, Never>?
+        var timer: Scheduled<Void>?
+        var generation = 0
+    }
+
+    /// What the task and the waits share.
+    private final class Shared: Sendable {
+        let state = Mutex(State())
+
+        func finish(_ result: Result<T, any Error>) {
+            let (waiter, timer) = state.withLock {
+                state -> (CheckedContinuation<Raced<T>, Never>?, Scheduled<Void>?) in
+                state.result = result
+                defer {
+                    state.waiter = nil
+                    state.timer = nil
+                }
+                return (state.waiter, state.timer)
+            }
+            timer?.cancel()
+            waiter?.resume(returning: .finished(result))
         }
     }
+
+    private let shared = Shared()
+    private let task: Task<Void, Never>
+
+    init(_ work: @escaping @Sendable () async throws -> T) {
+        let shared = shared
+        task = Task {
+            let result: Result<T, any Error>
+            do { result = .success(try await work()) } catch { result = .failure(error) }
+            shared.finish(result)
+        }
+    }
+
+    /// Waits for the work at most `limit`.
+    func wait(limit: Duration) async -> Raced<T> {
+        let shared = shared
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Raced<T>, Never>) in
+            let registered = shared.state.withLock { state -> (ready: Result<T, any Error>?, generation: Int) in
+                if let result = state.result { return (result, state.generation) }
+                state.waiter = continuation
+                state.generation += 1
+                return (nil, state.generation)
+            }
+            if let ready = registered.ready {
+                continuation.resume(returning: .finished(ready))
+                return
+            }
+            let generation = registered.generation
+            let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+            let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .nanoseconds(nanoseconds)) {
+                let waiter = shared.state.withLock { state -> CheckedContinuation<Raced<T>, Never>? in
+                    guard state.generation == generation, state.result == nil, let waiter = state.waiter else {
+                        return nil
+                    }
+                    state.waiter = nil
+                    state.timer = nil
+                    return waiter
+                }
+                waiter?.resume(returning: .timedOut)
+            }
+            let keep = shared.state.withLock { state -> Bool in
+                guard state.generation == generation, state.waiter != nil else { return false }
+                state.timer = timer
+                return true
+            }
+            if !keep { timer.cancel() }
+        }
+    }
+
+    func cancel() { task.cancel() }
 }
 
-/// Resumes a continuation once, whoever comes first.
-private final class RaceBox<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<Raced<T>, Never>?, done: Bool)>((nil, false))
-
-    func set(_ continuation: CheckedContinuation<Raced<T>, Never>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func resume(_ value: Raced<T>) {
-        let continuation = state.withLock { state -> CheckedContinuation<Raced<T>, Never>? in
-            guard !state.done, let continuation = state.continuation else { return nil }
-            state.done = true
-            state.continuation = nil
-            return continuation
-        }
-        continuation?.resume(returning: value)
-    }
+/// Runs `work` and waits for it at most `limit` (see `TimedWork`).
+func race<T: Sendable>(limit: Duration, _ work: @escaping @Sendable () async throws -> T) async -> Raced<T> {
+    await TimedWork(work).wait(limit: limit)
 }
 
 /// Gives every request a deadline (`RequestDeadline`): the router answers within `deadlines.standard`, or the caller
@@ -89,21 +139,23 @@ struct DeadlineResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Contex
     func respond(to request: Request, context: Context) async throws -> Response {
         let deadline = RequestDeadline(label: "\(request.method.rawValue) \(request.uri.path)")
         let inner = inner
-        let task = Task { try await RequestDeadline.$current.withValue(deadline) {
-            try await inner.respond(to: request, context: context)
-        } }
-        var outcome = await race(task, limit: deadlines.standard)
+        let work = TimedWork {
+            try await RequestDeadline.$current.withValue(deadline) {
+                try await inner.respond(to: request, context: context)
+            }
+        }
+        var outcome = await work.wait(limit: deadlines.standard)
         var committing = false
         if case .timedOut = outcome, !deadline.expire() {
             // A write began before the deadline: its outcome is the answer, if it comes within the grace period.
-            outcome = await race(task, limit: deadlines.commitGrace)
+            outcome = await work.wait(limit: deadlines.commitGrace)
             if case .timedOut = outcome { committing = !deadline.abandon() }
         }
         switch outcome {
         case .finished(let result):
             return try result.get()
         case .timedOut:
-            task.cancel()
+            work.cancel()
             exceeded.increment()
             let metadata: Logger.Metadata = [
                 "http.method": "\(request.method.rawValue)", "http.path": "\(request.uri.path)",

@@ -273,13 +273,16 @@ public struct SessionJanitor: ServiceLifecycle.Service {
             var backoff = Backoff(job: "session janitor", interval: interval, maximum: .seconds(600))
             while !Task.isCancelled {
                 let repository = repository
-                let purge = Task { try await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout) }
-                switch await race(purge, limit: .seconds(30)) {
+                let purge = TimedWork {
+                    try await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
+                }
+                switch await purge.wait(limit: .seconds(30)) {
                 case .finished(.success): backoff.succeeded(logger: logger)
                 case .finished(.failure(let error)): backoff.failed(error, logger: logger)
                 case .timedOut:
                     backoff.failed(IchigoError(.serviceUnavailable, detail: "the purge took over 30 s"), logger: logger)
-                    _ = await purge.result  // one purge at a time
+                    // One purge at a time.
+                    while case .timedOut = await purge.wait(limit: .seconds(60)) {}
                 }
                 try await Task.sleep(for: backoff.delay)
             }
