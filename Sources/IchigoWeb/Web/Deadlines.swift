@@ -5,7 +5,6 @@ import Ichigo
 import Logging
 import Metrics
 import NIOCore
-import NIOPosix
 import Synchronization
 
 /// How long the server works on a request, and what a caller hears past that.
@@ -36,14 +35,14 @@ enum Raced<T: Sendable>: Sendable {
 
 /// Work running in a task of its own, waited for with time limits (`wait(limit:)`, once or several times): a wait
 /// returns `.timedOut` at its limit even when the work is stuck somewhere that ignores cancellation (a pooled
-/// connection that never comes), and the work goes on in the background. One task and, per wait, one timer on an
-/// event loop that is cancelled when the work finishes first — nothing lingers after a request that was answered in
-/// time.
+/// connection that never comes), and the work goes on in the background. One task and, per wait, one coarse timer
+/// (`DeadlineTimers`) that is cancelled when the work finishes first — nothing lingers after a request that was
+/// answered in time.
 final class TimedWork<T: Sendable>: Sendable {
     private struct State {
         var result: Result<T, any Error>?
         var waiter: CheckedContinuation<Raced<T>, Never>?
-        var timer: Scheduled<Void>?
+        var timer: Int?
         var generation = 0
     }
 
@@ -53,7 +52,7 @@ final class TimedWork<T: Sendable>: Sendable {
 
         func finish(_ result: Result<T, any Error>) {
             let (waiter, timer) = state.withLock {
-                state -> (CheckedContinuation<Raced<T>, Never>?, Scheduled<Void>?) in
+                state -> (CheckedContinuation<Raced<T>, Never>?, Int?) in
                 state.result = result
                 defer {
                     state.waiter = nil
@@ -61,7 +60,7 @@ final class TimedWork<T: Sendable>: Sendable {
                 }
                 return (state.waiter, state.timer)
             }
-            timer?.cancel()
+            if let timer { DeadlineTimers.shared.cancel(timer) }
             waiter?.resume(returning: .finished(result))
         }
     }
@@ -93,8 +92,7 @@ final class TimedWork<T: Sendable>: Sendable {
                 return
             }
             let generation = registered.generation
-            let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-            let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(in: .nanoseconds(nanoseconds)) {
+            let timer = DeadlineTimers.shared.schedule(after: limit) {
                 let waiter = shared.state.withLock { state -> CheckedContinuation<Raced<T>, Never>? in
                     guard state.generation == generation, state.result == nil, let waiter = state.waiter else {
                         return nil
@@ -110,11 +108,62 @@ final class TimedWork<T: Sendable>: Sendable {
                 state.timer = timer
                 return true
             }
-            if !keep { timer.cancel() }
+            if !keep { DeadlineTimers.shared.cancel(timer) }
         }
     }
 
     func cancel() { task.cancel() }
+}
+
+/// Coarse timers for deadlines, checked every 20 ms by one task that runs while any timer is pending. Scheduling and
+/// cancelling take a lock and no system call: a timer per request costs next to nothing, where an event loop's timer
+/// woke another thread for each (twice the server CPU of a request refused at the door, measured with wrk).
+final class DeadlineTimers: Sendable {
+    static let shared = DeadlineTimers()
+    static let tick = Duration.milliseconds(20)
+
+    private struct Entry {
+        let due: ContinuousClock.Instant
+        let fire: @Sendable () -> Void
+    }
+    private struct State {
+        var next = 0
+        var entries: [Int: Entry] = [:]
+        var running = false
+    }
+    private let state = Mutex(State())
+
+    /// Calls `fire` once `delay` has passed (up to a tick later), unless cancelled first.
+    func schedule(after delay: Duration, _ fire: @escaping @Sendable () -> Void) -> Int {
+        let due = ContinuousClock.now + delay
+        let (id, start) = state.withLock { state -> (Int, Bool) in
+            state.next += 1
+            state.entries[state.next] = Entry(due: due, fire: fire)
+            defer { state.running = true }
+            return (state.next, !state.running)
+        }
+        if start { Task.detached { await self.run() } }
+        return id
+    }
+
+    func cancel(_ id: Int) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    private func run() async {
+        while true {
+            try? await Task.sleep(for: Self.tick)
+            let now = ContinuousClock.now
+            let (due, idle) = state.withLock { state -> ([Entry], Bool) in
+                let due = state.entries.filter { $0.value.due <= now }
+                for id in due.keys { state.entries[id] = nil }
+                if state.entries.isEmpty { state.running = false }
+                return (Array(due.values), state.entries.isEmpty)
+            }
+            for entry in due { entry.fire() }
+            if idle { return }
+        }
+    }
 }
 
 /// Runs `work` and waits for it at most `limit` (see `TimedWork`).
