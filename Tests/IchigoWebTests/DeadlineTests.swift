@@ -11,10 +11,12 @@ import Testing
 
 @Suite("Request deadlines")
 struct DeadlineTests {
-    /// Work that ignores cancellation, as a wait for a pooled connection may.
+    /// Work that ignores cancellation, as a wait for a pooled connection may (without spinning once cancelled).
     static func stuck(for duration: Duration) async -> Int {
-        let until = ContinuousClock.now + duration
-        while ContinuousClock.now < until { try? await Task.sleep(for: .milliseconds(20)) }
+        let milliseconds = Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { continuation.resume() }
+        }
         return 1
     }
 
