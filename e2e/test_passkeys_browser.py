@@ -3,7 +3,7 @@ user verification) driven by Selenium, against `ichigo serve` reached as http://
 valid RP ID).
 
 A retail customer without a token registers a passkey after the step-up (confirmation password and a mail
-notification password read from the outbox), is mailed about it, signs out, finds password + OTP refused (policy
+notification password received by an aiosmtpd SMTP sink), is mailed about it, signs out, finds password + OTP refused (policy
 required-once-registered), signs in with the passkey alone, approves a transfer with it; a second tab that replaces
 the pending transfer makes the first tab's approval worthless and no money moves; a page on another origin cannot
 use the credential (the browser refuses an RP ID that is not its own), and an assertion a relay page obtains on a
@@ -25,7 +25,8 @@ import pytest
 import requests
 
 from conftest import ROOT, Server, free_port
-from retail import balances, csrf, screen_id, wait_for_eml
+from retail import balances, csrf, screen_id
+from test_browser_journey import SMTPSink, body
 from test_corporate_journey import page_gone
 
 SHOTS = os.path.join(ROOT, "test-output", "screenshots")
@@ -35,12 +36,23 @@ CONFIRMATION = "kakunin1"
 
 @pytest.fixture
 def passkey_server():
+    """The server with its mail going over SMTP to an aiosmtpd sink (`instance.smtp`)."""
+    smtp = SMTPSink()
     data_dir = tempfile.mkdtemp(prefix="ichigo-e2e-")
-    instance = Server(data_dir, free_port())
+    instance = Server(data_dir, free_port(), extra_env={
+        "ICHIGO_SMTP_HOST": "127.0.0.1", "ICHIGO_SMTP_PORT": str(smtp.port), "ICHIGO_SMTP_SECURITY": "plain"})
     instance.local = f"http://localhost:{instance.port}"
+    instance.smtp = smtp
     yield instance
     instance.stop()
+    smtp.stop()
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def wait_for_mail(server, predicate):
+    """The first mail aiosmtpd received for which `predicate(message, text)` holds: (message, text)."""
+    message = server.smtp.wait_for(lambda m: predicate(m, body(m)))
+    return message, body(message)
 
 
 def add_authenticator(browser):
@@ -158,7 +170,7 @@ def test_passkey_journey(passkey_server, browser):
     wait_screen("BPK002")
     click("pk-send-mail")
     wait_screen("BPK002")
-    _, mail = wait_for_eml(server.data_dir, lambda m, t: m["To"] == "pk-taro@example.jp" and "パスキーの登録" in t and "メール通知パスワード:" in t)
+    _, mail = wait_for_mail(server, lambda m, t: m["To"] == "pk-taro@example.jp" and "パスキーの登録" in t and "メール通知パスワード:" in t)
     code = re.search(r"メール通知パスワード: (\d+)", mail).group(1)
     # A wrong mail password is refused and nothing is registered.
     fill("confirmationPassword", CONFIRMATION)
@@ -178,7 +190,7 @@ def test_passkey_journey(passkey_server, browser):
     rows = browser.find_elements(By.CSS_SELECTOR, "table#passkeys tr[data-credential]")
     assert len(rows) == 1 and "私のスマートフォン" in rows[0].text
     shot("BPK001-registered")
-    _, notice = wait_for_eml(server.data_dir, lambda m, t: m["To"] == "pk-taro@example.jp" and "「私のスマートフォン」" in t and "登録されました" in t)
+    _, notice = wait_for_mail(server, lambda m, t: m["To"] == "pk-taro@example.jp" and "「私のスマートフォン」" in t and "登録されました" in t)
     assert "お心当たりのない場合" in notice
     assert [r[0] for r in audit_rows(server, "passkey.register")] == ["ok"]
 
@@ -272,7 +284,7 @@ def test_passkey_journey(passkey_server, browser):
     assert result.returncode == 0 and "私のスマートフォン" in result.stdout, result.stdout + result.stderr
     result = server.cli("passkeys", "remove", "pk-taro", "--all")
     assert result.returncode == 0 and "1 passkey(s) removed" in result.stdout, result.stdout + result.stderr
-    wait_for_eml(server.data_dir, lambda m, t: m["To"] == "pk-taro@example.jp" and "当行にて" in t and "削除しました" in t)
+    wait_for_mail(server, lambda m, t: m["To"] == "pk-taro@example.jp" and "当行にて" in t and "削除しました" in t)
     browser.remove_all_credentials()
     browser.get(base + "/top")
     wait_screen("BTP001")
