@@ -32,8 +32,8 @@ enum StaticAssets {
         table#audit th, table#audit td, table#pending th, table#pending td, table#approved th, table#approved td,
         table#account-limits th, table#account-limits td, table#counts th, table#counts td { width: auto; white-space: nowrap; }
         td.num { text-align: right; }
-        table#audit td.actor, table#audit td.subject, table#audit td.reason { white-space: normal; overflow-wrap: anywhere; }
-        table#audit td.reason { min-width: 14em; }
+        table#audit td.actor, table#audit td.subject { white-space: normal; overflow-wrap: break-word; }
+        table#audit td.reason { white-space: normal; overflow-wrap: anywhere; min-width: 14em; }
         table#passkeys th, table#passkeys td { width: auto; }
         table#passkeys th { white-space: nowrap; }
         input[type=text].short { width: 11em; }
@@ -46,6 +46,7 @@ enum StaticAssets {
         ul.menu li { margin: 1em 0; line-height: 2.4; }
         .warning { color: var(--red); font-weight: bold; }
         form.search { display: flex; flex-wrap: wrap; gap: .5em; align-items: center; margin-bottom: 1em; }
+        form.search .pair { display: inline-flex; flex-wrap: wrap; gap: .3em; align-items: center; }
         form.inline { display: inline; }
         .login-links { margin-top: 1.5em; }
         button.swkb { font-size: .8em; padding: .3em .6em; margin-left: .5em; }

@@ -99,8 +99,12 @@ struct AuditNames {
     private var contracts: [String: Contract] = [:]
     private var tokens: [String: Token] = [:]
 
-    /// Internal IDs: a kind letter (U user, C contract, T token, O operator) and 24 hexadecimal digits.
-    private static var idPattern: Regex<(Substring, Substring, Substring)> { /\b([UCTO])([0-9a-f]{24})\b/ }
+    /// Internal IDs: a kind letter (U user, C contract, T token, O operator) and 24 hexadecimal digits. Simple word
+    /// boundaries: under Unicode's default ones a colon joins letters into one word, so the ID in `operator:O…` or
+    /// `user:U…` (an actor) would not be found.
+    private static var idPattern: Regex<(Substring, Substring, Substring)> {
+        /\b([UCTO])([0-9a-f]{24})\b/.wordBoundaryKind(.simple)
+    }
 
     /// Looks up every ID that `texts` mention.
     static func lookUp(_ texts: [String], in repository: any IchigoStore) async throws -> AuditNames {
