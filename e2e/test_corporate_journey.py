@@ -169,6 +169,10 @@ def test_corporate_journey(stack, browser, tmp_path):
     keyboard("confirmationPassword", CONFIRMATION)
     shot("HTS002-mode-confirm")
     click("execute")
+    # Seed 004: after the change the administrator goes straight on to 利用登録 (HTS003).
+    wait_screen("HTS003")
+    shot("HTS003-after-mode-change")
+    browser.get(server.base + "/corp/admin/contract/users")
     wait_screen("HKJ002")
     assert browser.find_element(By.ID, "current-mode").text == "全ての利用者が異なるトークンを使用する"
     shot("HKJ002-settings-individual")
@@ -380,7 +384,10 @@ def test_corporate_journey(stack, browser, tmp_path):
     shot("OTK002-token")
     browser.get(server.base + f"/operator/audit?party={hardware_serial}")
     wait_screen("OAU001")
-    actions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]
-    for expected in ("token.import", "token.register", "token.lock", "token.unlock", "token.revoke"):
-        assert expected in actions, actions
+    # The console names each action in Japanese, with the internal name on hover.
+    actions = [(e.text, e.get_attribute("title")) for e in browser.find_elements(By.CSS_SELECTOR, "#audit td.action")]
+    for expected, label in (("token.import", "トークン取込"), ("token.register", "トークン利用登録"),
+                            ("token.lock", "ワンタイムパスワード利用停止"),
+                            ("token.unlock", "ワンタイムパスワード利用停止解除"), ("token.revoke", "トークンの失効")):
+        assert (label, expected) in actions, actions
     shot("OAU001-audit")
