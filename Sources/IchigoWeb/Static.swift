@@ -31,7 +31,7 @@ enum StaticAssets {
         table#users th, table#users td, table#tokens th, table#tokens td, table#token th, table#token td,
         table#audit th, table#audit td, table#pending th, table#pending td, table#approved th, table#approved td,
         table#account-limits th, table#account-limits td, table#counts th, table#counts td { width: auto; white-space: nowrap; }
-        td.num { text-align: right; }
+        td.num, table.data td.num { text-align: right; }
         table#audit td.actor, table#audit td.subject { white-space: normal; overflow-wrap: break-word; }
         table#audit td.reason { white-space: normal; overflow-wrap: anywhere; min-width: 14em; }
         table#passkeys th, table#passkeys td { width: auto; }

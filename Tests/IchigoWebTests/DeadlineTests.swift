@@ -27,14 +27,19 @@ struct DeadlineTests {
             Issue.record("quick work did not finish")
             return
         }
-        let slow = TimedWork { await Self.stuck(for: .milliseconds(600)) }
-        let started = ContinuousClock.now
+        let done = Mutex(false)
+        let slow = TimedWork {
+            let value = await Self.stuck(for: .seconds(3))
+            done.withLock { $0 = true }
+            return value
+        }
         guard case .timedOut = await slow.wait(limit: .milliseconds(100)) else {
             Issue.record("stuck work did not time out")
             return
         }
-        #expect(ContinuousClock.now - started < .milliseconds(450))
-        guard case .finished(.success(1)) = await slow.wait(limit: .seconds(5)) else {
+        // The wait ended while the work was still stuck (no timing assertion: the machine may be busy).
+        #expect(!done.withLock { $0 })
+        guard case .finished(.success(1)) = await slow.wait(limit: .seconds(30)) else {
             Issue.record("the second wait did not see the work finish")
             return
         }
@@ -42,9 +47,18 @@ struct DeadlineTests {
 
     @Test("past the deadline: 503 service.unavailable with Retry-After, JSON on the API, a page on the screens")
     func answers503() async throws {
+        let finished = Mutex(0)
         let router = Router()
-        router.get("api/v1/slow") { _, _ -> String in "\(await Self.stuck(for: .seconds(2)))" }
-        router.get("slow") { _, _ -> String in "\(await Self.stuck(for: .seconds(2)))" }
+        router.get("api/v1/slow") { _, _ -> String in
+            let value = await Self.stuck(for: .seconds(3))
+            finished.withLock { $0 += 1 }
+            return "\(value)"
+        }
+        router.get("slow") { _, _ -> String in
+            let value = await Self.stuck(for: .seconds(3))
+            finished.withLock { $0 += 1 }
+            return "\(value)"
+        }
         router.get("api/v1/quick") { _, _ -> String in "ok" }
         let responder = DeadlineResponder(
             inner: router.buildResponder(),
@@ -55,14 +69,14 @@ struct DeadlineTests {
             try await client.execute(uri: "/api/v1/quick", method: .get) { response in
                 #expect(response.status == .ok)
             }
-            let started = ContinuousClock.now
             try await client.execute(uri: "/api/v1/slow", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[.retryAfter] == "1")
                 let body = try JSONDecoder().decode(APIErrorBody.self, from: Data(String(buffer: response.body).utf8))
                 #expect(body.error.code == "service.unavailable")
+                // Answered while the handler was still stuck.
+                #expect(finished.withLock { $0 } == 0)
             }
-            #expect(ContinuousClock.now - started < .milliseconds(1500))
             try await client.execute(
                 uri: "/slow", method: .get, headers: [.acceptLanguage: "ja"]
             ) { response in
@@ -79,14 +93,14 @@ struct DeadlineTests {
         router.get("api/v1/write") { _, _ -> String in
             // The store claims the deadline as the write's work begins, then the database stalls.
             let claimed = RequestDeadline.current?.claimForWrite() ?? false
-            _ = await Self.stuck(for: .milliseconds(450))
+            _ = await Self.stuck(for: .milliseconds(1500))
             let enters = RequestDeadline.current?.enterCommit() ?? false
             seen.withLock { $0 = [claimed, enters] }
             return "written"
         }
         let responder = DeadlineResponder(
             inner: router.buildResponder(),
-            deadlines: RequestDeadlines(standard: .milliseconds(200), commitGrace: .seconds(2)),
+            deadlines: RequestDeadlines(standard: .milliseconds(200), commitGrace: .seconds(30)),
             logger: Logger(label: "test"))
         try await Application(responder: responder).test(.router) { client in
             // Within the grace period: the real answer.
@@ -95,6 +109,7 @@ struct DeadlineTests {
             }
         }
         #expect(seen.withLock { $0 } == [true, true])
+        seen.withLock { $0 = [] }
         let short = DeadlineResponder(
             inner: router.buildResponder(),
             deadlines: RequestDeadlines(standard: .milliseconds(100), commitGrace: .milliseconds(100)),
@@ -105,7 +120,8 @@ struct DeadlineTests {
                 #expect(response.status == .serviceUnavailable)
             }
         }
-        try await Task.sleep(for: .milliseconds(600))
+        // The handler ends after the answer; its commit is refused.
+        for _ in 0..<100 where seen.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(100)) }
         #expect(seen.withLock { $0 } == [true, false])
     }
 }
