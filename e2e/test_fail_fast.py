@@ -280,18 +280,35 @@ def check_ready(probes, outage):
     assert not slow, f"/ready must answer 503 within 1 s during the outage: {slow[:5]}"
 
 
-@needs_postgres
-def test_postgres_stopped_under_load(own_postgres, tmp_path):
+def server_on(postgres, tmp_path, users):
+    """`ichigo serve` on `postgres` with the test's deadline and `users` seeded tokens: (server, seeds)."""
     data = str(tmp_path / "data")
     os.makedirs(data)
-    seeds = seed(data, 1200, own_postgres.url)
+    seeds = seed(data, users, postgres.url)
     server = Server(data, free_port(), extra_env={"ICHIGO_HTTP_DEADLINE": str(DEADLINE)},
-                    args=("--database", own_postgres.url))
+                    args=("--database", postgres.url))
+    return server, seeds
+
+
+def start_load(server, seeds):
+    """The /ready probe and the verification load, 3 s before the outage: (probe, load, outage [start, None])."""
+    probe = ReadyProbe(server)
+    load = Load(server, seeds)
+    time.sleep(3)
+    return probe, load, [time.monotonic() - load.started, None]
+
+
+def used_users(postgres):
+    """The users whose token has accepted a code."""
+    return set(postgres.sql("SELECT coalesce(string_agg(u.id, ' '), '') FROM users u "
+                            "JOIN tokens t ON t.id = u.token_id WHERE t.last_used_at IS NOT NULL").split())
+
+
+@needs_postgres
+def test_postgres_stopped_under_load(own_postgres, tmp_path):
+    server, seeds = server_on(own_postgres, tmp_path, 1200)
     try:
-        probe = ReadyProbe(server)
-        load = Load(server, seeds)
-        time.sleep(3)
-        outage = [time.monotonic() - load.started, None]
+        probe, load, outage = start_load(server, seeds)
         own_postgres.stop()
         time.sleep(15)
         outage[1] = time.monotonic() - load.started
@@ -308,8 +325,7 @@ def test_postgres_stopped_under_load(own_postgres, tmp_path):
         unavailable = check_answers(results, outage)
         check_ready(probe.results, outage)
         # Nothing committed for a caller told 503; nothing acknowledged lost.
-        used = set(own_postgres.sql("SELECT coalesce(string_agg(u.id, ' '), '') FROM users u "
-                                    "JOIN tokens t ON t.id = u.token_id WHERE t.last_used_at IS NOT NULL").split())
+        used = used_users(own_postgres)
         accepted = {r[0] for r in results if r[3] == 200}
         refused = {r[0] for r in unavailable}
         assert accepted <= used, f"{len(accepted - used)} acknowledged verifications are not in the database"
@@ -328,16 +344,9 @@ def test_postgres_stopped_under_load(own_postgres, tmp_path):
 
 @needs_postgres
 def test_postgres_frozen_under_load(own_postgres, tmp_path):
-    data = str(tmp_path / "data")
-    os.makedirs(data)
-    seeds = seed(data, 800, own_postgres.url)
-    server = Server(data, free_port(), extra_env={"ICHIGO_HTTP_DEADLINE": str(DEADLINE)},
-                    args=("--database", own_postgres.url))
+    server, seeds = server_on(own_postgres, tmp_path, 800)
     try:
-        probe = ReadyProbe(server)
-        load = Load(server, seeds)
-        time.sleep(3)
-        outage = [time.monotonic() - load.started, None]
+        probe, load, outage = start_load(server, seeds)
         own_postgres.freeze()
         try:
             time.sleep(12)
@@ -351,8 +360,7 @@ def test_postgres_frozen_under_load(own_postgres, tmp_path):
         probe.stop()
         unavailable = check_answers(load.results, outage)
         check_ready(probe.results, outage)
-        used = set(own_postgres.sql("SELECT coalesce(string_agg(u.id, ' '), '') FROM users u "
-                                    "JOIN tokens t ON t.id = u.token_id WHERE t.last_used_at IS NOT NULL").split())
+        used = used_users(own_postgres)
         undelivered = own_postgres.sql("SELECT coalesce(string_agg(subject, '|'), '') FROM audit_log "
                                        "WHERE action = 'request.undelivered'")
         accepted = {r[0] for r in load.results if r[3] == 200}

@@ -15,6 +15,15 @@ extension RepositoryContract {
             name: "deadline: an abandoned write in a batch leaves the others committed", run: abandonedInBatch),
     ]
 
+    /// The audit record of a verification checked with `checkCode` directly.
+    static func verifyAudit(at now: Date) -> @Sendable (String, String, Refusal?) -> AuditEvent {
+        { subject, outcome, reason in
+            AuditEvent(
+                at: now, actor: "t", action: "otp.verify", subject: subject, outcome: outcome,
+                reason: reason?.rawValue)
+        }
+    }
+
     static func expiredDropsWrite(_ f: ContractFixture) async throws {
         let (user, token, totp) = try await f.activeCustomer("deadline")
         let now = ContractFixture.start + 120
@@ -47,11 +56,7 @@ extension RepositoryContract {
             let check = try await RequestDeadline.$current.withValue(deadline) {
                 try await f.repository.checkCode(
                     for: user.id, requiring: .active, at: now,
-                    audit: { subject, outcome, reason in
-                        AuditEvent(
-                            at: now, actor: "t", action: "otp.verify", subject: subject, outcome: outcome,
-                            reason: reason?.rawValue)
-                    },
+                    audit: verifyAudit(at: now),
                     decide: { _ in
                         // The grace period ends while the work runs (the database stalled): the caller hears 503.
                         _ = deadline.abandon()
@@ -101,11 +106,7 @@ extension RepositoryContract {
                         let check = try await RequestDeadline.$current.withValue(deadline) {
                             try await f.repository.checkCode(
                                 for: user.id, requiring: .active, at: now,
-                                audit: { subject, outcome, reason in
-                                    AuditEvent(
-                                        at: now, actor: "t", action: "otp.verify", subject: subject,
-                                        outcome: outcome, reason: reason?.rawValue)
-                                },
+                                audit: verifyAudit(at: now),
                                 decide: { _ in
                                     if abandon { _ = deadline.abandon() }
                                     return .accept(step: step, driftSteps: 0)
