@@ -29,10 +29,14 @@ struct APIHarness {
         repository = try SQLiteRepository(
             path: directory.appendingPathComponent("db.sqlite").path, chain: AuditChain(masterKey: key))
         clock = FixedClock(ContractFixture.start)
-        services = IchigoServices(
+        var services = IchigoServices(
             repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
             apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"),
             signingPolicy: signing)
+        // These tests run in parallel on a busy machine: a slow answer must not turn into a 503 (or `/ready` into a
+        // timeout). The deadlines themselves are tested by DeadlineTests and e2e/test_fail_fast.py.
+        services.deadlines = RequestDeadlines(standard: .seconds(120), ready: .seconds(60))
+        self.services = services
     }
 
     /// Runs `body` against the app in-process, then removes the database.
