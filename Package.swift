@@ -39,6 +39,11 @@ let package = Package(
     targets: [
         // libqrencode (Debian: libqrencode-dev), for the otpauth QR code.
         .systemLibrary(name: "CQRencode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        // The PKCS #11 interface (p11-kit's header); vendors' modules are loaded at run time with dlopen.
+        .systemLibrary(name: "CPKCS11", path: "Sources/CPKCS11", pkgConfig: "p11-kit-1", providers: [.apt(["libp11-kit-dev"])]),
+        // The master key's key-encryption key in a hardware security module, through PKCS #11.
+        .target(name: "IchigoHSM", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
+        .testTarget(name: "IchigoHSMTests", dependencies: ["IchigoHSM"], swiftSettings: swiftSettings),
         // Pure one-time-password algorithms: HOTP, TOTP, OCRA (RFC 6287), base32, otpauth URIs, PSKC (RFC 6030).
         .target(
             name: "OTP",
