@@ -144,6 +144,7 @@ let package = Package(
                 "IchigoSQLite",
                 "IchigoPostgres",
                 "IchigoWeb",
+                "IchigoHSM",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),

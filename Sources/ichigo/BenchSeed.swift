@@ -26,7 +26,7 @@ struct BenchSeed: AsyncParsableCommand {
         let config = common.reader()
         let settings = try IchigoConfiguration(config: config)
         let directory = try DataDirectory(path: settings.dataDirectory)
-        let key = try directory.masterKey(configured: settings.masterKeyBase64)
+        let key = try KeyStores.masterKey(config: config, settings: settings, directory: directory)
         let (repository, _) = try Storage.open(
             url: config.string(forKey: "database.url", isSecret: true), directory: directory,
             chain: AuditChain(masterKey: key), logger: Logger(label: "bench-seed"), bulkLoad: true)

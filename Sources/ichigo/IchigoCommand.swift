@@ -52,7 +52,9 @@ struct CommonOptions: ParsableArguments {
         return ConfigReader(providers: [
             InMemoryProvider(name: "flags", values: values),
             EnvironmentVariablesProvider(
-                secretsSpecifier: .specific(["ICHIGO_MASTER_KEY", "ICHIGO_API_KEY", "ICHIGO_DATABASE_URL"])),
+                secretsSpecifier: .specific([
+                    "ICHIGO_MASTER_KEY", "ICHIGO_API_KEY", "ICHIGO_DATABASE_URL", "ICHIGO_PKCS11_PIN",
+                ])),
         ]).scoped(to: "ichigo")
     }
 }
@@ -100,7 +102,7 @@ struct Runtime {
         let metrics = IchigoMetrics(factory: factory)
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
-        masterKey = try directory.masterKey(configured: settings.masterKeyBase64)
+        masterKey = try KeyStores.masterKey(config: config, settings: settings, directory: directory)
         let chain = AuditChain(masterKey: masterKey)
         (repository, auditHead) = try Storage.open(
             url: config.string(forKey: "database.url", isSecret: true), directory: directory, chain: chain,
