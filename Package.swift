@@ -44,6 +44,19 @@ let package = Package(
         // The master key's key-encryption key in a hardware security module, through PKCS #11.
         .target(name: "IchigoHSM", dependencies: ["CPKCS11"], swiftSettings: swiftSettings),
         .testTarget(name: "IchigoHSMTests", dependencies: ["IchigoHSM"], swiftSettings: swiftSettings),
+        // Key custody: key stores (file, PKCS #11), key versions, rotation and re-sealing.
+        .target(
+            name: "IchigoKeys",
+            dependencies: [
+                "Ichigo", "IchigoHSM",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IchigoKeysTests", dependencies: ["IchigoKeys", "IchigoTesting", "IchigoSQLite"],
+            swiftSettings: swiftSettings),
         // Pure one-time-password algorithms: HOTP, TOTP, OCRA (RFC 6287), base32, otpauth URIs, PSKC (RFC 6030).
         .target(
             name: "OTP",
@@ -144,7 +157,7 @@ let package = Package(
                 "IchigoSQLite",
                 "IchigoPostgres",
                 "IchigoWeb",
-                "IchigoHSM",
+                "IchigoHSM", "IchigoKeys",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),

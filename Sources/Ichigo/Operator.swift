@@ -30,6 +30,7 @@ public struct BankOperator: Sendable, Hashable {
 
 /// Every storage protocol together: what a complete backend (SQLite, PostgreSQL) implements.
 public typealias IchigoStore = IchigoRepository & RetailRepository & CorporateRepository & OperatorRepository
+    & KeyVersionRepository
     & APIKeyRepository & SigningRepository & PasskeyRepository
 
 /// What the token inventory is searched by; `nil` matches anything.

@@ -29,35 +29,49 @@ public struct MasterKey: Sendable {
     }
 }
 
-/// A seed sealed with AES-256-GCM: nonce, ciphertext and tag, bound to its token's ID.
+/// A seed sealed with AES-256-GCM under one key version: nonce, ciphertext and tag, bound to its token's ID.
 public struct SealedSeed: Sendable, Hashable {
     /// `nonce || ciphertext || tag`, as stored.
     public let combined: [UInt8]
-    public init(combined: [UInt8]) { self.combined = combined }
+    /// The key version it is sealed under (`Keyring`).
+    public let keyVersion: Int
+    public init(combined: [UInt8], keyVersion: Int = 1) {
+        self.combined = combined
+        self.keyVersion = keyVersion
+    }
 }
 
-/// Seals and opens token seeds under the master key. The token ID is the associated data,
-/// so a sealed seed copied onto another token's row does not open.
+/// Seals and opens token seeds under the keyring's versions: new seeds under the current version, stored ones
+/// under the version they name. The token ID is the associated data, so a sealed seed copied onto another token's
+/// row does not open.
 public struct SeedVault: Sendable {
-    private let key: SymmetricKey
+    public let keyring: Keyring
 
-    public init(masterKey: MasterKey) {
-        self.key = masterKey.derivedKey(for: "seed-encryption v1")
+    public init(keyring: Keyring) { self.keyring = keyring }
+
+    /// A vault over one key (version 1).
+    public init(masterKey: MasterKey) { self.init(keyring: Keyring(masterKey)) }
+
+    /// Encrypts `seed` for storage with `token`, under the current key version.
+    public func seal(_ seed: Seed, for token: TokenID) throws -> SealedSeed {
+        let (version, keys) = keyring.currentKeys()
+        return try seal(seed, for: token, version: version, key: keys.seed)
     }
 
-    /// Encrypts `seed` for storage with `token`.
-    public func seal(_ seed: Seed, for token: TokenID) throws -> SealedSeed {
+    private func seal(_ seed: Seed, for token: TokenID, version: Int, key: SymmetricKey) throws -> SealedSeed {
         let box = try seed.withUnsafeBytes { bytes in
             try AES.GCM.seal(bytes, using: key, authenticating: Array(token.rawValue.utf8))
         }
         guard let combined = box.combined else {
             throw IchigoError(.corruptData, detail: "AES-GCM gave no combined form")
         }
-        return SealedSeed(combined: Array(combined))
+        return SealedSeed(combined: Array(combined), keyVersion: version)
     }
 
-    /// Decrypts a stored seed; throws `corruptData` if it was altered, moved, or sealed under another key.
+    /// Decrypts a stored seed; throws `corruptData` if it was altered, moved, or sealed under another key, and
+    /// `serviceUnavailable` if its key version is not loaded in this process.
     public func open(_ sealed: SealedSeed, for token: TokenID) throws(IchigoError) -> Seed {
+        let key = try keyring.keys(sealed.keyVersion).seed
         do {
             let box = try AES.GCM.SealedBox(combined: sealed.combined)
             let bytes = try AES.GCM.open(box, using: key, authenticating: Array(token.rawValue.utf8))
@@ -65,6 +79,13 @@ public struct SeedVault: Sendable {
         } catch {
             throw IchigoError(.corruptData, detail: "seed of token \(token) does not decrypt")
         }
+    }
+
+    /// The same seed sealed under the current version (a rotation's re-seal); unchanged if it already is.
+    public func reseal(_ sealed: SealedSeed, for token: TokenID) throws -> SealedSeed {
+        let (version, keys) = keyring.currentKeys()
+        guard sealed.keyVersion != version else { return sealed }
+        return try seal(try open(sealed, for: token), for: token, version: version, key: keys.seed)
     }
 }
 

@@ -107,16 +107,17 @@ enum HotStatements {
     struct AppendAudit: PostgresPreparedStatement {
         static let name = "ichigo_append_audit"
         static let sql = """
-            INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
-            SELECT seq, at, actor, action, subject, outcome, CASE WHEN has_reason THEN reason END, prev_hash, hash
+            INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash, key_version)
+            SELECT seq, at, actor, action, subject, outcome, CASE WHEN has_reason THEN reason END, prev_hash, hash,
+                key_version
             FROM unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::bool[], $9::text[], $10::text[])
-                AS r(seq, at, actor, action, subject, outcome, reason, has_reason, prev_hash, hash)
+                $8::bool[], $9::text[], $10::text[], $11::int4[])
+                AS r(seq, at, actor, action, subject, outcome, reason, has_reason, prev_hash, hash, key_version)
             """
         static var bindingDataTypes: [PostgresDataType] {
             [
                 .int8Array, .int8Array, .textArray, .textArray, .textArray, .textArray, .textArray, .boolArray,
-                .textArray, .textArray,
+                .textArray, .textArray, .int4Array,
             ]
         }
         typealias Row = ()
@@ -131,6 +132,7 @@ enum HotStatements {
         var hasReason: [Bool] = []
         var previousHashes: [String] = []
         var hashes: [String] = []
+        var keyVersions: [Int32] = []
 
         mutating func append(_ record: AuditRecord) {
             sequences.append(record.sequence)
@@ -143,10 +145,11 @@ enum HotStatements {
             hasReason.append(record.event.reason != nil)
             previousHashes.append(record.previousHash)
             hashes.append(record.hash)
+            keyVersions.append(Int32(record.keyVersion))
         }
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 10)
+            var bindings = PostgresBindings(capacity: 11)
             bindings.append(sequences)
             bindings.append(times)
             bindings.append(actors)
@@ -157,6 +160,7 @@ enum HotStatements {
             bindings.append(hasReason)
             bindings.append(previousHashes)
             bindings.append(hashes)
+            bindings.append(keyVersions)
             return bindings
         }
 

@@ -350,7 +350,7 @@ extension PostgresRepository: IchigoRepository {
             var values: [String] = []
             for token in tokens[start..<end] {
                 let first = binds.count + 1
-                values.append("(" + (first..<first + 17).map { "$\($0)" }.joined(separator: ", ") + ")")
+                values.append("(" + (first..<first + 18).map { "$\($0)" }.joined(separator: ", ") + ")")
                 binds.append(token.id.rawValue)
                 binds.append(token.serial.rawValue)
                 binds.append(token.kind.rawValue)
@@ -368,13 +368,14 @@ extension PostgresRepository: IchigoRepository {
                 binds.append(token.contractID?.rawValue)
                 binds.append(token.ocraSuite)
                 binds.append(token.lastSignatureStep)
+                binds.append(token.sealedSeed.keyVersion)
             }
             try await tx.run(
                 PostgresQuery(
                     unsafeSQL: """
                         INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
                             failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id, ocra_suite,
-                            ocra_last_step)
+                            ocra_last_step, seed_key_version)
                         VALUES \(values.joined(separator: ", "))
                         """, binds: binds))
             start = end
@@ -521,7 +522,7 @@ extension PostgresRepository: IchigoRepository {
             event: AuditEvent(
                 at: Date(millis: try c["at"]), actor: try c["actor"], action: try c["action"],
                 subject: try c["subject"], outcome: try c["outcome"], reason: try c["reason"]),
-            previousHash: try c["prev_hash"], hash: try c["hash"])
+            previousHash: try c["prev_hash"], hash: try c["hash"], keyVersion: try c["key_version"])
     }
 
     static func contract(from row: PostgresRandomAccessRow) throws -> Contract {
@@ -561,7 +562,7 @@ extension PostgresRepository: IchigoRepository {
         [
             "id", "serial", "kind", "state", "sealed_seed", "algorithm", "digits", "period", "last_step",
             "failure_count", "drift_steps", "created_at", "updated_at", "last_used_at", "contract_id", "locked_from",
-            "ocra_suite", "ocra_last_step",
+            "ocra_suite", "ocra_last_step", "seed_key_version",
         ].map { "\(alias).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
     }
 
@@ -573,7 +574,7 @@ extension PostgresRepository: IchigoRepository {
         let sealed: ByteBuffer = try c["sealed_seed"]
         return Token(
             id: TokenID(rawValue: try c["id"]), serial: serial, kind: kind, state: state,
-            sealedSeed: SealedSeed(combined: Array(sealed.readableBytesView)),
+            sealedSeed: SealedSeed(combined: Array(sealed.readableBytesView), keyVersion: try c["seed_key_version"]),
             parameters: TOTPParameters(algorithm: algorithm, digits: try c["digits"], period: try c["period"]),
             lastAcceptedStep: try c["last_step"], failureCount: try c["failure_count"],
             driftSteps: try c["drift_steps"],

@@ -328,6 +328,24 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at)",
             ]),
+        Migration(
+            id: "v7: key versions (rotation): seeds and audit records name the version they use (SQLite v10)",
+            statements: [
+                // Every existing seed and record was sealed or signed with the master key, which becomes version 1.
+                """
+                CREATE TABLE key_versions (
+                    version INTEGER PRIMARY KEY,
+                    wrapped_by TEXT NOT NULL,
+                    wrapped BYTEA,
+                    created_at BIGINT NOT NULL,
+                    active_from BIGINT NOT NULL,
+                    retired_at BIGINT
+                )
+                """,
+                "ALTER TABLE tokens ADD COLUMN seed_key_version INTEGER NOT NULL DEFAULT 1",
+                "CREATE INDEX tokens_by_seed_key_version ON tokens(seed_key_version)",
+                "ALTER TABLE audit_log ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1",
+            ]),
     ]
 
     /// Applies every migration not yet recorded, in order, in one transaction under the advisory lock.

@@ -390,14 +390,7 @@ extension SQLiteRepository: OperatorRepository {
             arguments += [limit]
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT ?", arguments: arguments
-            ).map { row in
-                AuditRecord(
-                    sequence: row["seq"],
-                    event: AuditEvent(
-                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"],
-                        subject: row["subject"], outcome: row["outcome"], reason: row["reason"]),
-                    previousHash: row["prev_hash"], hash: row["hash"])
-            }
+            ).map(Self.auditRecord(from:))
         }
     }
 }

@@ -295,15 +295,15 @@ public final class SQLiteRepository: IchigoRepository {
             sql: """
                 INSERT INTO tokens (id, serial, kind, state, sealed_seed, algorithm, digits, period, last_step,
                     failure_count, drift_steps, created_at, updated_at, last_used_at, contract_id, ocra_suite,
-                    ocra_last_step)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ocra_last_step, seed_key_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 token.id.rawValue, token.serial.rawValue, token.kind.rawValue, token.state.rawValue,
                 Data(token.sealedSeed.combined), token.parameters.algorithm.rawValue, token.parameters.digits,
                 token.parameters.period, token.lastAcceptedStep, token.failureCount, token.driftSteps,
                 token.createdAt.millis, token.updatedAt.millis, token.lastUsedAt?.millis, token.contractID?.rawValue,
-                token.ocraSuite, token.lastSignatureStep,
+                token.ocraSuite, token.lastSignatureStep, token.sealedSeed.keyVersion,
             ])
         for user in users {
             try db.execute(sql: "UPDATE users SET token_id = ? WHERE id = ?", arguments: [token.id.rawValue, user.rawValue])
@@ -428,7 +428,8 @@ public final class SQLiteRepository: IchigoRepository {
     /// with a NULL first column is a user without a token.
     static let checkCodeSQL = """
         SELECT t.id, t.serial, t.kind, t.state, t.sealed_seed, t.algorithm, t.digits, t.period, t.last_step,
-            t.failure_count, t.drift_steps, t.contract_id, t.locked_from, t.created_at, t.updated_at, t.last_used_at
+            t.failure_count, t.drift_steps, t.contract_id, t.locked_from, t.created_at, t.updated_at, t.last_used_at,
+            t.seed_key_version
         FROM users u LEFT JOIN tokens t ON t.id = u.token_id WHERE u.id = ?
         """
 
@@ -440,7 +441,7 @@ public final class SQLiteRepository: IchigoRepository {
         let sealed: Data = row[4]
         return Token(
             id: TokenID(rawValue: row[0]), serial: serial, kind: kind, state: state,
-            sealedSeed: SealedSeed(combined: Array(sealed)),
+            sealedSeed: SealedSeed(combined: Array(sealed), keyVersion: row[16]),
             parameters: TOTPParameters(algorithm: algorithm, digits: row[6], period: row[7]),
             lastAcceptedStep: row[8], failureCount: row[9], driftSteps: row[10],
             contractID: (row[11] as String?).map(ContractID.init(rawValue:)),
@@ -518,16 +519,17 @@ public final class SQLiteRepository: IchigoRepository {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
-            ).map { row in
-                AuditRecord(
-                    sequence: row["seq"],
-                    event: AuditEvent(
-                        at: Date(millis: row["at"]), actor: row["actor"], action: row["action"],
-                        subject: row["subject"],
-                        outcome: row["outcome"], reason: row["reason"]),
-                    previousHash: row["prev_hash"], hash: row["hash"])
-            }
+            ).map(Self.auditRecord(from:))
         }
+    }
+
+    static func auditRecord(from row: Row) -> AuditRecord {
+        AuditRecord(
+            sequence: row["seq"],
+            event: AuditEvent(
+                at: Date(millis: row["at"]), actor: row["actor"], action: row["action"], subject: row["subject"],
+                outcome: row["outcome"], reason: row["reason"]),
+            previousHash: row["prev_hash"], hash: row["hash"], keyVersion: row["key_version"])
     }
 
     /// Chains `event` after the newest record, inside the caller's transaction.
@@ -537,13 +539,13 @@ public final class SQLiteRepository: IchigoRepository {
         let record = chain.record(for: event, after: head)
         try db.cachedStatement(
             sql: """
-                INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO audit_log (seq, at, actor, action, subject, outcome, reason, prev_hash, hash, key_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(
             arguments: [
                 record.sequence, event.at.millis, event.actor, event.action, event.subject, event.outcome, event.reason,
-                record.previousHash, record.hash,
+                record.previousHash, record.hash, record.keyVersion,
             ])
     }
 
@@ -589,7 +591,7 @@ public final class SQLiteRepository: IchigoRepository {
         let sealed: Data = row["sealed_seed"]
         return Token(
             id: TokenID(rawValue: row["id"]), serial: serial, kind: kind, state: state,
-            sealedSeed: SealedSeed(combined: Array(sealed)),
+            sealedSeed: SealedSeed(combined: Array(sealed), keyVersion: row["seed_key_version"]),
             parameters: TOTPParameters(algorithm: algorithm, digits: row["digits"], period: row["period"]),
             lastAcceptedStep: row["last_step"], failureCount: row["failure_count"], driftSteps: row["drift_steps"],
             contractID: (row["contract_id"] as String?).map(ContractID.init(rawValue:)),

@@ -299,6 +299,24 @@ enum Schema {
                     CREATE INDEX passkey_challenges_by_expiry ON passkey_challenges(expires_at);
                     """)
         }
+        migrator.registerMigration("v10: key versions (rotation): seeds and audit records name the version they use") {
+            db in
+            // Every existing seed and record was sealed or signed with the master key, which becomes version 1.
+            try db.execute(
+                sql: """
+                    CREATE TABLE key_versions (
+                        version INTEGER PRIMARY KEY,
+                        wrapped_by TEXT NOT NULL,
+                        wrapped BLOB,
+                        created_at BIGINT NOT NULL,
+                        active_from BIGINT NOT NULL,
+                        retired_at BIGINT
+                    );
+                    ALTER TABLE tokens ADD COLUMN seed_key_version INTEGER NOT NULL DEFAULT 1;
+                    CREATE INDEX tokens_by_seed_key_version ON tokens(seed_key_version);
+                    ALTER TABLE audit_log ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+                    """)
+        }
         return migrator
     }
 }

@@ -24,6 +24,7 @@ public actor MemoryRepository: IchigoRepository {
     var signingChallenges: [String: SigningChallenge] = [:]
     var passkeyList: [Passkey] = []
     var passkeyChallenges: [String: PasskeyChallenge] = [:]
+    var keyVersionList: [KeyVersion] = []
     let chain: AuditChain
 
     /// A mail in the outbox with its delivery state.

@@ -35,6 +35,9 @@ public func ensureThrows(
 public struct ContractFixture: Sendable {
     public let repository: any IchigoStore
     public let masterKey: MasterKey
+    /// Key versions, shared with the repository's audit chain when the harness gives it (`keyring:`), so the key
+    /// checks can rotate under the store.
+    public let keyring: Keyring
     public let chain: AuditChain
     public let vault: SeedVault
     public let tokens: TokenService
@@ -42,11 +45,17 @@ public struct ContractFixture: Sendable {
     /// 2026-11-22 10:00:30 JST: mid-step for a 60 s period.
     public static let start = Date(timeIntervalSince1970: 1_795_309_230)
 
-    public init(repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy = .standard) {
+    /// - Parameter keyring: the keyring of the repository's audit chain (version 1 being `masterKey`); without it, a
+    ///   keyring of the fixture's own.
+    public init(
+        repository: any IchigoStore, masterKey: MasterKey, keyring: Keyring? = nil, policy: OTPPolicy = .standard
+    ) {
         self.repository = repository
         self.masterKey = masterKey
-        self.chain = AuditChain(masterKey: masterKey)
-        self.vault = SeedVault(masterKey: masterKey)
+        let keyring = keyring ?? Keyring(masterKey)
+        self.keyring = keyring
+        self.chain = AuditChain(keyring: keyring)
+        self.vault = SeedVault(keyring: keyring)
         self.tokens = TokenService(
             repository: repository, vault: vault, policy: policy, logger: Logger(label: "ichigo.contract"))
         self.customers = CustomerService(repository: repository, hasher: .forTesting)
@@ -105,7 +114,7 @@ public struct ContractCheck: Sendable, CustomStringConvertible {
 /// sharing, lockout and the audit chain.
 public enum RepositoryContract {
     /// Every check: the token core here, the retail, corporate and operator storage in `RepositoryContract+Stores`.
-    public static var checks: [ContractCheck] { core + storeChecks + signingChecks + passkeyChecks }
+    public static var checks: [ContractCheck] { core + storeChecks + signingChecks + passkeyChecks + keyChecks }
 
     static let core: [ContractCheck] = [
         ContractCheck(name: "users: store, read, unique login ID", run: usersRoundTrip),

@@ -46,6 +46,10 @@ import WebAuthn
 ///   the public URL's origin, else `http://localhost:<http.port>`.
 /// - `passkey.aaguids` (comma-separated AAGUIDs): only these authenticator models may register (default: any).
 /// - `passkey.attestationRoots` (a PEM file): root certificates `packed` attestation chains must end at.
+/// - `key.store` (`ICHIGO_KEY_STORE`, `file` | `pkcs11`, default `file`), `pkcs11.module`, `pkcs11.token`,
+///   `pkcs11.key`, `pkcs11.pinFile` or `ICHIGO_PKCS11_PIN`: where the key-encryption key is (see the README's "Key
+///   custody"). `keys.resealBatch` (500) seeds per re-sealing transaction after a rotation, `keys.resealPauseMs` (20)
+///   between batches, `keys.activationDelayMs` (5000) from `ichigo keys rotate` to the new version's first use.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int
@@ -54,6 +58,9 @@ public struct IchigoConfiguration: Sendable {
     public var apiKey: String?
     public var policy: OTPPolicy
     public var scryptLogRounds: Int
+    /// Seeds re-sealed per transaction after a rotation, and the pause between two batches.
+    public var keyResealBatch: Int
+    public var keyResealPause: Duration
     public var bankName: String
     /// Whom customers contact, as the lock notices print it (`bank.contact`).
     public var bankContact: String
@@ -105,6 +112,15 @@ public struct IchigoConfiguration: Sendable {
             maxDriftSteps: config.int(forKey: "otp.maxDriftSteps", default: 5)
         ).validated()
         scryptLogRounds = config.int(forKey: "password.scryptLogRounds", default: 15)
+        keyResealBatch = config.int(forKey: "keys.resealBatch", default: 500)
+        guard (1...10_000).contains(keyResealBatch) else {
+            throw IchigoError(.invalidInput, field: "keys.resealBatch", detail: "must be 1 to 10000")
+        }
+        let pause = config.int(forKey: "keys.resealPauseMs", default: 20)
+        guard (0...60_000).contains(pause) else {
+            throw IchigoError(.invalidInput, field: "keys.resealPauseMs", detail: "must be 0 to 60000")
+        }
+        keyResealPause = .milliseconds(pause)
         guard (10...20).contains(scryptLogRounds) else {
             throw IchigoError(.invalidInput, field: "password.scryptLogRounds", detail: "must be 10 to 20")
         }

@@ -36,8 +36,25 @@ public struct IchigoServices: Sendable {
     /// Each request's deadline, `/ready`'s, and the grace for a commit under way (`DeadlineResponder`).
     public var deadlines = RequestDeadlines()
 
+    /// Services over one key (version 1), for tests and tools.
     public init(
         repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
+        hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
+        apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
+        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
+        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off,
+        passkeyPolicy: PasskeyPolicy? = nil
+    ) {
+        self.init(
+            repository: repository, keyring: Keyring(masterKey), policy: policy, hasher: hasher,
+            retailPolicy: retailPolicy, clock: clock, apiKey: apiKey, bankName: bankName, bankContact: bankContact,
+            secureCookies: secureCookies, logger: logger, metrics: metrics, metricsRegistry: metricsRegistry,
+            signingPolicy: signingPolicy, passkeyPolicy: passkeyPolicy)
+    }
+
+    /// Services whose seeds are sealed under `keyring`'s versions (the same keyring as the store's audit chain).
+    public init(
+        repository: any IchigoStore, keyring: Keyring, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
         apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
         secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
@@ -52,7 +69,7 @@ public struct IchigoServices: Sendable {
         self.metricsRegistry = registry
         let notices = LockNotices(repository: repository, bankName: bankName, contact: bankContact)
         self.tokens = TokenService(
-            repository: repository, vault: SeedVault(masterKey: masterKey), policy: policy, logger: logger,
+            repository: repository, vault: SeedVault(keyring: keyring), policy: policy, logger: logger,
             metrics: metrics, lockNotices: notices)
         self.customers = CustomerService(repository: repository, hasher: hasher)
         self.signing = TransactionSigning(repository: repository, tokens: tokens, policy: signingPolicy)

@@ -19,7 +19,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     /// Opens the runtime with the first admin key adopted, as `serve` does.
     static func open(_ common: CommonOptions) async throws -> Runtime {
-        let runtime = try Runtime(config: common.reader())
+        let runtime = try await Runtime(config: common.reader())
         try await runtime.services.apiKeys.adopt(
             secret: runtime.services.apiKey, name: "admin", scopes: [.admin], at: Date())
         return runtime

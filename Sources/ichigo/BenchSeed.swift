@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Ichigo
+import IchigoKeys
 import IchigoWeb
 import Logging
 import OTP
@@ -26,13 +27,17 @@ struct BenchSeed: AsyncParsableCommand {
         let config = common.reader()
         let settings = try IchigoConfiguration(config: config)
         let directory = try DataDirectory(path: settings.dataDirectory)
-        let key = try KeyStores.masterKey(config: config, settings: settings, directory: directory)
+        let stores = try KeyStores(config: config, settings: settings, directory: directory)
+        let keyring = Keyring()
         let (repository, _) = try Storage.open(
             url: config.string(forKey: "database.url", isSecret: true), directory: directory,
-            chain: AuditChain(masterKey: key), logger: Logger(label: "bench-seed"), bulkLoad: true)
+            chain: AuditChain(keyring: keyring), logger: Logger(label: "bench-seed"), bulkLoad: true)
         try await repository.prepare()
+        try await stores.custodian(
+            keyring: keyring, repository: repository, logger: Logger(label: "bench-seed"), activationDelay: .seconds(5)
+        ).load(now: Date())
         let services = IchigoServices(
-            repository: repository, masterKey: key, policy: settings.policy, hasher: PasswordHasher(logRounds: 10),
+            repository: repository, keyring: keyring, policy: settings.policy, hasher: PasswordHasher(logRounds: 10),
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
             logger: .init(label: "bench-seed"))
         let now = Date()

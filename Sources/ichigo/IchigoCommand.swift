@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Ichigo
+import IchigoKeys
 import IchigoSQLite
 import IchigoWeb
 import Logging
@@ -15,7 +16,7 @@ struct IchigoCommand: AsyncParsableCommand {
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
         subcommands: [
             Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, PasskeysCommand.self, APIKeyCommand.self,
-            Audit.self,
+            Audit.self, KeysCommand.self,
             BenchCore.self,
             BenchSeed.self,
         ],
@@ -67,7 +68,10 @@ struct Runtime {
     /// The signed audit head file in the data directory (`audit.head` for SQLite, `audit-postgres.head` for
     /// PostgreSQL).
     let auditHead: AuditHeadFile?
-    let masterKey: MasterKey
+    /// The key versions (seeds, audit chain), loaded from the database through the configured key stores.
+    let keyring: Keyring
+    let keys: KeyCustodian
+    let keyStores: KeyStores
     let services: IchigoServices
     let mailSender: MailSender
     let mailDestination: String
@@ -75,7 +79,7 @@ struct Runtime {
     let metricsRegistry: PrometheusCollectorRegistry
 
     /// - Parameter serving: for `ichigo serve`: PostgreSQL statements get the request deadline as their timeout.
-    init(config: ConfigReader, serving: Bool = false) throws {
+    init(config: ConfigReader, serving: Bool = false) async throws {
         let formatName = config.string(forKey: "log.format", default: "text")
         guard let format = RequestLog.Format(rawValue: formatName) else {
             throw ValidationError("--log-format must be text or json, not \(formatName)")
@@ -102,13 +106,26 @@ struct Runtime {
         let metrics = IchigoMetrics(factory: factory)
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
-        masterKey = try KeyStores.masterKey(config: config, settings: settings, directory: directory)
-        let chain = AuditChain(masterKey: masterKey)
+        keyStores = try KeyStores(config: config, settings: settings, directory: directory)
+        keyring = Keyring()
+        let chain = AuditChain(keyring: keyring)
         (repository, auditHead) = try Storage.open(
             url: config.string(forKey: "database.url", isSecret: true), directory: directory, chain: chain,
             logger: logger, statementTimeout: serving ? settings.deadlines.standard : nil)
+        // The key versions before anything seals or signs: the database must answer (PostgreSQL: migrated).
+        try await repository.prepare()
+        keys = keyStores.custodian(
+            keyring: keyring, repository: repository, logger: logger,
+            activationDelay: .milliseconds(Int64(config.int(forKey: "keys.activationDelayMs", default: 5000))))
+        try await keys.load(now: Date())
+        if let path = keyStores.masterKeyPath,
+            !keys.known.contains(where: { $0.wrappedBy == KeyVersion.masterKeyStore || $0.wrappedBy == "file" })
+        {
+            logger.warning(
+                "\(path) is no longer needed: every key version is wrapped by the HSM. Delete it (shred) to finish the move.")
+        }
         var services = IchigoServices(
-            repository: repository, masterKey: masterKey, policy: settings.policy,
+            repository: repository, keyring: keyring, policy: settings.policy,
             hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
             apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
             bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
@@ -177,7 +194,7 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
-        let runtime = try Runtime(config: common.reader(extra: values), serving: true)
+        let runtime = try await Runtime(config: common.reader(extra: values), serving: true)
         let descriptors = DescriptorLimit.raise(logger: runtime.logger)
         let limits = runtime.settings.connectionLimits(descriptors: descriptors)
         runtime.logger.info(
@@ -194,7 +211,12 @@ struct Serve: AsyncParsableCommand {
         let mail = runtime.mailDestination
         try await runServer(
             services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger)],
+            backgroundServices: [
+                runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger),
+                KeyService(
+                    custodian: runtime.keys, batchSize: runtime.settings.keyResealBatch,
+                    pause: runtime.settings.keyResealPause),
+            ],
             connections: limits
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
@@ -210,7 +232,7 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let runtime = try Runtime(config: common.reader())
+        let runtime = try await Runtime(config: common.reader())
         try await runtime.repository.prepare()
         say("Database is up to date: \(runtime.databaseLocation)")
         try runtime.repository.close()
@@ -223,7 +245,7 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let runtime = try Runtime(config: common.reader())
+        let runtime = try await Runtime(config: common.reader())
         try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) })
         try runtime.repository.close()
     }
@@ -257,8 +279,8 @@ struct Audit: AsyncParsableCommand {
         @Option(help: "Append the checkpoint line to this file as well.") var out: String?
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
-            let chain = AuditChain(masterKey: runtime.masterKey)
+            let runtime = try await Runtime(config: common.reader())
+            let chain = AuditChain(keyring: runtime.keyring)
             let report = try await AuditVerifier(repository: runtime.repository, chain: chain)
                 .verify(anchors: runtime.auditHead?.read().map { [$0] } ?? [])
             try runtime.repository.close()
@@ -292,7 +314,7 @@ struct Audit: AsyncParsableCommand {
         @Option(help: "At most this many records.") var limit = 100
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let parser = DateFormatter()
             parser.timeZone = Calendar.japan.timeZone
@@ -328,12 +350,12 @@ struct Audit: AsyncParsableCommand {
         var anchors: [String] = []
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             var heads = try anchors.flatMap { try Audit.anchors(in: $0) }
             let head = runtime.auditHead?.read()
             if let head { heads.append(head) }
             let report = try await AuditVerifier(
-                repository: runtime.repository, chain: AuditChain(masterKey: runtime.masterKey)
+                repository: runtime.repository, chain: AuditChain(keyring: runtime.keyring)
             ).verify(anchors: heads)
             try runtime.repository.close()
             if head == nil {

@@ -63,7 +63,7 @@ struct Tokens: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let started = Date()
             let showBar = isatty(STDERR_FILENO) == 1
@@ -99,7 +99,7 @@ struct Tokens: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit = 100
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let counts = try await runtime.repository.tokenCounts()
             for (kind, states) in counts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
@@ -125,7 +125,7 @@ struct Tokens: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let token = try await runtime.services.operators.assignHardwareToken(
                 serial: serial, toCustomer: loginID, actor: "cli", at: Date())
@@ -157,7 +157,7 @@ struct Tokens: AsyncParsableCommand {
 }
 
 private func lifecycle(_ event: TokenEvent, _ serial: String, _ common: CommonOptions) async throws {
-    let runtime = try Runtime(config: common.reader())
+    let runtime = try await Runtime(config: common.reader())
     defer { try? runtime.repository.close() }
     let token = try await runtime.services.operators.apply(event, serial: serial, actor: "cli", at: Date())
     say("\(token.serial.rawValue): \(token.state.rawValue)")
@@ -178,7 +178,7 @@ struct OperatorCommand: AsyncParsableCommand {
         func run() async throws {
             let password = try readSecret(
                 "Password (10–32 half-width letters, digits and symbols): ", env: "ICHIGO_OPERATOR_PASSWORD")
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let created: BankOperator
             do {
@@ -203,7 +203,7 @@ struct OperatorCommand: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             _ = try await runtime.services.operators.unlockLogin(loginID: loginID, actor: "cli", at: Date())
             say("login of \(loginID) may be used again")

@@ -16,7 +16,7 @@ struct PasskeysCommand: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let user = try await runtime.services.operators.user(loginID: loginID)
             let passkeys = try await runtime.services.passkeys.passkeys(of: user.id)
@@ -46,7 +46,7 @@ struct PasskeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let runtime = try Runtime(config: common.reader())
+            let runtime = try await Runtime(config: common.reader())
             defer { try? runtime.repository.close() }
             let user = try await runtime.services.operators.user(loginID: loginID)
             let count = try await runtime.services.passkeys.remove(

@@ -11,8 +11,9 @@ struct PostgresContractTests {
     func contract(_ check: ContractCheck) async throws {
         try await TestDatabase.withFreshDatabase { url in
             let key = MasterKey.random()
-            try await TestDatabase.withRepository(url: url, masterKey: key) { repository in
-                try await check.run(ContractFixture(repository: repository, masterKey: key))
+            let keyring = Keyring(key)
+            try await TestDatabase.withRepository(url: url, keyring: keyring) { repository in
+                try await check.run(ContractFixture(repository: repository, masterKey: key, keyring: keyring))
             }
         }
     }

@@ -62,9 +62,17 @@ enum TestDatabase {
         url: String, masterKey: MasterKey, auditHead: AuditHeadFile? = nil,
         _ body: (PostgresRepository) async throws -> T
     ) async throws -> T {
+        try await withRepository(url: url, keyring: Keyring(masterKey), auditHead: auditHead, body)
+    }
+
+    /// `withRepository` whose audit chain signs with `keyring`'s versions.
+    static func withRepository<T: Sendable>(
+        url: String, keyring: Keyring, auditHead: AuditHeadFile? = nil,
+        _ body: (PostgresRepository) async throws -> T
+    ) async throws -> T {
         try await withClient(url: url, connections: connectionsPerPool) { client in
             let repository = PostgresRepository(
-                client: client, chain: AuditChain(masterKey: masterKey), auditHead: auditHead,
+                client: client, chain: AuditChain(keyring: keyring), auditHead: auditHead,
                 logger: Logger(label: "ichigo.test"))
             try await repository.prepare()
             return try await body(repository)

@@ -12,9 +12,10 @@ struct SQLiteContractTests {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let key = MasterKey.random()
+        let keyring = Keyring(key)
         let repository = try SQLiteRepository(
-            path: directory.appendingPathComponent("ichigo.sqlite").path, chain: AuditChain(masterKey: key))
-        try await check.run(ContractFixture(repository: repository, masterKey: key))
+            path: directory.appendingPathComponent("ichigo.sqlite").path, chain: AuditChain(keyring: keyring))
+        try await check.run(ContractFixture(repository: repository, masterKey: key, keyring: keyring))
         try repository.close()
     }
 }

@@ -8,7 +8,9 @@ struct MemoryContractTests {
     @Test(arguments: RepositoryContract.checks)
     func contract(_ check: ContractCheck) async throws {
         let key = MasterKey.random()
+        let keyring = Keyring(key)
         try await check.run(
-            ContractFixture(repository: MemoryRepository(chain: AuditChain(masterKey: key)), masterKey: key))
+            ContractFixture(
+                repository: MemoryRepository(chain: AuditChain(keyring: keyring)), masterKey: key, keyring: keyring))
     }
 }

@@ -1,0 +1,56 @@
+import Foundation
+import Ichigo
+import Logging
+import ServiceLifecycle
+
+/// The server's part in key custody, run in its service group: every `pollInterval` it reads the key versions
+/// (a rotation made by `ichigo keys rotate` on any machine is loaded here well before it becomes active), re-seals
+/// seeds under the current version in batches of `batchSize` with `pause` between them (one transaction each, so
+/// verifications keep their turn), retires versions that seal nothing any more, and checks the key stores every
+/// `checkInterval` (an HSM that stops answering makes `/ready` answer 503).
+public struct KeyService: Service {
+    let custodian: KeyCustodian
+    let pollInterval: Duration
+    let batchSize: Int
+    let pause: Duration
+    let checkInterval: Duration
+
+    public init(
+        custodian: KeyCustodian, pollInterval: Duration = .seconds(1), batchSize: Int = 500,
+        pause: Duration = .milliseconds(20), checkInterval: Duration = .seconds(10)
+    ) {
+        self.custodian = custodian
+        self.pollInterval = pollInterval
+        self.batchSize = batchSize
+        self.pause = pause
+        self.checkInterval = checkInterval
+    }
+
+    public func run() async throws {
+        var lastCheck = ContinuousClock.now
+        var backoff = pollInterval
+        while !Task.isCancelled {
+            do {
+                try await custodian.refresh(now: Date())
+                custodian.note(nil)
+                if ContinuousClock.now - lastCheck >= checkInterval {
+                    custodian.checkStores()
+                    lastCheck = .now
+                }
+                // Re-seal while there is work, a batch at a time.
+                while !Task.isCancelled, try await custodian.resealBatch(limit: batchSize) > 0 {
+                    try await Task.sleep(for: pause)
+                    try await custodian.refresh(now: Date())
+                }
+                _ = try await custodian.retireUnused(now: Date())
+                backoff = pollInterval
+            } catch is CancellationError {
+                return
+            } catch {
+                custodian.note("\(error)")
+                backoff = min(backoff * 2, .seconds(30))
+            }
+            try? await Task.sleep(for: backoff)
+        }
+    }
+}
