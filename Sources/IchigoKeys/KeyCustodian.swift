@@ -21,6 +21,9 @@ public final class KeyCustodian: Sendable {
     let wrappers: [any KeyWrapper]
     /// The file's master key: version 1 of an installation that began with it (`master-key`), when configured.
     let masterKey: MasterKey?
+    /// Writes `masterKey` to its file when it was made just now (a first start): called only if this database
+    /// adopts it as version 1, so a start that fails leaves no key file behind.
+    let saveMasterKey: (@Sendable () throws -> Void)?
     public let activationDelay: Duration
     let logger: Logger
     private let state = Mutex(State())
@@ -31,13 +34,16 @@ public final class KeyCustodian: Sendable {
         var known: [Int: KeyVersion] = [:]
         var problem: String?
         var loaded = false
+        /// The new master key was written (this database adopted it).
+        var savedMasterKey = false
     }
 
     public init(
         keyring: Keyring, repository: any KeyVersionRepository, primary: any KeyWrapper,
-        others: [any KeyWrapper] = [], masterKey: MasterKey?, activationDelay: Duration = .seconds(5),
-        logger: Logger
+        others: [any KeyWrapper] = [], masterKey: MasterKey?, saveMasterKey: (@Sendable () throws -> Void)? = nil,
+        activationDelay: Duration = .seconds(5), logger: Logger
     ) {
+        self.saveMasterKey = saveMasterKey
         self.keyring = keyring
         self.repository = repository
         self.primary = primary
@@ -62,8 +68,9 @@ public final class KeyCustodian: Sendable {
         var versions = try await repository.keyVersions()
         if versions.isEmpty {
             let first: KeyVersion
-            if let masterKey {
-                _ = masterKey
+            if masterKey != nil {
+                try saveMasterKey?()
+                state.withLock { $0.savedMasterKey = true }
                 first = KeyVersion(
                     version: 1, wrappedBy: KeyVersion.masterKeyStore, wrapped: nil, createdAt: now,
                     activeFrom: Date(timeIntervalSince1970: 0))
@@ -120,6 +127,13 @@ public final class KeyCustodian: Sendable {
     }
 
     private func unwrap(_ version: KeyVersion) throws -> MasterKey {
+        if version.wrappedBy == KeyVersion.masterKeyStore || version.wrappedBy == "file", saveMasterKey != nil,
+            !state.withLock({ $0.savedMasterKey })
+        {
+            throw IchigoError(
+                .invalidInput, field: "master.key",
+                detail: "the master key file is missing, and key version \(version.version) of this database needs it")
+        }
         if version.wrappedBy == KeyVersion.masterKeyStore {
             guard let masterKey else {
                 throw IchigoError(

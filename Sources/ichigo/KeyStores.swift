@@ -23,13 +23,28 @@ struct KeyStores {
     let summary: String
     /// Set when the file master key is present but no longer needed.
     let masterKeyPath: String?
+    /// A master key made just now (no file yet): written only when the database adopts it.
+    let newMasterKeyFile: (@Sendable () throws -> Void)?
 
     init(config: ConfigReader, settings: IchigoConfiguration, directory: DataDirectory) throws {
         let store = config.string(forKey: "key.store", default: "file")
         let plain = directory.url.appendingPathComponent("master.key").path
         switch store {
         case "file":
-            let key = try directory.masterKey(configured: settings.masterKeyBase64)
+            let key: MasterKey
+            if settings.masterKeyBase64 == nil && !FileManager.default.fileExists(atPath: plain) {
+                let made = MasterKey.random()
+                key = made
+                newMasterKeyFile = {
+                    guard
+                        FileManager.default.createFile(
+                            atPath: plain, contents: Data(made.bytes), attributes: [.posixPermissions: 0o600])
+                    else { throw IchigoError(.corruptData, detail: "cannot write \(plain)") }
+                }
+            } else {
+                key = try directory.masterKey(configured: settings.masterKeyBase64)
+                newMasterKeyFile = nil
+            }
             primary = FileKeyWrapper(masterKey: key)
             others = []
             masterKey = key
@@ -46,6 +61,7 @@ struct KeyStores {
                 key = nil
             }
             masterKey = key
+            newMasterKeyFile = nil
             others = key.map { [FileKeyWrapper(masterKey: $0)] } ?? []
             summary =
                 "pkcs11 (token \(kek.tokenLabel), key \(kek.keyLabel))"
@@ -89,6 +105,6 @@ struct KeyStores {
     {
         KeyCustodian(
             keyring: keyring, repository: repository, primary: primary, others: others, masterKey: masterKey,
-            activationDelay: activationDelay, logger: logger)
+            saveMasterKey: newMasterKeyFile, activationDelay: activationDelay, logger: logger)
     }
 }
