@@ -53,6 +53,11 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
         guard status.isCurrent else {
             return ReadyBody(status: "unavailable", database: "ok", migrations: migrations).response(.serviceUnavailable)
         }
+        // The key store (an HSM that stopped answering): the problem is logged by the key service.
+        if services.keyProblem() != nil {
+            return ReadyBody(status: "unavailable", database: "ok", migrations: migrations, keys: "unavailable")
+                .response(.serviceUnavailable)
+        }
         return ReadyBody(status: "ready", database: "ok", migrations: migrations).response(.ok)
     }
     // The HTML screens: one session load per request; each audience's screens sit on a group whose request
@@ -125,6 +130,7 @@ struct ReadyBody: Encodable {
     var status: String
     var database: String
     var migrations: String?
+    var keys: String? = nil
 
     func response(_ status: HTTPResponse.Status) -> Response {
         let encoder = JSONEncoder()

@@ -35,6 +35,9 @@ public struct IchigoServices: Sendable {
     public let metricsRegistry: PrometheusCollectorRegistry
     /// Each request's deadline, `/ready`'s, and the grace for a commit under way (`DeadlineResponder`).
     public var deadlines = RequestDeadlines()
+    /// Why the keys cannot be used (a key store that stopped answering, versions that cannot be read), for `/ready`;
+    /// `nil` when they can.
+    public var keyProblem: @Sendable () -> String? = { nil }
 
     /// Services over one key (version 1), for tests and tools.
     public init(

@@ -131,6 +131,8 @@ struct Runtime {
             bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
             metricsRegistry: registry, signingPolicy: settings.signingPolicy, passkeyPolicy: settings.passkeyPolicy)
         services.deadlines = settings.deadlines
+        let custodian = keys
+        services.keyProblem = { custodian.problem }
         self.services = services
         let transport: any MailTransport
         if let smtp = try SMTPSettings(config: config) {
