@@ -61,7 +61,7 @@ def key_versions(data):
 
 def verify(server, user, secret):
     status, body = server.api("POST", f"/api/v1/users/{user}/verify", {"code": pyotp.TOTP(secret, interval=60).now()})
-    return status == 200 and body.get("accepted") is not False, (status, body)
+    return status == 200 and body.get("result") == "accepted", (status, body)
 
 
 def test_keys_wrapped_by_the_hsm(token, tmp_path):
