@@ -55,7 +55,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ], swiftSettings: swiftSettings),
         .testTarget(
-            name: "IchigoKeysTests", dependencies: ["IchigoKeys", "IchigoTesting", "IchigoSQLite"],
+            name: "IchigoKeysTests", dependencies: ["IchigoKeys", "IchigoTesting", "OTP"],
             swiftSettings: swiftSettings),
         // Pure one-time-password algorithms: HOTP, TOTP, OCRA (RFC 6287), base32, otpauth URIs, PSKC (RFC 6030).
         .target(
