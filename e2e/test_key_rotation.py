@@ -197,7 +197,7 @@ def test_two_instances_on_postgresql_reseal_each_seed_once(tmp_path):
     name = "ichigo_e2e_keys_" + uuid.uuid4().hex
     psql(PG_URL, f"CREATE DATABASE {name}")
     url = urllib.parse.urlunsplit(urllib.parse.urlsplit(PG_URL)._replace(path="/" + name))
-    users = 20_000
+    users = 10_000
     dirs = [str(tmp_path / "a"), str(tmp_path / "b")]
     servers = []
     load = None
@@ -213,7 +213,7 @@ def test_two_instances_on_postgresql_reseal_each_seed_once(tmp_path):
                 "ICHIGO_KEYS_RESEAL_PAUSE_MS": "10"}
         for directory in dirs:
             servers.append(Server(directory, free_port(), extra_env=slow, args=("--database", url)))
-        load = Load(servers, seeds[:10_000])
+        load = Load(servers, seeds[:5_000])
         result = ichigo(dirs[0], "keys", "rotate", "--wait", env=dict(env, **slow))
         assert result.returncode == 0 and f"{users} of {users} seeds under key version 2" in result.stdout, result
         answers = load.stop()
