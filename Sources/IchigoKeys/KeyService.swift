@@ -27,6 +27,12 @@ public struct KeyService: Service {
     }
 
     public func run() async throws {
+        // On graceful shutdown the sleep or the batch in flight is cancelled (a batch is one transaction: it commits
+        // whole or not at all); the next start goes on where this one stopped.
+        try? await cancelWhenGracefulShutdown { try await loop() }
+    }
+
+    private func loop() async throws {
         var lastCheck = ContinuousClock.now
         var backoff = pollInterval
         while !Task.isCancelled {

@@ -147,6 +147,37 @@ struct KeyCustodianTests {
         #expect(second.current == 2)
     }
 
+    @Test func twoRotationsAtOnceMakeOneVersion() async throws {
+        let hsm = TestHSM()
+        let keyring = Keyring()
+        let (repository, _) = store(keyring)
+        // The first shares the store's keyring (its audit chain signs with it), the second is another instance.
+        let custodians = [keyring, Keyring()].map {
+            KeyCustodian(keyring: $0, repository: repository, primary: hsm, masterKey: nil, logger: logger)
+        }
+        try await custodians[0].load(now: Date())
+        try await custodians[1].load(now: Date())
+        // Both read version 1 as the newest and try to make version 2: one does, the other is told so.
+        let outcomes = await withTaskGroup(of: Result<KeyVersion, any Error>.self) { group in
+            for custodian in custodians {
+                group.addTask {
+                    do { return .success(try await custodian.rotate(now: Date(), actor: "test")) } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let made = outcomes.compactMap { try? $0.get() }
+        let refused = outcomes.compactMap { outcome -> IchigoError? in
+            if case .failure(let error) = outcome { return error as? IchigoError }
+            return nil
+        }
+        #expect(try await repository.keyVersions().map(\.version) == Array(1...(1 + made.count)), "no version lost or doubled")
+        #expect(made.count + refused.count == 2 && made.count >= 1)
+        #expect(refused.allSatisfy { $0.code == .concurrentUpdate })
+    }
+
     @Test func anHSMThatStopsAnsweringIsAProblemUntilItAnswersAgain() async throws {
         let hsm = TestHSM()
         let keyring = Keyring()
