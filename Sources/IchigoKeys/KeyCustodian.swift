@@ -32,7 +32,9 @@ public final class KeyCustodian: Sendable {
 
     struct State {
         var known: [Int: KeyVersion] = [:]
-        var problem: String?
+        /// From the last store check, and from the last read of the versions (kept apart: neither clears the other).
+        var storeProblem: String?
+        var readProblem: String?
         var loaded = false
         /// The new master key was written (this database adopted it).
         var savedMasterKey = false
@@ -54,7 +56,7 @@ public final class KeyCustodian: Sendable {
     }
 
     /// Why the keys are not in order (a version that does not unwrap, an HSM that stopped answering), if so.
-    public var problem: String? { state.withLock { $0.problem } }
+    public var problem: String? { state.withLock { $0.storeProblem ?? $0.readProblem } }
 
     /// The versions as last read from the database.
     public var known: [KeyVersion] { state.withLock { $0.known.values.sorted { $0.version < $1.version } } }
@@ -246,8 +248,8 @@ public final class KeyCustodian: Sendable {
             do { try wrapper.check() } catch { failure = "\(wrapper.name): \(error)" }
         }
         let changed = state.withLock { state -> Bool in
-            defer { state.problem = failure }
-            return state.problem != failure
+            defer { state.storeProblem = failure }
+            return state.storeProblem != failure
         }
         if changed {
             if let failure { logger.error("key store not usable: \(failure)") } else {
@@ -259,8 +261,8 @@ public final class KeyCustodian: Sendable {
     /// Records a problem found while refreshing (logged when it starts and when it ends).
     func note(_ problem: String?) {
         let changed = state.withLock { state -> Bool in
-            defer { state.problem = problem }
-            return state.problem != problem
+            defer { state.readProblem = problem }
+            return state.readProblem != problem
         }
         if changed {
             if let problem { logger.error("key versions: \(problem)") } else { logger.notice("key versions readable again") }
