@@ -134,6 +134,11 @@ public struct AuditChain: Sendable {
             {
                 if !constantTimeEqual(recomputed, record.hash) {
                     breaks.append(Break(sequence: record.sequence, problem: "contents were altered"))
+                } else if !keyring.maySign(record.keyVersion, at: record.event.at) {
+                    breaks.append(
+                        Break(
+                            sequence: record.sequence,
+                            problem: "signed with key version \(record.keyVersion) after a newer version took over"))
                 }
             } else {
                 breaks.append(
@@ -236,7 +241,9 @@ extension AuditChain {
 
     /// Whether `head` was signed with the key version it names.
     public func isAuthentic(_ head: AuditHead) -> Bool {
-        guard let keys = try? keyring.keys(head.keyVersion) else { return false }
+        guard let keys = try? keyring.keys(head.keyVersion), keyring.maySign(head.keyVersion, at: head.at) else {
+            return false
+        }
         return constantTimeEqual(
             headMAC(
                 sequence: head.sequence, hash: head.hash, at: head.at, keyVersion: head.keyVersion,

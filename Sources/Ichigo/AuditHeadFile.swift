@@ -76,6 +76,10 @@ public final class AuditHeadFile: Sendable {
         let now = stamp()
         if let head = remembered(at: now) { return (head, true) }
         guard let head = read() else { return nil }
+        // Signed with a key version this process has not loaded (another instance already uses a rotation this one
+        // has not read yet): it cannot be checked here, which is no proof of tampering. Treated as no head (as a
+        // deleted file would be): not confirmed, overwritten by the next head this process signs if it is behind.
+        guard chain.keyring.versions.contains(head.keyVersion) else { return nil }
         let authentic = chain.isAuthentic(head)
         if authentic, let now { known.withLock { $0 = (head, now) } }
         return (head, authentic)

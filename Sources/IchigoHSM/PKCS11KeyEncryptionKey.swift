@@ -115,14 +115,14 @@ public final class PKCS11KeyEncryptionKey: @unchecked Sendable {
         dlclose(library)
     }
 
-    /// Wraps `dataKey` (16, 24 or 32 bytes) under the KEK: the bytes to store.
+    /// Wraps `dataKey` (any length from 1 byte; a generic secret in the HSM) under the KEK: the bytes to store.
     public func wrap(_ dataKey: [UInt8]) throws -> [UInt8] {
         try lock.withLock { _ in
             // The data key enters the HSM as a session object only to be wrapped, and is destroyed at once.
             var value = dataKey
             defer { for index in value.indices { value[index] = 0 } }
             var objectClass = CK_OBJECT_CLASS(CKO_SECRET_KEY)
-            var keyType = CK_KEY_TYPE(CKK_AES)
+            var keyType = CK_KEY_TYPE(CKK_GENERIC_SECRET)
             var no = CK_BBOOL(CK_FALSE)
             var yes = CK_BBOOL(CK_TRUE)
             var object: CK_OBJECT_HANDLE = 0
@@ -160,7 +160,7 @@ public final class PKCS11KeyEncryptionKey: @unchecked Sendable {
     public func unwrap(_ wrapped: [UInt8]) throws -> [UInt8] {
         try lock.withLock { _ in
             var objectClass = CK_OBJECT_CLASS(CKO_SECRET_KEY)
-            var keyType = CK_KEY_TYPE(CKK_AES)
+            var keyType = CK_KEY_TYPE(CKK_GENERIC_SECRET)
             var no = CK_BBOOL(CK_FALSE)
             var yes = CK_BBOOL(CK_TRUE)
             var object: CK_OBJECT_HANDLE = 0

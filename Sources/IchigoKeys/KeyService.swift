@@ -34,29 +34,36 @@ public struct KeyService: Service {
 
     private func loop() async throws {
         var lastCheck = ContinuousClock.now
-        var backoff = pollInterval
+        var failing = false
         while !Task.isCancelled {
+            // Reading the versions: a failure is a key problem (`/ready`), retried each poll.
             do {
                 try await custodian.refresh(now: Date())
                 custodian.note(nil)
-                if ContinuousClock.now - lastCheck >= checkInterval {
-                    custodian.checkStores()
-                    lastCheck = .now
-                }
-                // Re-seal while there is work, a batch at a time.
-                while !Task.isCancelled, try await custodian.resealBatch(limit: batchSize) > 0 {
-                    try await Task.sleep(for: pause)
-                    try await custodian.refresh(now: Date())
-                }
-                _ = try await custodian.retireUnused(now: Date())
-                backoff = pollInterval
             } catch is CancellationError {
                 return
             } catch {
                 custodian.note("\(error)")
-                backoff = min(backoff * 2, .seconds(30))
             }
-            try? await Task.sleep(for: backoff)
+            if ContinuousClock.now - lastCheck >= checkInterval {
+                custodian.checkStores()
+                lastCheck = .now
+            }
+            // Re-sealing and retiring: a failure (the database away) is logged once and retried, never a key problem.
+            do {
+                while !Task.isCancelled, try await custodian.resealBatch(limit: batchSize).examined > 0 {
+                    try await Task.sleep(for: pause)
+                }
+                _ = try await custodian.retireUnused(now: Date())
+                if failing { custodian.logger.notice("key re-sealing goes on") }
+                failing = false
+            } catch is CancellationError {
+                return
+            } catch {
+                if !failing { custodian.logger.warning("key re-sealing paused: \(error)") }
+                failing = true
+            }
+            try await Task.sleep(for: pollInterval)
         }
     }
 }

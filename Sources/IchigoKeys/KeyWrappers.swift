@@ -59,16 +59,27 @@ public struct PKCS11KeyWrapper: KeyWrapper {
         name = "pkcs11:\(kek.tokenLabel)/\(kek.keyLabel)"
     }
 
+    /// The version number (4 bytes, big-endian) is wrapped with the key and checked on unwrapping (key wrap has no
+    /// associated data): a wrapped key copied into another version's row does not load.
+    private static func bound(_ version: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(version).bigEndian) { Array($0) } }
+
     public func wrap(_ dataKey: [UInt8], version: Int) throws -> [UInt8] {
-        do { return try kek.wrap(dataKey) } catch let error as PKCS11Error {
+        var plain = Self.bound(version) + dataKey
+        defer { for index in plain.indices { plain[index] = 0 } }
+        do { return try kek.wrap(plain) } catch let error as PKCS11Error {
             throw IchigoError(.serviceUnavailable, detail: "the HSM did not wrap key version \(version): \(error)")
         }
     }
 
     public func unwrap(_ blob: [UInt8], version: Int) throws -> [UInt8] {
-        do { return try kek.unwrap(blob) } catch let error as PKCS11Error {
+        let plain: [UInt8]
+        do { plain = try kek.unwrap(blob) } catch let error as PKCS11Error {
             throw IchigoError(.corruptData, detail: "key version \(version) does not unwrap in the HSM: \(error)")
         }
+        guard plain.count > 4, Array(plain.prefix(4)) == Self.bound(version) else {
+            throw IchigoError(.corruptData, detail: "the key stored as version \(version) was wrapped for another version")
+        }
+        return Array(plain.dropFirst(4))
     }
 
     public func check() throws {

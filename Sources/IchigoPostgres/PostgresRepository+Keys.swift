@@ -54,41 +54,47 @@ extension PostgresRepository: KeyVersionRepository {
     }
 
     public func resealSeeds(
-        olderThan target: Int, limit: Int, reseal: @escaping @Sendable (TokenID, SealedSeed) throws -> SealedSeed
-    ) async throws -> Int {
+        olderThan target: Int, after: TokenID?, limit: Int,
+        reseal: @escaping @Sendable (TokenID, SealedSeed) -> SealedSeed?
+    ) async throws -> ResealBatch {
         try await write { tx in
             let rows = try await tx.rows(
                 """
-                SELECT id, sealed_seed, seed_key_version FROM tokens WHERE seed_key_version < \(target)
-                LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                SELECT id, sealed_seed, seed_key_version FROM tokens
+                WHERE seed_key_version < \(target) AND id > \(after?.rawValue ?? "")
+                ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """)
-            guard !rows.isEmpty else { return 0 }
             var ids: [String] = []
             var seeds: [ByteBuffer] = []
             var versions: [Int] = []
+            var last: TokenID?
             for row in rows {
                 let c = Columns(row)
                 let id = TokenID(rawValue: try c["id"])
+                last = id
                 let sealed: ByteBuffer = try c["sealed_seed"]
                 let old = SealedSeed(combined: Array(sealed.readableBytesView), keyVersion: try c["seed_key_version"])
-                let new = try reseal(id, old)
+                guard let new = reseal(id, old) else { continue }
                 ids.append(id.rawValue)
                 seeds.append(ByteBuffer(bytes: new.combined))
                 versions.append(new.keyVersion)
             }
-            try await tx.run(
-                """
-                UPDATE tokens SET sealed_seed = r.seed, seed_key_version = r.version
-                FROM unnest(\(ids)::text[], \(seeds)::bytea[], \(versions)::int8[]) AS r(id, seed, version)
-                WHERE tokens.id = r.id
-                """)
-            return rows.count
+            if !ids.isEmpty {
+                try await tx.run(
+                    """
+                    UPDATE tokens SET sealed_seed = r.seed, seed_key_version = r.version
+                    FROM unnest(\(ids)::text[], \(seeds)::bytea[], \(versions)::int8[]) AS r(id, seed, version)
+                    WHERE tokens.id = r.id
+                    """)
+            }
+            return ResealBatch(examined: rows.count, resealed: ids.count, last: last)
         }
     }
 
     public func retire(_ version: Int, at now: Date, audit: AuditEvent) async throws -> Bool {
         try await write { tx in
-            // The lock on the version's row orders this after a concurrent insert of a seed under it.
+            // Not ordered against a token inserted at this moment under the version (a lagging instance): such a
+            // seed is re-sealed by the next pass; a retired version's key stays loaded, so it always opens.
             let changed = try await tx.changes(
                 """
                 UPDATE key_versions SET retired_at = \(now.millis)

@@ -55,23 +55,31 @@ extension SQLiteRepository: KeyVersionRepository {
     }
 
     public func resealSeeds(
-        olderThan target: Int, limit: Int, reseal: @escaping @Sendable (TokenID, SealedSeed) throws -> SealedSeed
-    ) async throws -> Int {
+        olderThan target: Int, after: TokenID?, limit: Int,
+        reseal: @escaping @Sendable (TokenID, SealedSeed) -> SealedSeed?
+    ) async throws -> ResealBatch {
         try await write { db in
             let rows = try Row.fetchAll(
                 db,
-                sql: "SELECT id, sealed_seed, seed_key_version FROM tokens WHERE seed_key_version < ? LIMIT ?",
-                arguments: [target, limit])
+                sql: """
+                    SELECT id, sealed_seed, seed_key_version FROM tokens
+                    WHERE seed_key_version < ? AND id > ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [target, after?.rawValue ?? "", limit])
             let update = try db.makeStatement(
                 sql: "UPDATE tokens SET sealed_seed = ?, seed_key_version = ? WHERE id = ? AND seed_key_version = ?")
+            var resealed = 0
+            var last: TokenID?
             for row in rows {
                 let id = TokenID(rawValue: row["id"])
+                last = id
                 let sealed: Data = row["sealed_seed"]
                 let old = SealedSeed(combined: Array(sealed), keyVersion: row["seed_key_version"])
-                let new = try reseal(id, old)
+                guard let new = reseal(id, old) else { continue }
                 try update.execute(arguments: [Data(new.combined), new.keyVersion, id.rawValue, old.keyVersion])
+                resealed += 1
             }
-            return rows.count
+            return ResealBatch(examined: rows.count, resealed: resealed, last: last)
         }
     }
 

@@ -31,13 +31,18 @@ extension MemoryRepository: KeyVersionRepository {
     }
 
     public func resealSeeds(
-        olderThan target: Int, limit: Int, reseal: @escaping @Sendable (TokenID, SealedSeed) throws -> SealedSeed
-    ) async throws -> Int {
-        let batch = tokens.values.filter { $0.sealedSeed.keyVersion < target }.prefix(limit)
-        var resealed: [TokenID: SealedSeed] = [:]
-        for token in batch { resealed[token.id] = try reseal(token.id, token.sealedSeed) }
-        for (id, sealed) in resealed { tokens[id]?.sealedSeed = sealed }
-        return resealed.count
+        olderThan target: Int, after: TokenID?, limit: Int,
+        reseal: @escaping @Sendable (TokenID, SealedSeed) -> SealedSeed?
+    ) async throws -> ResealBatch {
+        let batch = tokens.values.filter { $0.sealedSeed.keyVersion < target && $0.id.rawValue > (after?.rawValue ?? "") }
+            .sorted { $0.id.rawValue < $1.id.rawValue }.prefix(limit)
+        var resealed = 0
+        for token in batch {
+            guard let new = reseal(token.id, token.sealedSeed) else { continue }
+            tokens[token.id]?.sealedSeed = new
+            resealed += 1
+        }
+        return ResealBatch(examined: batch.count, resealed: resealed, last: batch.last?.id)
     }
 
     public func retire(_ version: Int, at now: Date, audit: AuditEvent) async throws -> Bool {

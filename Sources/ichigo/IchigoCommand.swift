@@ -114,9 +114,15 @@ struct Runtime {
             logger: logger, statementTimeout: serving ? settings.deadlines.standard : nil)
         // The key versions before anything seals or signs: the database must answer (PostgreSQL: migrated).
         try await repository.prepare()
+        // Long enough for every instance to read a new version (each second) before it is used, with room for their
+        // clocks to differ a little.
+        let activationDelay = config.int(forKey: "keys.activationDelayMs", default: 5000)
+        guard (1000...600_000).contains(activationDelay) else {
+            throw IchigoError(.invalidInput, field: "keys.activationDelayMs", detail: "must be 1000 to 600000")
+        }
         keys = keyStores.custodian(
             keyring: keyring, repository: repository, logger: logger,
-            activationDelay: .milliseconds(Int64(config.int(forKey: "keys.activationDelayMs", default: 5000))))
+            activationDelay: .milliseconds(Int64(activationDelay)))
         try await keys.load(now: Date())
         if let path = keyStores.masterKeyPath,
             !keys.known.contains(where: { $0.wrappedBy == KeyVersion.masterKeyStore || $0.wrappedBy == "file" })

@@ -67,9 +67,9 @@ struct KeysCommand: AsyncParsableCommand {
             var total = 0
             let progress = Progress(runtime)
             while true {
-                let count = try await keys.resealBatch(limit: runtime.settings.keyResealBatch)
-                if count == 0 { break }
-                total += count
+                let batch = try await keys.resealBatch(limit: runtime.settings.keyResealBatch)
+                if batch.examined == 0 { break }
+                total += batch.resealed
                 try await progress.show()
             }
             progress.finish()

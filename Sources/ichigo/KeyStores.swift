@@ -100,7 +100,10 @@ struct KeyStores {
         }
     }
 
-    func custodian(keyring: Keyring, repository: any KeyVersionRepository, logger: Logger, activationDelay: Duration)
+    func custodian(
+        keyring: Keyring, repository: any KeyVersionRepository & IchigoRepository, logger: Logger,
+        activationDelay: Duration
+    )
         -> KeyCustodian
     {
         KeyCustodian(

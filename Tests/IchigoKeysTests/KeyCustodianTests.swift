@@ -99,7 +99,7 @@ struct KeyCustodianTests {
         #expect(try await repository.keyVersions().map(\.wrappedBy) == [hsm.name, hsm.name])
         try await moving.refresh(now: Date())
         #expect(keyring.current == 2)
-        while try await moving.resealBatch(limit: 1) > 0 {}
+        while try await moving.resealBatch(limit: 1).examined > 0 {}
         #expect(try await moving.retireUnused(now: Date()) == [1])
 
         // The file gone: the HSM alone opens every version, the seed verifies, the chain verifies across.
@@ -142,7 +142,7 @@ struct KeyCustodianTests {
         // Loaded by both, used by neither until it is due.
         #expect(first.versions == [1, 2] && second.versions == [1, 2])
         #expect(first.current == 1 && second.current == 1)
-        #expect(try await b.resealBatch() == 0)
+        #expect(try await b.resealBatch().examined == 0)
         try await b.refresh(now: made.activeFrom)
         #expect(second.current == 2)
     }

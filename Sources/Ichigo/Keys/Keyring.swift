@@ -40,6 +40,20 @@ public struct KeyVersion: Sendable, Hashable {
 /// How many seeds each key version seals.
 public typealias SealedSeedCounts = [Int: Int]
 
+/// What one re-sealing transaction did.
+public struct ResealBatch: Sendable, Hashable {
+    /// Seeds taken (re-sealed or left), the ones re-sealed, and the last token ID taken (where the next batch starts).
+    public var examined: Int
+    public var resealed: Int
+    public var last: TokenID?
+
+    public init(examined: Int, resealed: Int, last: TokenID?) {
+        self.examined = examined
+        self.resealed = resealed
+        self.last = last
+    }
+}
+
 /// Where key versions are kept (the same database as the seeds they seal). Part of every store.
 public protocol KeyVersionRepository: Sendable {
     /// Every version, oldest first.
@@ -50,13 +64,14 @@ public protocol KeyVersionRepository: Sendable {
     func rewrap(_ versions: [KeyVersion], audit: AuditEvent) async throws
     /// How many seeds each version seals.
     func sealedSeedCounts() async throws -> SealedSeedCounts
-    /// Re-seals at most `limit` seeds sealed under a version older than `target`, in one transaction (a seed only
-    /// ever moves to a newer version, so instances that briefly disagree on the newest never undo each other); each is claimed by one
-    /// caller only (several instances may run this at once), passed to `reseal`, and written back with the
-    /// result. Returns how many were re-sealed (0: none left that this caller could claim).
+    /// Re-seals, in one transaction, up to `limit` seeds sealed under a version older than `target`, taken in token
+    /// ID order after `after`. A seed only ever moves to a newer version, so instances that briefly disagree on the
+    /// newest never undo each other; each seed is claimed by one caller only (several instances may run this at
+    /// once). `reseal` gives the seed sealed anew, or `nil` to leave it as it is (a seed that does not open).
     func resealSeeds(
-        olderThan target: Int, limit: Int, reseal: @escaping @Sendable (TokenID, SealedSeed) throws -> SealedSeed
-    ) async throws -> Int
+        olderThan target: Int, after: TokenID?, limit: Int,
+        reseal: @escaping @Sendable (TokenID, SealedSeed) -> SealedSeed?
+    ) async throws -> ResealBatch
     /// Marks `version` retired at `now` if no seed is sealed under it (checked in the same transaction).
     /// Returns whether it did.
     func retire(_ version: Int, at now: Date, audit: AuditEvent) async throws -> Bool
@@ -81,7 +96,14 @@ public final class Keyring: Sendable {
     private struct State: Sendable {
         var keys: [Int: Keys] = [:]
         var current = 1
+        /// When each version began to be used (absent: from the start).
+        var activeFrom: [Int: Date] = [:]
     }
+
+    /// How long after a version's activation an older version may still sign an audit record or head: instances
+    /// read the versions each second and their clocks differ a little. Past it, a record signed with an older
+    /// version is a break in the chain (someone holding a retired key cannot write records that pass).
+    public static let switchOverGrace: TimeInterval = 30
 
     private let state: Mutex<State>
 
@@ -97,10 +119,23 @@ public final class Keyring: Sendable {
     /// (`KeyCustodian.load`). Sealing or signing before that is a programming error and stops the process.
     public init() { state = Mutex(State(keys: [:], current: 0)) }
 
-    /// Adds (or replaces) a version's key.
-    public func install(_ version: Int, key: MasterKey) {
+    /// Adds (or replaces) a version's key, in use from `activeFrom` (`nil`: from the start).
+    public func install(_ version: Int, key: MasterKey, activeFrom: Date? = nil) {
         let keys = Keys(key)
-        state.withLock { $0.keys[version] = keys }
+        state.withLock {
+            $0.keys[version] = keys
+            $0.activeFrom[version] = activeFrom
+        }
+    }
+
+    /// Whether `version` may sign something made at `at`: no newer version had taken over (its activation plus
+    /// `switchOverGrace`) by then.
+    public func maySign(_ version: Int, at: Date) -> Bool {
+        state.withLock { state in
+            !state.activeFrom.contains { newer, from in
+                newer > version && from.addingTimeInterval(Self.switchOverGrace) <= at
+            }
+        }
     }
 
     /// Makes `version` the one that seals and signs from now on. It must be installed.
