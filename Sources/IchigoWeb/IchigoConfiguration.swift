@@ -46,6 +46,8 @@ import WebAuthn
 ///   the public URL's origin, else `http://localhost:<http.port>`.
 /// - `passkey.aaguids` (comma-separated AAGUIDs): only these authenticator models may register (default: any).
 /// - `passkey.attestationRoots` (a PEM file): root certificates `packed` attestation chains must end at.
+/// - `audit.stream` (`ICHIGO_AUDIT_STREAM`: `syslog://host:port`, `syslog+tls://host:port`, `file:/path`) and
+///   `audit.stream*`: the audit trail streamed to the bank's SIEM, read by `AuditStreamSettings`.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int

@@ -177,7 +177,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
-        let runtime = try Runtime(config: common.reader(extra: values), serving: true)
+        let config = common.reader(extra: values)
+        let runtime = try Runtime(config: config, serving: true)
+        let auditStream = try runtime.auditStream(settings: AuditStreamSettings(config: config))
         let descriptors = DescriptorLimit.raise(logger: runtime.logger)
         let limits = runtime.settings.connectionLimits(descriptors: descriptors)
         runtime.logger.info(
@@ -194,12 +196,14 @@ struct Serve: AsyncParsableCommand {
         let mail = runtime.mailDestination
         try await runServer(
             services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger)],
+            backgroundServices: [runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger)]
+                + (auditStream.map { [$0] } ?? []),
             connections: limits
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
             say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
             say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
+            if let auditStream { say("The audit trail streams to \(auditStream.destination).") }
         }
         try runtime.repository.close()
     }
