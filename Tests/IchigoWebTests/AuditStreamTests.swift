@@ -69,8 +69,9 @@ private struct ParsedSyslog {
             at += 1
             var value: [UInt8] = []
             while bytes[at] != UInt8(ascii: "\"") {
-                if bytes[at] == UInt8(ascii: "\\"), [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "]")]
-                    .contains(bytes[at + 1])
+                if bytes[at] == UInt8(ascii: "\\"),
+                    [UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "]")]
+                        .contains(bytes[at + 1])
                 {
                     at += 1
                 } else if bytes[at] == UInt8(ascii: "]") {
@@ -207,13 +208,24 @@ struct AuditRecordFormatTests {
 struct AuditStreamSettingsTests {
     @Test("destinations: syslog, syslog over TLS, a file; default ports 514 and 6514")
     func destinations() throws {
-        #expect(try AuditStreamSettings.destination("syslog://siem.bank.example:10514") == .syslog(host: "siem.bank.example", port: 10514, tls: false))
-        #expect(try AuditStreamSettings.destination("syslog://10.0.0.5") == .syslog(host: "10.0.0.5", port: 514, tls: false))
-        #expect(try AuditStreamSettings.destination("syslog+tls://siem.bank.example") == .syslog(host: "siem.bank.example", port: 6514, tls: true))
-        #expect(try AuditStreamSettings.destination("syslog://[::1]:601") == .syslog(host: "::1", port: 601, tls: false))
-        #expect(try AuditStreamSettings.destination("file:/var/log/ichigo/audit.jsonl") == .file(path: "/var/log/ichigo/audit.jsonl"))
+        #expect(
+            try AuditStreamSettings.destination("syslog://siem.bank.example:10514")
+                == .syslog(host: "siem.bank.example", port: 10514, tls: false))
+        #expect(
+            try AuditStreamSettings.destination("syslog://10.0.0.5") == .syslog(host: "10.0.0.5", port: 514, tls: false)
+        )
+        #expect(
+            try AuditStreamSettings.destination("syslog+tls://siem.bank.example")
+                == .syslog(host: "siem.bank.example", port: 6514, tls: true))
+        #expect(
+            try AuditStreamSettings.destination("syslog://[::1]:601") == .syslog(host: "::1", port: 601, tls: false))
+        #expect(
+            try AuditStreamSettings.destination("file:/var/log/ichigo/audit.jsonl")
+                == .file(path: "/var/log/ichigo/audit.jsonl"))
         #expect(try AuditStreamSettings.destination("file:///var/log/a.jsonl") == .file(path: "/var/log/a.jsonl"))
-        for wrong in ["http://siem:514", "syslog://", "file:relative.jsonl", "file:/var/log/", "syslog://u:p@h:514", "siem:514"] {
+        for wrong in [
+            "http://siem:514", "syslog://", "file:relative.jsonl", "file:/var/log/", "syslog://u:p@h:514", "siem:514",
+        ] {
             #expect(throws: IchigoError.self, "\(wrong)") { try AuditStreamSettings.destination(wrong) }
         }
     }

@@ -3,6 +3,7 @@ import Ichigo
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 #if canImport(Glibc)
     import Glibc
@@ -86,7 +87,7 @@ public actor SyslogAuditSink: AuditSink {
                 tls = try NIOSSLContext(configuration: configuration)
             } catch {
                 throw IchigoError(
-                    .invalidInput, field: "audit.streamCAFile", detail: "the TLS settings cannot be used: \(error)")
+                    .invalidInput, field: "audit.tls.caFile", detail: "the TLS settings cannot be used: \(error)")
             }
         } else {
             tls = nil
@@ -127,17 +128,37 @@ public actor SyslogAuditSink: AuditSink {
         let tls = self.tls
         // SNI and the name check take a host name; an IP address is checked against the certificate's IP addresses.
         let serverHostname = host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
-        let connected = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(10))
-            .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
-                guard let tls else { return channel.eventLoop.makeSucceededVoidFuture() }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let handshake = loop.makePromise(of: Void.self)
+        let connected: any Channel
+        do {
+            connected = try await ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(10))
+                .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
+                .channelInitializer { channel in
+                    guard let tls else { return channel.eventLoop.makeSucceededVoidFuture() }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            NIOSSLClientHandler(context: tls, serverHostname: serverHostname),
+                            TLSHandshakeWaiter(promise: handshake))
+                    }
                 }
+                .connect(host: host, port: port).get()
+        } catch {
+            handshake.fail(error)
+            throw error
+        }
+        if tls == nil {
+            handshake.succeed()
+        } else {
+            // The handshake's own error (an untrusted certificate, say), not a later "I/O on closed channel".
+            do {
+                try await handshake.futureResult.get()
+            } catch {
+                try? await connected.close()
+                throw error
             }
-            .connect(host: host, port: port).get()
+        }
         channel = connected
         return connected
     }
@@ -160,6 +181,36 @@ public actor SyslogAuditSink: AuditSink {
                 pause = min(pause * 2, .milliseconds(20))
             }
         #endif
+    }
+}
+
+/// Completes `promise` when the TLS handshake is done, or fails it with the handshake's error or the connection's end.
+private final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    let promise: EventLoopPromise<Void>
+    private var completed = false
+
+    init(promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event { complete(nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        complete(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        complete(AuditSinkError(description: "the receiver closed the connection during the TLS handshake"))
+        context.fireChannelInactive()
+    }
+
+    private func complete(_ error: (any Error)?) {
+        guard !completed else { return }
+        completed = true
+        if let error { promise.fail(error) } else { promise.succeed() }
     }
 }
 

@@ -181,8 +181,11 @@ public struct AuditStream: Service, CustomStringConvertible {
             database.succeeded(logger: logger)
             let synced = syncedHead?.newestSynced()
             let records = synced.map { bound in Array(fetched.prefix { $0.sequence <= bound }) } ?? fetched
-            await measureLag(fetched: fetched, delivering: records)
-            guard let first = records.first, let last = records.last else { return interval }
+            let newest = await newestCommitted(fetched: fetched)
+            guard let first = records.first, let last = records.last else {
+                recordLag(newest: newest, delivered: from.sequence)
+                return interval
+            }
             checkContinuity(of: first, after: from)
             let sink = self.sink
             switch await timed({ try await sink.deliver(records) }) {
@@ -192,6 +195,7 @@ public struct AuditStream: Service, CustomStringConvertible {
                 receiver.succeeded(logger: logger)
                 metrics.sent.increment(by: Int64(records.count))
                 metrics.position.record(Double(last.sequence))
+                recordLag(newest: newest, delivered: last.sequence)
                 await store(progress.position)
                 return records.count == batchSize ? .zero : interval
             case .failure(let error):
@@ -200,6 +204,7 @@ public struct AuditStream: Service, CustomStringConvertible {
                 await sink.close()
                 rewind(&progress, reason: nil)
                 self.progress = progress
+                recordLag(newest: newest, delivered: progress.position.sequence)
                 return receiver.delay
             }
         }
@@ -270,13 +275,13 @@ public struct AuditStream: Service, CustomStringConvertible {
             }
         }
 
-        /// `ichigo_audit_stream_lag`: how many committed records are not delivered once `delivering` is.
-        private func measureLag(fetched: [AuditRecord], delivering: [AuditRecord]) async {
-            guard let progress else { return }
-            let delivered = delivering.last?.sequence ?? progress.position.sequence
+        /// The newest committed record: the last one read unless the read was a full batch (or empty); `nil` if the
+        /// database could not say. Logs (once) a trail that ends before what was already delivered.
+        private func newestCommitted(fetched: [AuditRecord]) async -> Int64? {
+            guard let progress else { return nil }
             var newest = fetched.last?.sequence ?? progress.position.sequence
             if fetched.count == batchSize || fetched.isEmpty {
-                guard let asked = try? await source.newestAuditSequence() else { return }
+                guard let asked = try? await source.newestAuditSequence() else { return nil }
                 newest = asked
             }
             if newest < progress.position.sequence {
@@ -288,6 +293,12 @@ public struct AuditStream: Service, CustomStringConvertible {
             } else {
                 reported.remove("shorter")
             }
+            return newest
+        }
+
+        /// `ichigo_audit_stream_lag`: committed records not yet delivered.
+        private func recordLag(newest: Int64?, delivered: Int64) {
+            guard let newest else { return }
             metrics.lag.record(Double(max(0, newest - delivered)))
         }
 

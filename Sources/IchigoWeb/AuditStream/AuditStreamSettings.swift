@@ -7,8 +7,8 @@ import Ichigo
 /// - `audit.stream` (`ICHIGO_AUDIT_STREAM`): `syslog://host:port` (RFC 5424 over TCP, octet-counted frames, RFC 6587;
 ///   port 514 if none), `syslog+tls://host:port` (the same over TLS, RFC 5425; port 6514 if none), or `file:/path`
 ///   (JSON Lines, one record a line, synced). Unset: no stream.
-/// - `audit.streamCAFile` (`ICHIGO_AUDIT_STREAM_CA_FILE`): PEM file of the CA certificates the receiver's certificate
-///   must chain to (else the system's); `audit.streamCertificateFile` and `audit.streamKeyFile` (PEM): a client
+/// - `audit.tls.caFile` (`ICHIGO_AUDIT_TLS_CA_FILE`): PEM file of the CA certificates the receiver's certificate
+///   must chain to (else the system's); `audit.tls.certificateFile` and `audit.tls.keyFile` (PEM): a client
 ///   certificate, for receivers that require one.
 /// - `audit.streamFacility` (`ICHIGO_AUDIT_STREAM_FACILITY`, default `authpriv`): the syslog facility.
 /// - `audit.streamHostname` (`ICHIGO_AUDIT_STREAM_HOSTNAME`, default this machine's host name): syslog's HOSTNAME.
@@ -61,13 +61,13 @@ public struct AuditStreamSettings: Sendable, Equatable, CustomStringConvertible 
         self.init(
             destination: try Self.destination(text), facility: facility,
             hostname: config.string(forKey: "audit.streamHostname", default: ProcessInfo.processInfo.hostName),
-            caFile: config.string(forKey: "audit.streamCAFile"),
-            certificateFile: config.string(forKey: "audit.streamCertificateFile"),
-            keyFile: config.string(forKey: "audit.streamKeyFile"))
+            caFile: config.string(forKey: "audit.tls.caFile"),
+            certificateFile: config.string(forKey: "audit.tls.certificateFile"),
+            keyFile: config.string(forKey: "audit.tls.keyFile"))
         guard (certificateFile == nil) == (keyFile == nil) else {
             throw IchigoError(
-                .invalidInput, field: "audit.streamCertificateFile",
-                detail: "a client certificate needs its key (audit.streamKeyFile), and a key its certificate")
+                .invalidInput, field: "audit.tls.certificateFile",
+                detail: "a client certificate needs its key (audit.tls.keyFile), and a key its certificate")
         }
         if caFile != nil || certificateFile != nil, case .syslog(_, _, false) = destination {
             throw IchigoError(
