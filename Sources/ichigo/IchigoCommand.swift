@@ -15,7 +15,7 @@ struct IchigoCommand: AsyncParsableCommand {
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
         subcommands: [
             Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, PasskeysCommand.self, APIKeyCommand.self,
-            Audit.self,
+            Audit.self, Backup.self, Restore.self,
             BenchCore.self,
             BenchSeed.self,
         ],
@@ -63,6 +63,8 @@ struct CommonOptions: ParsableArguments {
 struct Runtime {
     let settings: IchigoConfiguration
     let directory: DataDirectory
+    /// Held shared while this process runs (`ichigo restore` waits for no one).
+    let lock: DataDirectoryLock
     let repository: any OpenedStore
     /// The signed audit head file in the data directory (`audit.head` for SQLite, `audit-postgres.head` for
     /// PostgreSQL).
@@ -102,6 +104,7 @@ struct Runtime {
         let metrics = IchigoMetrics(factory: factory)
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
+        lock = try DataDirectoryLock.shared(directory)
         masterKey = try KeyStores.masterKey(config: config, settings: settings, directory: directory)
         let chain = AuditChain(masterKey: masterKey)
         (repository, auditHead) = try Storage.open(
