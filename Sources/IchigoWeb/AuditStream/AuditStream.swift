@@ -164,7 +164,7 @@ public struct AuditStream: Service, CustomStringConvertible {
             }
             guard var progress else { return interval }
             if await sink.connectionBroke() {
-                rewind(&progress, reason: "the connection to \(sink.destination) closed")
+                await rewind(&progress, reason: "the connection to \(sink.destination) closed")
             }
             self.progress = progress
             let from = progress.position
@@ -202,7 +202,7 @@ public struct AuditStream: Service, CustomStringConvertible {
                 metrics.failures.increment()
                 receiver.failed(error, logger: logger)
                 await sink.close()
-                rewind(&progress, reason: nil)
+                await rewind(&progress, reason: nil)
                 self.progress = progress
                 recordLag(newest: newest, delivered: progress.position.sequence)
                 return receiver.delay
@@ -251,12 +251,11 @@ public struct AuditStream: Service, CustomStringConvertible {
         }
 
         /// After a break: the records the receiver may not have read are sent again; the cursor says so at once.
-        private func rewind(_ progress: inout AuditStreamProgress, reason: String?) {
+        private func rewind(_ progress: inout AuditStreamProgress, reason: String?) async {
             if case .rewind(let position) = progress.connectionBroke(at: .now) {
                 logger.notice(
                     "audit stream: \(reason ?? "a delivery failed"); records after \(position.sequence) are sent again")
-                let cursor = self.cursor
-                Task { try? await NIOThreadPool.singleton.runIfActive { try cursor.write(position) } }
+                await store(position)
             }
         }
 
