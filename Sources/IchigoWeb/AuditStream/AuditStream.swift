@@ -79,7 +79,7 @@ public struct AuditStream: Service, CustomStringConvertible {
     public init(
         source: any AuditTrailReader, sink: any AuditSink, cursor: AuditStreamCursorFile,
         syncedHead: SyncedAuditHead? = nil, logger: Logger, metrics: AuditStreamMetrics = AuditStreamMetrics(),
-        interval: Duration = .milliseconds(200), batchSize: Int = 500, attemptTimeout: Duration = .seconds(30)
+        interval: Duration = .milliseconds(200), batchSize: Int = 1000, attemptTimeout: Duration = .seconds(30)
     ) {
         worker = Worker(
             source: source, sink: sink, cursor: cursor, syncedHead: syncedHead, logger: logger, metrics: metrics,
