@@ -69,8 +69,8 @@ def test_keys_wrapped_by_the_hsm(token, tmp_path):
     result = ichigo(token, data, "bench-seed", "--users", "3", "--out", str(tmp_path / "seeds.txt"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert not os.path.exists(os.path.join(data, "master.key")), "no plain master key with the HSM"
-    # The database holds version 1 only wrapped by the HSM (RFC 5649: 32 bytes and an 8-byte check).
-    assert key_versions(data) == [(1, "pkcs11:ichigo/kek", 40, None)]
+    # The database holds version 1 only wrapped by the HSM (RFC 5649: the version number, 32 bytes and an 8-byte check).
+    assert key_versions(data) == [(1, "pkcs11:ichigo/kek", 48, None)]
     objects = subprocess.run(["pkcs11-tool", "--module", MODULE, "--login", "--pin", "135790", "--token-label",
                               "ichigo", "--list-objects"], env=token, capture_output=True, text=True).stdout
     kek = objects[objects.index("label:      kek"):].split("Secret Key Object")[0]
@@ -90,7 +90,7 @@ def test_keys_wrapped_by_the_hsm(token, tmp_path):
     finally:
         server.stop()
     versions = key_versions(data)
-    assert [v[:3] for v in versions] == [(1, "pkcs11:ichigo/kek", 40), (2, "pkcs11:ichigo/kek", 40)], versions
+    assert [v[:3] for v in versions] == [(1, "pkcs11:ichigo/kek", 48), (2, "pkcs11:ichigo/kek", 48)], versions
     assert versions[0][3] is not None and versions[1][3] is None, "version 1 retired once nothing used it"
     result = ichigo(token, data, "keys", "check")
     assert result.returncode == 0 and "3 seed(s) open (version 2: 3); 0 do not" in result.stdout, result.stdout
@@ -130,7 +130,7 @@ def test_moving_from_the_key_file_into_the_hsm(token, tmp_path):
     finally:
         server.stop()
     versions = key_versions(data)
-    assert [v[:3] for v in versions] == [(1, "pkcs11:ichigo/kek", 40), (2, "pkcs11:ichigo/kek", 40)], versions
+    assert [v[:3] for v in versions] == [(1, "pkcs11:ichigo/kek", 48), (2, "pkcs11:ichigo/kek", 48)], versions
     result = ichigo(token, data, "keys", "status")
     assert "no longer needed" in result.stderr, result.stderr
     os.remove(os.path.join(data, "master.key"))

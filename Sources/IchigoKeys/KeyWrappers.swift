@@ -59,9 +59,10 @@ public struct PKCS11KeyWrapper: KeyWrapper {
         name = "pkcs11:\(kek.tokenLabel)/\(kek.keyLabel)"
     }
 
-    /// The version number (4 bytes, big-endian) is wrapped with the key and checked on unwrapping (key wrap has no
+    /// The version number (8 bytes, big-endian: with the 32-byte key a multiple of the wrap's 8-byte block, so no
+    /// padding, which some modules do not strip) is wrapped with the key and checked on unwrapping (key wrap has no
     /// associated data): a wrapped key copied into another version's row does not load.
-    private static func bound(_ version: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(version).bigEndian) { Array($0) } }
+    private static func bound(_ version: Int) -> [UInt8] { withUnsafeBytes(of: UInt64(version).bigEndian) { Array($0) } }
 
     public func wrap(_ dataKey: [UInt8], version: Int) throws -> [UInt8] {
         var plain = Self.bound(version) + dataKey
@@ -76,10 +77,10 @@ public struct PKCS11KeyWrapper: KeyWrapper {
         do { plain = try kek.unwrap(blob) } catch let error as PKCS11Error {
             throw IchigoError(.corruptData, detail: "key version \(version) does not unwrap in the HSM: \(error)")
         }
-        guard plain.count > 4, Array(plain.prefix(4)) == Self.bound(version) else {
+        guard plain.count > 8, Array(plain.prefix(8)) == Self.bound(version) else {
             throw IchigoError(.corruptData, detail: "the key stored as version \(version) was wrapped for another version")
         }
-        return Array(plain.dropFirst(4))
+        return Array(plain.dropFirst(8))
     }
 
     public func check() throws {

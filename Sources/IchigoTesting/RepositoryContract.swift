@@ -114,7 +114,9 @@ public struct ContractCheck: Sendable, CustomStringConvertible {
 /// sharing, lockout and the audit chain.
 public enum RepositoryContract {
     /// Every check: the token core here, the retail, corporate and operator storage in `RepositoryContract+Stores`.
-    public static var checks: [ContractCheck] { core + storeChecks + signingChecks + passkeyChecks + keyChecks }
+    public static var checks: [ContractCheck] {
+        core + storeChecks + signingChecks + passkeyChecks + keyChecks + auditTrailChecks
+    }
 
     static let core: [ContractCheck] = [
         ContractCheck(name: "users: store, read, unique login ID", run: usersRoundTrip),

@@ -1,22 +1,31 @@
 import Foundation
 import Logging
 
-/// How a background job (the mail sender, the session janitor) waits while the database is away: its usual interval
-/// while it works, then twice as long after each failure in a row, up to `maximum`; one log line when the trouble
-/// begins, one every `reminder` while it lasts, and one when it is over — not one per attempt.
+/// How a background job (the mail sender, the session janitor, the audit stream) waits while what it needs is away
+/// (the database, a receiver): its usual interval while it works, then twice as long after each failure in a row, up
+/// to `maximum`; one log line when the trouble begins, one every `reminder` while it lasts, and one when it is over —
+/// not one per attempt.
 struct Backoff {
     let job: String
     let interval: Duration
     let maximum: Duration
     let reminder: Duration
+    /// What the log lines say is wrong, and that it is over.
+    let trouble: String
+    let recovery: String
     private(set) var failures = 0
     private var lastLogged: ContinuousClock.Instant?
 
-    init(job: String, interval: Duration, maximum: Duration = .seconds(30), reminder: Duration = .seconds(300)) {
+    init(
+        job: String, interval: Duration, maximum: Duration = .seconds(30), reminder: Duration = .seconds(300),
+        trouble: String = "the database is unavailable", recovery: String = "the database answers again"
+    ) {
         self.job = job
         self.interval = interval
         self.maximum = max(interval, maximum)
         self.reminder = reminder
+        self.trouble = trouble
+        self.recovery = recovery
     }
 
     /// How long to wait before the next attempt.
@@ -36,7 +45,7 @@ struct Backoff {
         if failures == 1 || lastLogged.map({ now - $0 >= reminder }) ?? true {
             lastLogged = now
             logger.error(
-                "\(job): the database is unavailable; retrying with back-off",
+                "\(job): \(trouble); retrying with back-off",
                 metadata: ["error": "\(error)", "failures": "\(failures)", "next_attempt": "\(delay)"])
         }
     }
@@ -44,7 +53,7 @@ struct Backoff {
     /// An attempt succeeded: logs the recovery if there was trouble.
     mutating func succeeded(logger: Logger) {
         if failures > 0 {
-            logger.notice("\(job): the database answers again", metadata: ["failures": "\(failures)"])
+            logger.notice("\(job): \(recovery)", metadata: ["failures": "\(failures)"])
         }
         failures = 0
         lastLogged = nil

@@ -50,6 +50,8 @@ import WebAuthn
 ///   `pkcs11.key`, `pkcs11.pinFile` or `ICHIGO_PKCS11_PIN`: where the key-encryption key is (see the README's "Key
 ///   custody"). `keys.resealBatch` (500) seeds per re-sealing transaction after a rotation, `keys.resealPauseMs` (20)
 ///   between batches, `keys.activationDelayMs` (5000) from `ichigo keys rotate` to the new version's first use.
+/// - `audit.stream` (`ICHIGO_AUDIT_STREAM`: `syslog://host:port`, `syslog+tls://host:port`, `file:/path`) and
+///   `audit.stream*`: the audit trail streamed to the bank's SIEM, read by `AuditStreamSettings`.
 public struct IchigoConfiguration: Sendable {
     public var host: String
     public var port: Int

@@ -16,7 +16,7 @@ struct IchigoCommand: AsyncParsableCommand {
         abstract: "Ichigo: one-time-password tokens for internet banking (ワンタイムパスワード).",
         subcommands: [
             Serve.self, Migrate.self, Demo.self, Tokens.self, OperatorCommand.self, PasskeysCommand.self, APIKeyCommand.self,
-            Audit.self, KeysCommand.self,
+            Audit.self, KeysCommand.self, Backup.self, Restore.self,
             BenchCore.self,
             BenchSeed.self,
         ],
@@ -64,6 +64,8 @@ struct CommonOptions: ParsableArguments {
 struct Runtime {
     let settings: IchigoConfiguration
     let directory: DataDirectory
+    /// Held shared while this process runs (`ichigo restore` waits for no one).
+    let lock: DataDirectoryLock
     let repository: any OpenedStore
     /// The signed audit head file in the data directory (`audit.head` for SQLite, `audit-postgres.head` for
     /// PostgreSQL).
@@ -106,6 +108,7 @@ struct Runtime {
         let metrics = IchigoMetrics(factory: factory)
         settings = try IchigoConfiguration(config: config)
         directory = try DataDirectory(path: settings.dataDirectory)
+        lock = try DataDirectoryLock.shared(directory)
         keyStores = try KeyStores(config: config, settings: settings, directory: directory)
         keyring = Keyring()
         let chain = AuditChain(keyring: keyring)
@@ -202,7 +205,9 @@ struct Serve: AsyncParsableCommand {
         }
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
-        let runtime = try await Runtime(config: common.reader(extra: values), serving: true)
+        let config = common.reader(extra: values)
+        let runtime = try await Runtime(config: config, serving: true)
+        let auditStream = try runtime.auditStream(settings: AuditStreamSettings(config: config))
         let descriptors = DescriptorLimit.raise(logger: runtime.logger)
         let limits = runtime.settings.connectionLimits(descriptors: descriptors)
         runtime.logger.info(
@@ -224,12 +229,13 @@ struct Serve: AsyncParsableCommand {
                 KeyService(
                     custodian: runtime.keys, batchSize: runtime.settings.keyResealBatch,
                     pause: runtime.settings.keyResealPause),
-            ],
+            ] + (auditStream.map { [$0] } ?? []),
             connections: limits
         ) { port in
             say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
             say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
             say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
+            if let auditStream { say("The audit trail streams to \(auditStream.destination).") }
         }
         try runtime.repository.close()
     }

@@ -6,7 +6,7 @@ import IchigoWeb
 import Logging
 
 /// A database the command line opened: SQLite in the data directory (the default), or PostgreSQL.
-protocol OpenedStore: IchigoStore {
+protocol OpenedStore: IchigoStore, AuditTrailReader {
     /// Waits until the store can be used (its schema migrated); throws why not.
     func prepare() async throws
     /// Closes the database.
@@ -60,5 +60,24 @@ extension Runtime {
     /// Where the data is, for messages: the SQLite file, or the PostgreSQL URL without its password.
     var databaseLocation: String {
         (repository as? PostgresRepository)?.location ?? directory.databasePath
+    }
+}
+
+extension Runtime {
+    /// The audit stream to the SIEM (`audit.stream`), if configured: it tails this store from the cursor file
+    /// `audit-stream.cursor` in the data directory. On SQLite it streams no further than the signed head, which moves
+    /// only once a commit is on disk.
+    func auditStream(settings: AuditStreamSettings?) throws -> AuditStream? {
+        guard let settings else { return nil }
+        let sink: any AuditSink
+        switch settings.destination {
+        case .syslog: sink = try SyslogAuditSink(settings: settings)
+        case .file(let path): sink = JSONLinesAuditSink(path: path)
+        }
+        let synced = repository is SQLiteRepository ? auditHead.map(SyncedAuditHead.init(file:)) : nil
+        return AuditStream(
+            source: repository, sink: sink,
+            cursor: AuditStreamCursorFile(path: directory.url.appendingPathComponent("audit-stream.cursor").path),
+            syncedHead: synced, logger: logger)
     }
 }
