@@ -116,7 +116,7 @@ def test_moving_from_the_key_file_into_the_hsm(token, tmp_path):
     result = ichigo(file_env, data, "bench-seed", "--users", "4", "--out", str(tmp_path / "seeds.txt"))
     assert result.returncode == 0, result.stderr
     assert os.path.exists(os.path.join(data, "master.key"))
-    assert key_versions(data) == [(1, "master-key", None, None)]
+    assert key_versions(data) == [(1, "master-key", 32, None)]  # no key: a 32-byte check value of the file's key
     seeds = [line.split() for line in open(tmp_path / "seeds.txt")]
     env = dict(hsm_env(token), ICHIGO_KEYS_ACTIVATION_DELAY_MS="1000")
     server = Server(data, free_port(), extra_env=env)
