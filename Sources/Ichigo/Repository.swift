@@ -119,12 +119,13 @@ public protocol IchigoRepository: Sendable {
         audit: AuditEvent
     ) async throws -> Bool
     /// Records an accepted code: sets the last accepted step to `step` only if the token is in `state` and
-    /// its last accepted step is earlier than `step`; resets failures, stores the drift and moves to `newState`;
-    /// queues `mail` (if any) in the same transaction.
+    /// its last accepted step is earlier than `step` (checked in the store, atomically); the token becomes
+    /// `Token.accepting(step:driftSteps:at:)` (no failures, the drift kept, active); queues `mail` (if any) in the
+    /// same transaction.
     ///
     /// - Returns: whether the code was accepted (false: replayed, or the token changed state meanwhile).
     func recordAcceptance(
-        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState,
         at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool
     /// Counts a wrong code against a token in `issued` or `active` state, locking it when the count

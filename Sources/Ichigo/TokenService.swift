@@ -190,16 +190,11 @@ public struct TokenService: Sendable {
         _ code: OTPCode, on token: Token, requiring requiredState: TokenState, policy: OTPPolicy, vault: SeedVault,
         at now: Date
     ) -> CodeDecision {
-        guard token.state == requiredState else { return .refuse(token.state == .locked ? .locked : .notActive) }
+        if let refusal = CodeRule.stateRefusal(of: token, requiring: requiredState) { return .refuse(refusal) }
         guard let seed = try? vault.open(token.sealedSeed, for: token.id) else { return .stepByStep }
-        let totp = TOTP(seed: seed, parameters: token.parameters)
-        let currentStep = token.parameters.step(at: now)
-        if let step = totp.matchingStep(for: code, around: currentStep + Int64(token.driftSteps), window: policy.window) {
-            if step <= token.lastAcceptedStep { return .refuse(.replay) }
-            let drift = Int(max(-Int64(policy.maxDriftSteps), min(Int64(policy.maxDriftSteps), step - currentStep)))
-            return .accept(step: step, driftSteps: drift)
-        }
-        return token.failureCount + 1 >= policy.lockoutThreshold ? .stepByStep : .wrong
+        let decision = CodeRule.judge(code, on: token, seed: seed, policy: policy, at: now)
+        if decision == .wrong, token.failureCount + 1 >= policy.lockoutThreshold { return .stepByStep }
+        return decision
     }
 
     /// Checks `code` against `token` directly (token registration by serial, where the token may have no
@@ -226,26 +221,23 @@ public struct TokenService: Sendable {
             return .refused(reason)
         }
         let subject = token.serial.rawValue
-        guard token.state == requiredState else {
-            return try await refuse(token.state == .locked ? .locked : .notActive, subject: subject)
+        if let refusal = CodeRule.stateRefusal(of: token, requiring: requiredState) {
+            return try await refuse(refusal, subject: subject)
         }
-
-        let totp = TOTP(seed: try vault.open(token.sealedSeed, for: token.id), parameters: token.parameters)
-        let currentStep = token.parameters.step(at: now)
-        let centre = currentStep + Int64(token.driftSteps)
-
-        if let step = totp.matchingStep(for: code, around: centre, window: policy.window) {
-            if step <= token.lastAcceptedStep { return try await refuse(.replay, subject: subject) }
-            let drift = Int(max(-Int64(policy.maxDriftSteps), min(Int64(policy.maxDriftSteps), step - currentStep)))
+        let seed = try vault.open(token.sealedSeed, for: token.id)
+        switch CodeRule.judge(code, on: token, seed: seed, policy: policy, at: now) {
+        case .accept(let step, let drift):
             let accepted = try await repository.recordAcceptance(
-                ofStep: step, driftSteps: drift, for: token.id, in: requiredState, becoming: .active, at: now,
+                ofStep: step, driftSteps: drift, for: token.id, in: requiredState, at: now,
                 audit: event(subject, "accepted", nil), mail: mail)
             if accepted { return .accepted(step: step, serial: token.serial) }
             // Lost the race: another request took this step, or the token changed state meanwhile.
             return try await refuse(try await reasonAfterLostRace(token.id, requiredState), subject: subject)
+        case .refuse(let refusal):
+            return try await refuse(refusal, subject: subject)
+        case .wrong, .stepByStep:
+            return try await countWrongCode(on: token, audit: event(subject, "refused", .invalidCode), at: now)
         }
-
-        return try await countWrongCode(on: token, audit: event(subject, "refused", .invalidCode), at: now)
     }
 
     /// Counts a wrong code (or signature) against `token`: one failure count, threshold, lock audit and lock notices

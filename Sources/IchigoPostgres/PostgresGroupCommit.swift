@@ -271,17 +271,14 @@ final class PostgresGroupCommit: Sendable {
                 events.append(job.audit(subject, "refused", reason))
                 job.result = .decided(.refused(reason), failureCount: token.failureCount)
             case .accept(let step, let drift):
-                token.lastAcceptedStep = step
-                token.failureCount = 0
-                token.driftSteps = drift
-                token.state = .active
-                token.lastUsedAt = job.now
-                token.updatedAt = job.now
+                // The token is locked (`LockTokens`) and `decide` saw it as it is now, with this batch's earlier
+                // acceptances applied: the once-only rule held in `CodeRule.judge`.
+                token = token.accepting(step: step, driftSteps: drift, at: job.now)
                 events.append(job.audit(subject, "accepted", nil))
                 job.result = .decided(.accepted(step: step, serial: token.serial), failureCount: 0)
             case .wrong:
-                token.failureCount += 1
-                token.updatedAt = job.now
+                // `decide` sends a failure that may lock the token step by step.
+                token = token.countingFailure(lockingAt: nil, at: job.now)
                 events.append(job.audit(subject, "refused", .invalidCode))
                 job.result = .decided(.refused(.invalidCode), failureCount: token.failureCount)
             }

@@ -11,12 +11,16 @@ import Synchronization
 /// Semantics are those of `SQLiteRepository`, checked by the same `RepositoryContract`:
 ///
 /// - Every state change and its audit events (and mails) commit in one transaction.
-/// - The once-only rule and the failure counters are single conditional `UPDATE … WHERE … RETURNING` statements. In
-///   PostgreSQL's READ COMMITTED, an `UPDATE` that waited for another transaction's row lock re-checks its `WHERE`
-///   against the row as committed, so `WHERE last_step < $step AND state = $state` accepts a step once however many
-///   processes race; reads that decide a write (`approve`, `register`, a user's current token) lock their rows with
-///   `FOR UPDATE` first. A deadlock between two transactions (e.g. transfers in opposite directions) runs the loser
-///   again.
+/// - **The once-only rule** is enforced with the token's row locked: a verification's batch locks its tokens
+///   (`HotStatements.LockTokens`, `FOR UPDATE`, in id order) in `PostgresGroupCommit.runChecks`, and
+///   `recordAcceptance` locks its one token; each then decides on the row as committed (`CodeRule.judge`: only a step
+///   later than the last accepted one; later jobs of the same batch see the earlier ones applied) and writes the
+///   change (`Token.accepting`) with the one statement `HotStatements.UpdateTokens`. However many instances race, the
+///   lock makes them take turns on the committed row.
+/// - The failure counter is a single conditional `UPDATE … RETURNING` (`recordFailure`): in READ COMMITTED, an `UPDATE`
+///   that waited for another transaction's row lock re-checks its `WHERE` against the row as committed. Reads that
+///   decide a write (`approve`, `register`, a user's current token) lock their rows with `FOR UPDATE` first. A deadlock
+///   between two transactions (e.g. transfers in opposite directions) runs the loser again.
 /// - Unique and foreign-key violations caused by a race become the domain errors the pre-checks give
 ///   (`loginIDTaken`, `serialTaken`, `transferDuplicate`, …).
 ///
@@ -445,20 +449,23 @@ extension PostgresRepository: IchigoRepository {
     }
 
     public func recordAcceptance(
-        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState,
         at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
         try await write { tx in
-            // The accept-once rule: only a step later than the last accepted one moves the token. A concurrent
-            // acceptance makes this statement wait, then re-check `last_step` on the committed row.
-            let changed = try await tx.changes(
-                """
-                UPDATE tokens SET last_step = \(step), failure_count = 0, drift_steps = \(driftSteps),
-                    state = \(newState.rawValue), last_used_at = \(now.millis), updated_at = \(now.millis)
-                WHERE id = \(token.rawValue) AND state = \(state.rawValue) AND last_step < \(step)
-                RETURNING 1
-                """)
-            guard changed == 1 else { return false }
+            // The same write as the hot path's (`PostgresGroupCommit.runChecks`): the token locked, the accept-once
+            // rule checked on the row as committed (a concurrent acceptance made the lock wait), then `UpdateTokens`.
+            guard
+                let row = try await tx.row(
+                    "SELECT \(unescaped: Self.tokenColumns(of: "t", prefixed: "")) FROM tokens t WHERE t.id = \(token.rawValue) FOR UPDATE"
+                )
+            else { return false }
+            let stored = try Self.token(from: row)
+            guard stored.state == state, step > stored.lastAcceptedStep else { return false }
+            let accepted = stored.accepting(step: step, driftSteps: driftSteps, at: now)
+            var update = HotStatements.UpdateTokens()
+            update.append(accepted)
+            _ = try await tx.connection.execute(update, logger: tx.logger)
             tx.append(audit)
             if let mail { try await tx.enqueue(mail) }
             return true

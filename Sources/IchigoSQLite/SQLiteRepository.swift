@@ -373,22 +373,13 @@ public final class SQLiteRepository: IchigoRepository {
     }
 
     public func recordAcceptance(
-        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState,
         at now: Date, audit: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
         try await write { db in
-            // The accept-once rule: only a step later than the last accepted one moves the token.
-            try db.cachedStatement(
-                sql: """
-                    UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = ?,
-                        last_used_at = ?, updated_at = ?
-                    WHERE id = ? AND state = ? AND last_step < ?
-                    """
-            ).execute(
-                arguments: [
-                    step, driftSteps, newState.rawValue, now.millis, now.millis, token.rawValue, state.rawValue, step,
-                ])
-            guard db.changesCount == 1 else { return false }
+            guard try Self.writeAcceptance(of: step, driftSteps: driftSteps, for: token, in: state, at: now, db) else {
+                return false
+            }
             try self.appendAudit(audit, in: db)
             if let mail { try Self.enqueue(mail, in: db) }
             return true
@@ -422,6 +413,30 @@ public final class SQLiteRepository: IchigoRepository {
             }
             return FailureOutcome(failureCount: count, lockedNow: lockedNow)
         }
+    }
+
+    /// The one write of an accepted code (`CodeRule.judge` decided it; `Token.accepting` is the same change in
+    /// memory), on every path: a conditional update, so the accept-once rule holds in the database itself — only a
+    /// step later than the last accepted one, in the state the caller read, moves the token. Returns whether it did.
+    /// An active token stays active: `state` is set only when it changes, so the (kind, state) index is not rewritten
+    /// (one page fewer to write and sync per verification).
+    static func writeAcceptance(
+        of step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, at now: Date, _ db: Database
+    ) throws -> Bool {
+        try db.cachedStatement(
+            sql: state == .active
+                ? """
+                UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?,
+                    last_used_at = ?, updated_at = ?
+                WHERE id = ? AND state = ? AND last_step < ?
+                """
+                : """
+                UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = 'active',
+                    last_used_at = ?, updated_at = ?
+                WHERE id = ? AND state = ? AND last_step < ?
+                """
+        ).execute(arguments: [step, driftSteps, now.millis, now.millis, token.rawValue, state.rawValue, step])
+        return db.changesCount == 1
     }
 
     /// The hot path's one statement: the user's token, columns in the order `hotToken(from:)` reads them. A row
@@ -477,23 +492,9 @@ public final class SQLiteRepository: IchigoRepository {
                 try self.appendAudit(audit(subject, "refused", reason), in: db)
                 return .decided(.refused(reason), failureCount: token.failureCount)
             case .accept(let step, let drift):
-                // An active token stays active: `state` is set only when it changes, so the (kind, state) index is
-                // not rewritten (one page fewer to write and sync per verification).
-                try db.cachedStatement(
-                    sql: state == .active
-                        ? """
-                        UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?,
-                            last_used_at = ?, updated_at = ?
-                        WHERE id = ? AND state = ? AND last_step < ?
-                        """
-                        : """
-                        UPDATE tokens SET last_step = ?, failure_count = 0, drift_steps = ?, state = 'active',
-                            last_used_at = ?, updated_at = ?
-                        WHERE id = ? AND state = ? AND last_step < ?
-                        """
-                ).execute(arguments: [step, drift, now.millis, now.millis, token.id.rawValue, state.rawValue, step])
                 // Read in this transaction, so the token cannot have moved meanwhile; checked all the same.
-                guard db.changesCount == 1 else {
+                guard try Self.writeAcceptance(of: step, driftSteps: drift, for: token.id, in: state, at: now, db)
+                else {
                     try self.appendAudit(audit(subject, "refused", .replay), in: db)
                     return .decided(.refused(.replay), failureCount: token.failureCount)
                 }

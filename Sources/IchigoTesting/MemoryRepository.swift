@@ -156,17 +156,12 @@ public actor MemoryRepository: IchigoRepository {
     }
 
     public func recordAcceptance(
-        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState, becoming newState: TokenState,
+        ofStep step: Int64, driftSteps: Int, for token: TokenID, in state: TokenState,
         at now: Date, audit event: AuditEvent, mail: OutgoingMail?
     ) async throws -> Bool {
-        guard var stored = tokens[token], stored.state == state, stored.lastAcceptedStep < step else { return false }
-        stored.lastAcceptedStep = step
-        stored.failureCount = 0
-        stored.driftSteps = driftSteps
-        stored.state = newState
-        stored.lastUsedAt = now
-        stored.updatedAt = now
-        tokens[token] = stored
+        guard let stored = tokens[token], stored.state == state, stored.lastAcceptedStep < step else { return false }
+        let accepted = stored.accepting(step: step, driftSteps: driftSteps, at: now)
+        tokens[token] = accepted
         appendAudit(event)
         if let mail { queue(mail) }
         return true
@@ -176,14 +171,9 @@ public actor MemoryRepository: IchigoRepository {
         for token: TokenID, lockingAt threshold: Int, at now: Date, audit event: AuditEvent, lockAudit: AuditEvent,
         lockMails: [OutgoingMail]
     ) async throws -> FailureOutcome? {
-        guard var stored = tokens[token], stored.state == .issued || stored.state == .active else { return nil }
-        stored.failureCount += 1
-        stored.updatedAt = now
-        let lockedNow = stored.failureCount >= threshold
-        if lockedNow {
-            stored.lockedFrom = stored.state
-            stored.state = .locked
-        }
+        guard let found = tokens[token], found.state == .issued || found.state == .active else { return nil }
+        let stored = found.countingFailure(lockingAt: threshold, at: now)
+        let lockedNow = stored.state == .locked
         tokens[token] = stored
         appendAudit(event)
         if lockedNow {

@@ -131,6 +131,9 @@ public enum RepositoryContract {
         ContractCheck(name: "verify: window, drift and replay", run: windowAndDrift),
         ContractCheck(name: "concurrency: 50 tasks, same valid code, exactly one accepted", run: concurrentReplay),
         ContractCheck(name: "concurrency: 30 wrong codes at once lock exactly once", run: concurrentFailures),
+        ContractCheck(
+            name: "batched verification: 25 customers' codes, repeats and wrong codes at once, each decided once",
+            run: batchedVerifications),
         ContractCheck(name: "audit: every change chained and verifiable", run: auditChain),
         ContractCheck(name: "passwords: 20 wrong at once stop the login exactly once", run: passwordLockout),
     ]
@@ -192,7 +195,7 @@ public enum RepositoryContract {
         let base = token.lastAcceptedStep
         func accept(_ step: Int64) async throws -> Bool {
             try await f.repository.recordAcceptance(
-                ofStep: step, driftSteps: 0, for: token.id, in: .active, becoming: .active, at: now,
+                ofStep: step, driftSteps: 0, for: token.id, in: .active, at: now,
                 audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"), mail: nil)
         }
         try ensure(try await accept(base + 2), "a later step was refused")
@@ -210,7 +213,7 @@ public enum RepositoryContract {
             audit: AuditEvent(at: now, actor: "t", action: "token.lock", subject: "t", outcome: "ok"))
         try ensure(moved, "transition active→locked failed")
         let accepted = try await f.repository.recordAcceptance(
-            ofStep: token.lastAcceptedStep + 5, driftSteps: 0, for: token.id, in: .active, becoming: .active, at: now,
+            ofStep: token.lastAcceptedStep + 5, driftSteps: 0, for: token.id, in: .active, at: now,
             audit: AuditEvent(at: now, actor: "t", action: "otp.verify", subject: "t", outcome: "accepted"), mail: nil)
         try ensure(!accepted, "a locked token accepted a code")
     }
@@ -350,6 +353,42 @@ public enum RepositoryContract {
         // An old code (before the last accepted step) is a replay.
         let old = try await f.tokens.verify(totp.code(forStep: next - 1), for: user.id, actor: "t", at: now)
         try ensure(!old.isAccepted, "old step accepted")
+    }
+
+    /// Many verifications at once, so that stores that batch them (PostgreSQL's group commit decides a batch with its
+    /// tokens locked) decide several jobs on one token in one batch: each customer's current code twice and a wrong
+    /// code. Exactly one acceptance per token, the repeat a replay, the wrong code counted.
+    static func batchedVerifications(_ f: ContractFixture) async throws {
+        var customers: [(User, Token, TOTP)] = []
+        for index in 0..<25 { customers.append(try await f.activeCustomer("batch\(index)")) }
+        let now = ContractFixture.start
+        let step = TOTPParameters.ichigoDefault.step(at: now)
+        let auditBefore = try await f.repository.auditRecords(from: 1, limit: 100_000).count
+        let tokens = f.tokens
+        let results = try await withThrowingTaskGroup(of: (Int, String, VerificationResult).self) { group in
+            for (index, (user, _, totp)) in customers.enumerated() {
+                let right = totp.code(at: now)
+                let wrong = wrongCode(for: totp, near: step)
+                for (kind, code) in [("right", right), ("right", right), ("wrong", wrong)] {
+                    group.addTask { (index, kind, try await tokens.verify(code, for: user.id, actor: "test", at: now)) }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for index in customers.indices {
+            let mine = results.filter { $0.0 == index }
+            let right = mine.filter { $0.1 == "right" }.map(\.2)
+            try ensure(right.filter(\.isAccepted).count == 1, "customer \(index): one acceptance, got \(right)")
+            try ensure(right.contains(.refused(.replay)), "customer \(index): the repeat is a replay, got \(right)")
+            let wrong = mine.filter { $0.1 == "wrong" }.map(\.2)
+            try ensure(wrong == [.refused(.invalidCode)], "customer \(index): the wrong code is counted, got \(wrong)")
+            let token = try await f.repository.token(customers[index].1.id)
+            try ensure(token?.lastAcceptedStep == step && token?.state == .active, "customer \(index): \(String(describing: token))")
+            try ensure((0...1).contains(token?.failureCount ?? -1), "customer \(index): failures \(token?.failureCount ?? -1)")
+        }
+        let records = try await f.repository.auditRecords(from: 1, limit: 100_000)
+        try ensure(records.count == auditBefore + 75, "one audit record per verification: \(records.count - auditBefore)")
+        try ensure(f.chain.verify(records, after: nil).isEmpty, "the chain verifies")
     }
 
     static func concurrentReplay(_ f: ContractFixture) async throws {
