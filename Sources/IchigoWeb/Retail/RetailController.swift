@@ -324,7 +324,7 @@ struct RetailController: ScreenController {
                 "notes": Strings.notes(page.language),
                 "canIssue": canIssue,
                 "canStart": token?.state == .issued,
-                "canCancel": token?.kind == .software && (token?.state == .active),
+                "canCancel": RetailService.mayCancelUse(token),
                 "issueBlocked": issueBlocked ?? "",
             ])
     }
@@ -507,7 +507,7 @@ struct RetailController: ScreenController {
     func bos001(_ request: Request, context: RetailContext) async throws -> Response {
         let (page, user) = (context.page, context.user)
         let token = try await services.retail.overview(of: user.id).token
-        guard token?.state == .active, token?.kind == .software else {
+        guard RetailService.mayCancelUse(token) else {
             return try await redirectWithError("/otp", page, .illegalTransition)
         }
         return try await screen(
@@ -527,7 +527,9 @@ struct RetailController: ScreenController {
         } catch let error as IchigoError where error.field != nil {
             if error.code == .tokenLocked { return try await redirectWithError("/otp", page, error.code) }
             return try await redirectWithErrors("/otp/cancel", page, errors: [error.field!: error.code])
-        } catch let error as IchigoError where error.code == .noToken || error.code == .concurrentUpdate {
+        } catch let error as IchigoError
+            where error.code == .noToken || error.code == .concurrentUpdate || error.code == .illegalTransition
+        {
             return try await redirectWithError("/otp", page, error.code)
         }
         return try await redirect("/otp/cancel/done", page)

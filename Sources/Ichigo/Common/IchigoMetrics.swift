@@ -73,8 +73,6 @@ public struct IchigoMetrics: Sendable {
     }
 }
 
-
-
 final class LockedDictionary<Value: Sendable>: Sendable {
     private let storage = Mutex<[String: Value]>([:])
 
