@@ -66,4 +66,16 @@ struct RetailServiceTests {
             by: other, confirmationPassword: "conf12", code: TOTP(seed: softSeed).code(at: now).text, at: now)
         #expect(try await repository.token(software.id)?.state == .cancelled)
     }
+
+    @Test func abortingStartOfUseIsAuditedOnlyForATokenAwaitingItsFirstCode() async throws {
+        let user = try await customer("bok1")
+        try await retail.abortStartOfUse(by: user, at: now)
+        #expect(try await repository.auditRecords(from: 1, limit: 1000).allSatisfy { $0.event.action != "token.start_use" })
+        let (issued, _) = try await token(.software, .issued, for: user)
+        try await retail.abortStartOfUse(by: user, at: now)
+        let aborted = try await repository.auditRecords(from: 1, limit: 1000).map(\.event)
+            .filter { $0.action == "token.start_use" }
+        #expect(aborted.map(\.outcome) == ["aborted"] && aborted.first?.subject == issued.serial.rawValue)
+        #expect(try await repository.token(issued.id)?.state == .issued, "the token stays issued")
+    }
 }

@@ -322,6 +322,27 @@ public struct CorporateService: Sendable {
 
     // MARK: Permissions (利用者変更)
 
+    /// 振込限度額: a whole number of yen from 0 to 9,999,999,999 (ten digits, as HRK005 takes it).
+    public static let maximumLimit: Int64 = 9_999_999_999
+
+    /// The limits typed for the accounts a user may use (HRK005), by account ID: digits only (no sign, no
+    /// separators), 0 to `maximumLimit`, required for each account chosen. Errors are by account ID.
+    public static func parseLimits(_ typed: [String: String]) -> (limits: [String: Int64], errors: [String: IchigoError.Code]) {
+        var limits: [String: Int64] = [:]
+        var errors: [String: IchigoError.Code] = [:]
+        for (account, raw) in typed {
+            let text = raw.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty {
+                errors[account] = .required
+            } else if text.allSatisfy({ $0.isASCII && $0.isNumber }), let limit = Int64(text), limit <= maximumLimit {
+                limits[account] = limit
+            } else {
+                errors[account] = .invalidLimit
+            }
+        }
+        return (limits, errors)
+    }
+
     /// Stores new permissions for a user of the contract, confirmed with the administrator's confirmation
     /// password and OTP. They take effect at the user's next login.
     public func updatePermissions(
@@ -342,7 +363,7 @@ public struct CorporateService: Sendable {
         let target = try await member(targetID, of: admin)
         let accounts = Set(try await repository.accounts(ofContract: admin.contractID).map(\.id))
         guard permissions.accountLimits.keys.allSatisfy(accounts.contains),
-            permissions.accountLimits.values.allSatisfy({ $0 >= 0 })
+            permissions.accountLimits.values.allSatisfy({ (0...Self.maximumLimit).contains($0) })
         else { throw IchigoError(.invalidInput, field: "accounts") }
         var approvedWith = ""
         switch proof {

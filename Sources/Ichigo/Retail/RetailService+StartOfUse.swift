@@ -18,6 +18,16 @@ extension RetailService {
         if mail != nil { metrics.mailQueued() }
     }
 
+    /// 申込を中止する on BOK001: cancels only this start-of-use application. The token the customer set up in the app
+    /// stays トークン発行済 and BOK001 can be tried again; the abort is in the audit trail if there was one to abort.
+    public func abortStartOfUse(by user: User, at now: Date) async throws {
+        guard let token = try await repository.userWithToken(user.id)?.token, token.state == .issued else { return }
+        try await repository.append(
+            AuditEvent(
+                at: now, actor: "user:\(user.id.rawValue)", action: "token.start_use", subject: token.serial.rawValue,
+                outcome: "aborted"))
+    }
+
     // MARK: BOS001 → BOS002
 
     /// Cancellation of use: confirmation password and OTP, then the token is cancelled and a new issuance

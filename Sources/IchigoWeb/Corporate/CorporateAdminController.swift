@@ -223,22 +223,17 @@ struct CorporateAdminController: ScreenController {
         let fields = try await form(request, page)
         guard var draft = page.data.permissionDraft else { return try await redirect("/corp/admin/users", page) }
         let accounts = try await services.repository.accounts(ofContract: context.user.contractID)
-        var limits: [String: Int64] = [:]
-        var errors: [String: IchigoError.Code] = [:]
+        var typed: [String: String] = [:]
         var values: [String: String] = [:]
         for account in accounts {
             let text = (fields["limit_\(account.id)"] ?? "").trimmingCharacters(in: .whitespaces)
             values["limit_\(account.id)"] = text
             guard fields["use_\(account.id)"] == "on" else { continue }
             values["use_\(account.id)"] = "on"
-            if text.isEmpty {
-                errors["limit_\(account.id)"] = .required
-            } else if let limit = Int64(text), limit >= 0, limit <= 9_999_999_999, text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                limits[account.id] = limit
-            } else {
-                errors["limit_\(account.id)"] = .invalidLimit
-            }
+            typed[account.id] = text
         }
+        let (limits, accountErrors) = CorporateService.parseLimits(typed)
+        let errors = Dictionary(uniqueKeysWithValues: accountErrors.map { ("limit_\($0.key)", $0.value) })
         if !errors.isEmpty {
             return try await redirectWithErrors("/corp/admin/users/edit/accounts", page, errors: errors, values: values)
         }

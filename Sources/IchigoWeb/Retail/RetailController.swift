@@ -467,14 +467,7 @@ struct RetailController: ScreenController {
         var page = loaded
         let now = services.clock.now()
         if fields["action"] == "abort" {
-            // 申込を中止する cancels only this start-of-use application: the token the customer has set up in the
-            // app stays トークン発行済, and BOK001 can be tried again.
-            if let token = try await services.retail.overview(of: user.id).token, token.state == .issued {
-                try await services.repository.append(
-                    AuditEvent(
-                        at: now, actor: "user:\(user.id.rawValue)", action: "token.start_use",
-                        subject: token.serial.rawValue, outcome: "aborted"))
-            }
+            try await services.retail.abortStartOfUse(by: user, at: now)
             page.session.flash = "flash.aborted"
             return try await redirect("/otp", page)
         }
