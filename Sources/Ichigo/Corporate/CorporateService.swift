@@ -395,41 +395,21 @@ public struct CorporateService: Sendable {
         -> CorporateTransfer
     {
         guard user.isCorporate, grants.authorities.contains(.transfer) else { throw IchigoError(.forbidden) }
-        var errors: [String: IchigoError.Code] = [:]
-        func digits(_ key: String, _ value: String, _ count: ClosedRange<Int>) {
-            if value.isEmpty {
-                errors[key] = .required
-            } else if !count.contains(value.count) || !value.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                errors[key] = .invalidPayeeDigits(key)
-            }
-        }
         let accounts = try await repository.accounts(ofContract: user.contractID)
         let account = accounts.first { $0.id == input.accountID }
         let limit = grants.limit(for: input.accountID)
+        let form = TransferForm.validate(
+            bank: input.payeeBank, branch: input.payeeBranch, account: input.payeeAccount, name: input.payeeName,
+            amount: input.amount)
+        var errors = form.errors
         if account == nil || limit == nil { errors["account"] = .required }
-        digits("payeeBank", input.payeeBank, 4...4)
-        digits("payeeBranch", input.payeeBranch, 3...3)
-        digits("payeeAccount", input.payeeAccount, 7...7)
-        if input.payeeName.isEmpty {
-            errors["payeeName"] = .required
-        } else if input.payeeName.count > 60 {
-            errors["payeeName"] = .invalidInput
-        }
-        let amount = Int64(input.amount)
-        if input.amount.isEmpty {
-            errors["amount"] = .required
-        } else if amount == nil || amount! < 1 || amount! > 9_999_999_999
-            || !input.amount.allSatisfy({ $0.isASCII && $0.isNumber })
-        {
-            errors["amount"] = .invalidAmount
-        } else if let limit, amount! > limit {
-            errors["amount"] = .overLimit
-        }
+        if let amount = form.amount, let limit, amount > limit { errors["amount"] = .overLimit }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
+        guard let payee = form.payee, let amount = form.amount else { throw ValidationErrors(fields: errors) }
         return CorporateTransfer(
             id: CorporateTransfer.newID(), contractID: user.contractID, accountID: input.accountID,
-            payeeBank: input.payeeBank, payeeBranch: input.payeeBranch, payeeAccount: input.payeeAccount,
-            payeeName: input.payeeName, amount: amount!, createdBy: user.id, createdAt: now)
+            payeeBank: payee.bank, payeeBranch: payee.branch, payeeAccount: payee.account, payeeName: payee.name,
+            amount: amount, createdBy: user.id, createdAt: now)
     }
 
     /// Stores validated transfer data (振込振替データ作成), confirmed with the confirmation password.

@@ -4,6 +4,22 @@ import OTP
 
 /// Retail transfers (振込, BFK001 → BFK003).
 extension RetailService {
+    /// A retail transfer as typed on BFK001, checked (`TransferForm`) against the customer's own accounts: the
+    /// account paid from, the payee and the amount; field errors otherwise (`account` when the account is not theirs).
+    public func validateTransfer(
+        from accountID: String, bank: String, branch: String, account: String, name: String, amount: String,
+        of user: UserID
+    ) async throws -> (from: Account, payee: TransferPayee, amount: Int64) {
+        let own = try await repository.accounts(of: user).first { $0.id == accountID }
+        let form = TransferForm.validate(bank: bank, branch: branch, account: account, name: name, amount: amount)
+        var errors = form.errors
+        if own == nil { errors["account"] = .required }
+        guard let own, let payee = form.payee, let value = form.amount, errors.isEmpty else {
+            throw ValidationErrors(fields: errors)
+        }
+        return (own, payee, value)
+    }
+
     // MARK: Transfers
 
     /// Whether transfers need a transaction signature (取引認証) from `user` instead of the OTP: the policy requires

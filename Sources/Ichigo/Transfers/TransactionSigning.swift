@@ -327,6 +327,11 @@ public struct TransactionSigning: Sendable {
     public func issueChallenge(
         for user: UserID, over transaction: SignedTransaction, actor: String, at now: Date
     ) async throws -> SigningChallenge {
+        // The same payee account and amount rules as the screens' (`TransferForm`).
+        guard TransferForm.isAccountNumber(transaction.payeeAccount) else {
+            throw IchigoError(.invalidInput, field: "payeeAccount")
+        }
+        guard TransferForm.isAllowed(amount: transaction.amount) else { throw IchigoError(.invalidInput, field: "amount") }
         guard let found = try await repository.userWithToken(user) else { throw IchigoError(.userNotFound) }
         guard let token = found.token, token.state.occupiesUser else { throw IchigoError(.noToken) }
         guard token.state != .locked else { throw IchigoError(.tokenLocked) }

@@ -251,10 +251,6 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func createChallenge(_ request: Request, context: Context) async throws -> EditedResponse<ChallengeBody> {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         let body = try await request.decodeJSON(as: ChallengeRequestBody.self, context: context)
-        guard body.payeeAccount.utf8.count == 7, body.payeeAccount.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-            throw IchigoError(.invalidInput, field: "payeeAccount")
-        }
-        guard (1...9_999_999_999_999).contains(body.amount) else { throw IchigoError(.invalidInput, field: "amount") }
         let now = services.clock.now()
         let challenge = try await services.signing.issueChallenge(
             for: id, over: SignedTransaction(payeeAccount: body.payeeAccount, amount: body.amount), actor: context.actor,

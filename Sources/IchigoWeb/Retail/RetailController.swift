@@ -129,38 +129,23 @@ struct RetailController: ScreenController {
         let (loaded, user) = (context.page, context.user)
         let fields = try await form(request, loaded)
         var page = loaded
-        let accounts = try await services.repository.accounts(of: user.id)
-        var errors: [String: IchigoError.Code] = [:]
-        func digits(_ key: String, _ count: ClosedRange<Int>) -> String {
-            let value = (fields[key] ?? "").trimmingCharacters(in: .whitespaces)
-            if value.isEmpty {
-                errors[key] = .required
-            } else if !count.contains(value.count) || !value.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                errors[key] = .invalidPayeeDigits(key)
-            }
-            return value
+        let checked: (from: Account, payee: TransferPayee, amount: Int64)
+        do {
+            checked = try await services.retail.validateTransfer(
+                from: fields["account"] ?? "", bank: fields["payeeBank"] ?? "", branch: fields["payeeBranch"] ?? "",
+                account: fields["payeeAccount"] ?? "", name: fields["payeeName"] ?? "", amount: fields["amount"] ?? "",
+                of: user.id)
+        } catch let errors as ValidationErrors {
+            let values = ["payeeBank", "payeeBranch", "payeeAccount", "payeeName", "amount", "account"].reduce(
+                into: [String: String]()
+            ) { $0[$1] = (fields[$1] ?? "").trimmingCharacters(in: .whitespaces) }
+            return try await redirectWithErrors("/transfer", page, errors: errors.fields, values: values)
         }
-        let account = accounts.first { $0.id == fields["account"] }
-        if account == nil { errors["account"] = .required }
-        let bank = digits("payeeBank", 4...4)
-        let branch = digits("payeeBranch", 3...3)
-        let number = digits("payeeAccount", 7...7)
-        let name = (fields["payeeName"] ?? "").trimmingCharacters(in: .whitespaces)
-        if name.isEmpty { errors["payeeName"] = .required } else if name.count > 60 { errors["payeeName"] = .invalidInput }
-        let amountText = fields["amount"] ?? ""
-        let amount = Int64(amountText)
-        if amountText.isEmpty {
-            errors["amount"] = .required
-        } else if amount == nil || amount! < 1 || amount! > 9_999_999_999 || !amountText.allSatisfy({ $0.isASCII && $0.isNumber }) {
-            errors["amount"] = .invalidAmount
-        }
-        let values = ["payeeBank": bank, "payeeBranch": branch, "payeeAccount": number, "payeeName": name, "amount": amountText, "account": fields["account"] ?? ""]
-        guard errors.isEmpty, let account, let amount else {
-            return try await redirectWithErrors("/transfer", page, errors: errors, values: values)
-        }
+        let (account, payee) = (checked.from, checked.payee)
         page.data.transferDraft = SessionData.TransferDraft(
             id: Transfer.newID(), accountID: account.id, from: "\(account.name) \(account.branch)-\(account.number)",
-            payeeBank: bank, payeeBranch: branch, payeeAccount: number, payeeName: name, amount: amount)
+            payeeBank: payee.bank, payeeBranch: payee.branch, payeeAccount: payee.account, payeeName: payee.name,
+            amount: checked.amount)
         return try await redirect("/transfer/confirm", page)
     }
 
