@@ -99,6 +99,8 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             return IchigoError(.transferDuplicate)
         case ("23505", "api_keys_pkey"?), ("23505", "api_keys_secret_hash_unique"?):
             return IchigoError(.apiKeyNameTaken)
+        case ("23505", "accounts_branch_number_key"?):
+            return IchigoError(.accountNumberTaken, field: "number")
         case ("23503", "users_contract_id_fkey"?):
             return IchigoError(.contractNotFound)
         case ("22021", _):

@@ -248,6 +248,12 @@ extension SQLiteRepository: RetailRepository {
 
     public func insert(_ account: Account, audit: AuditEvent) async throws {
         try await write { db in
+            // One writer: checked and inserted with nothing in between.
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM accounts WHERE branch = ? AND number = ?",
+                    arguments: [account.branch, account.number]) == nil
+            else { throw IchigoError(.accountNumberTaken, field: "number") }
             try self.appendAudit(audit, in: db)
             try db.execute(
                 sql: """

@@ -157,6 +157,8 @@ extension MemoryRepository: RetailRepository {
         guard !accountList.contains(where: { $0.account.id == account.id }) else {
             throw IchigoError(.invalidInput, field: "account", detail: "account ID exists")
         }
+        guard !accountList.contains(where: { $0.account.branch == account.branch && $0.account.number == account.number })
+        else { throw IchigoError(.accountNumberTaken, field: "number") }
         accountList.append((account, usersByID[account.userID]?.contractID))
         appendAudit(event)
     }

@@ -11,6 +11,7 @@ extension RepositoryContract {
         ContractCheck(name: "retail: provisioning once, activation failures void the issuance", run: provisioning),
         ContractCheck(name: "retail: cancellation of use is compare-and-set and remembered", run: cancellationOfUse),
         ContractCheck(name: "retail: transfers move money once, never below zero", run: retailTransfers),
+        ContractCheck(name: "accounts: a branch and account number is opened once in the bank", run: accountNumbers),
         ContractCheck(name: "sessions: store, update, delete, purge idle", run: sessions),
         ContractCheck(name: "outbox: queued in order, sent once, failures back off", run: outbox),
         ContractCheck(name: "corporate: mode change releases every registration of the contract only", run: modeChange),
@@ -24,6 +25,28 @@ extension RepositoryContract {
         ContractCheck(name: "api keys: unique names, found by hash, revoked once and kept", run: apiKeys),
         ContractCheck(name: "lock notices: queued in the lock's transaction, only by the failure that locks", run: lockNotices),
     ]
+
+    static func accountNumbers(_ f: ContractFixture) async throws {
+        let first = try await f.customer("acct1")
+        let second = try await f.customer("acct2")
+        try await f.repository.insert(
+            Account(id: Account.newID(), userID: first.id, name: "普通", branch: "101", number: "7654321", balance: 0),
+            audit: event("account.open"))
+        let before = try await f.repository.auditRecords(from: 1, limit: 10_000).count
+        for user in [first, second] {
+            try await ensureThrows(.accountNumberTaken) {
+                try await f.repository.insert(
+                    Account(id: Account.newID(), userID: user.id, name: "別", branch: "101", number: "7654321", balance: 5),
+                    audit: event("account.open"))
+            }
+        }
+        try ensure(try await f.repository.accounts(of: second.id).isEmpty, "nothing stored for the refused account")
+        try ensure(try await f.repository.auditRecords(from: 1, limit: 10_000).count == before, "nor audited")
+        try await f.repository.insert(
+            Account(id: Account.newID(), userID: second.id, name: "普通", branch: "102", number: "7654321", balance: 0),
+            audit: event("account.open"))
+        try ensure(try await f.repository.accounts(of: second.id).count == 1, "another branch, the same number: opened")
+    }
 
     static func event(_ action: String, _ subject: String = "t", at now: Date = ContractFixture.start) -> AuditEvent {
         AuditEvent(at: now, actor: "test", action: action, subject: subject, outcome: "ok")

@@ -326,29 +326,10 @@ struct APIController<Context: APIRequestContext>: Sendable {
     @Sendable func openAccount(_ request: Request, context: Context) async throws -> EditedResponse<AccountBody> {
         let id = UserID(rawValue: try context.parameters.require("userID"))
         var body = try await request.decodeJSON(as: AccountBody.self, context: context)
-        guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
-        guard !body.name.isEmpty, body.name.unicodeScalars.count <= 40 else { throw IchigoError(.invalidInput, field: "name") }
-        guard body.branch.count == 3, body.branch.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw IchigoError(.invalidInput, field: "branch")
-        }
-        guard body.number.count == 7, body.number.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw IchigoError(.invalidInput, field: "number")
-        }
-        guard body.balance >= 0 else { throw IchigoError(.invalidInput, field: "balance") }
-        let existing = try await services.repository.accounts(of: id)
-        guard !existing.contains(where: { $0.branch == body.branch && $0.number == body.number }) else {
-            throw IchigoError(.accountNumberTaken, field: "number")
-        }
-        body.id = "K" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(20).lowercased()
-        do {
-            try await services.repository.insert(
-                Account(id: body.id!, userID: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance),
-                audit: AuditEvent(
-                    at: services.clock.now(), actor: context.actor, action: "account.open", subject: body.id!, outcome: "ok",
-                    reason: "user=\(id.rawValue) branch=\(body.branch) number=\(body.number) balance=\(body.balance)"))
-        } catch {
-            throw IchigoError(.accountNumberTaken, field: "number")
-        }
+        let account = try await services.retail.openAccount(
+            for: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance,
+            actor: context.actor, at: services.clock.now())
+        body.id = account.id
         return EditedResponse(status: .created, response: body)
     }
 
