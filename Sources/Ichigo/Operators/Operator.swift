@@ -236,3 +236,24 @@ public struct OperatorService: Sendable {
         return user
     }
 }
+
+/// What the bank's operator may do with a token (OTK002's buttons), read from the token's lifecycle
+/// (`TokenState.applying`) rather than restated by the screen.
+public struct OperatorTokenActions: Sendable, Hashable {
+    /// 利用停止解除: a locked token.
+    public var unlock: Bool
+    /// 失効: a token not yet cancelled or revoked.
+    public var revoke: Bool
+    /// 再発行 (back to the inventory): a hardware token of a contract, issued, active or locked.
+    public var reissue: Bool
+    /// Assigning to a customer: a hardware token in the inventory (issued, no contract).
+    public var assign: Bool
+
+    public init(for token: Token) {
+        func allows(_ event: TokenEvent) -> Bool { (try? token.state.applying(event)) != nil }
+        unlock = allows(.unlock)
+        revoke = allows(.revoke)
+        reissue = token.kind == .hardware && token.contractID != nil && allows(.reissue)
+        assign = token.kind == .hardware && token.state == .issued && token.contractID == nil
+    }
+}

@@ -130,15 +130,15 @@ struct OperatorController: ScreenController {
             history.flatMap { [$0.event.actor, $0.event.subject, $0.event.reason ?? ""] }
                 + [token.contractID?.rawValue ?? ""],
             in: services.repository)
+        let actions = OperatorTokenActions(for: token)
         return try await screen(
             "op_token", context.page, id: "OTK002", titleKey: "otk002.title", request: request,
             [
                 "token": tokenRow(token, language, names),
                 "holders": holders.map { ["loginId": $0.loginID.rawValue, "name": $0.name, "role": t("role.\($0.role.rawValue)", language)] },
                 "hasHolders": !holders.isEmpty,
-                "canUnlock": token.state == .locked, "canRevoke": token.state.occupiesUser,
-                "canReissue": token.kind == .hardware && [.issued, .active, .locked].contains(token.state) && token.contractID != nil,
-                "canAssign": token.kind == .hardware && token.state == .issued && token.contractID == nil,
+                "canUnlock": actions.unlock, "canRevoke": actions.revoke, "canReissue": actions.reissue,
+                "canAssign": actions.assign,
                 "records": history.map { auditRow($0, names, language) },
             ])
     }
