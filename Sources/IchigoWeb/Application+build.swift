@@ -11,11 +11,6 @@ import Synchronization
 /// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
 /// the JSON API under `/api/v1` behind the API key.
 public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
-    try await services.apiKeys.adopt(secret: services.apiKey, name: "admin", scopes: [.admin], at: services.clock.now())
-    if try await services.apiKeys.authenticate(secret: services.apiKey, at: services.clock.now()) == nil {
-        services.logger.warning(
-            "the key in data/api.key (or ICHIGO_API_KEY) is not an active API key: the key named admin was revoked or is another one; use `ichigo apikey create NAME --scope admin`")
-    }
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: RequestIDMiddleware(logger: services.logger))
     router.add(middleware: HTTPMetricsMiddleware(recorders: HTTPMetrics(factory: services.metrics.factory)))
@@ -151,6 +146,8 @@ public func buildApplication(
     connections: ConnectionLimits? = nil,
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws -> some ApplicationProtocol {
+    // The first API key (data/api.key or ICHIGO_API_KEY) becomes the admin key once; before the server answers.
+    try await services.adoptAdminKey()
     let limits =
         connections ?? ConnectionLimits(maximum: ConnectionLimits.defaultMaximum(descriptors: DescriptorLimit.current))
     let registry = ConnectionRegistry(limits: limits, logger: services.logger)

@@ -97,4 +97,14 @@ public struct IchigoServices: Sendable {
         self.secureCookies = secureCookies
         self.logger = logger
     }
+
+    /// Adopts the configured API key (`data/api.key`, `ICHIGO_API_KEY`) as the key named `admin` the first time, and
+    /// warns when it is not an active key (the admin key was revoked, or it is another one). Run before serving.
+    public func adoptAdminKey() async throws {
+        try await apiKeys.adopt(secret: apiKey, name: "admin", scopes: [.admin], at: clock.now())
+        if try await apiKeys.authenticate(secret: apiKey, at: clock.now()) == nil {
+            logger.warning(
+                "the key in data/api.key (or ICHIGO_API_KEY) is not an active API key: the key named admin was revoked or is another one; use `ichigo apikey create NAME --scope admin`")
+        }
+    }
 }
