@@ -92,10 +92,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Repositories on SQLite (the embedded default).
+        // What the storage backends keep in files beside the database: the signed audit head, the disk-space watch.
+        // Kept out of the domain target, which does no I/O.
+        .target(
+            name: "IchigoFiles",
+            dependencies: [
+                "Ichigo",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ], swiftSettings: swiftSettings),
         .target(
             name: "IchigoSQLite",
             dependencies: [
-                "Ichigo",
+                "Ichigo", "IchigoFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -106,7 +115,7 @@ let package = Package(
         .target(
             name: "IchigoPostgres",
             dependencies: [
-                "Ichigo",
+                "Ichigo", "IchigoFiles",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -120,7 +129,7 @@ let package = Package(
             name: "IchigoWeb",
             dependencies: [
                 "CQRencode",
-                "Ichigo",
+                "Ichigo", "IchigoFiles",
                 "OTP",
                 "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -158,7 +167,7 @@ let package = Package(
                 "IchigoSQLite",
                 "IchigoPostgres",
                 "IchigoWeb",
-                "IchigoHSM", "IchigoKeys",
+                "IchigoHSM", "IchigoKeys", "IchigoFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -215,14 +224,14 @@ let package = Package(
         .testTarget(
             name: "IchigoSQLiteTests",
             dependencies: [
-                "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP", .product(name: "GRDB", package: "GRDB.swift"),
+                "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "IchigoPostgresTests",
             dependencies: [
-                "IchigoPostgres", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP",
+                "IchigoPostgres", "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "IchigoWebTests",
             dependencies: [
-                "IchigoWeb", "IchigoSQLite", "IchigoTesting", "Ichigo", "OTP", "WebAuthn",
+                "IchigoWeb", "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
             ],

@@ -1,5 +1,6 @@
 import GRDB
 import Ichigo
+import IchigoFiles
 
 extension AuditHeadFile {
     /// Inside the write transaction, before commit: checks the stored head against the database (`confirm`) and

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Ichigo
+import IchigoFiles
 import Metrics
 import Synchronization
 #if canImport(Glibc)

@@ -5,6 +5,7 @@ import GRDB
     import CoreFoundation
 #endif
 import Ichigo
+import IchigoFiles
 import OTP
 
 /// Ichigo's repositories on an embedded SQLite database (WAL mode, full sync: a commit is on disk

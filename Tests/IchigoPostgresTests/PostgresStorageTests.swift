@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Ichigo
+import IchigoFiles
 import IchigoPostgres
 import IchigoSQLite
 import IchigoTesting

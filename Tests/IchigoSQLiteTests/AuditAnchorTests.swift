@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Ichigo
+import IchigoFiles
 import IchigoSQLite
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Ichigo
+import IchigoFiles
 import IchigoTesting
 import Logging
 import Testing

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Foundation
 import Ichigo
+import IchigoFiles
 import Logging
 import NIOPosix
 import ServiceLifecycle

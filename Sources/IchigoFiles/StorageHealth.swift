@@ -1,4 +1,5 @@
 import Foundation
+import Ichigo
 import Logging
 import Metrics
 import Synchronization

@@ -1,12 +1,9 @@
 import Foundation
+import Ichigo
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
-#endif
-#if canImport(CoreFoundation)
-    // `stat` is also declared through CoreFoundation's headers, which the WebAuthn target's dependencies bring in.
-    import CoreFoundation
 #endif
 
 /// The audit trail's signed head, in a file outside the database (`audit.head` beside SQLite's file,
