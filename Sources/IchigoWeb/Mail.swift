@@ -219,12 +219,15 @@ public struct MailSender: Service, CustomStringConvertible {
     /// How long one poll of the outbox may take before it counts as failed (the database does not answer).
     let attemptTimeout: Duration
     let metrics: IchigoMetrics
+    /// What "now" is for due mails and delivery times (the services' clock; tests move it).
+    let clock: any IchigoClock
 
     public init(
         repository: any RetailRepository, transport: any MailTransport, sender: String, logger: Logger,
         interval: Duration = .milliseconds(500), attemptTimeout: Duration = .seconds(10),
-        metrics: IchigoMetrics = IchigoMetrics()
+        metrics: IchigoMetrics = IchigoMetrics(), clock: any IchigoClock = SystemClock()
     ) {
+        self.clock = clock
         self.attemptTimeout = attemptTimeout
         self.metrics = metrics
         self.repository = repository
@@ -276,19 +279,19 @@ public struct MailSender: Service, CustomStringConvertible {
     func deliverDue() async -> (delivered: Int, outboxError: (any Error)?) {
         var delivered = 0
         do {
-            for mail in try await repository.pendingMails(limit: 50, at: Date()) {
+            for mail in try await repository.pendingMails(limit: 50, at: clock.now()) {
                 guard let id = mail.id else { continue }
                 do {
                     let message = MIMEMessage.render(mail, from: sender, messageID: "\(id).\(UUID().uuidString)@ichigo")
                     try await transport.deliver(message, from: sender, to: mail.recipient)
-                    try await repository.markSent(id, at: Date())
+                    try await repository.markSent(id, at: clock.now())
                     metrics.mailSent()
                     delivered += 1
                     logger.debug("mail delivered", metadata: ["mail.id": "\(id)"])
                 } catch {
                     logger.warning("mail delivery failed; will retry", metadata: ["mail.id": "\(id)", "error": "\(error)"])
                     metrics.mailFailed()
-                    try await repository.markFailed(id, error: "\(error)", at: Date())
+                    try await repository.markFailed(id, error: "\(error)", at: clock.now())
                 }
             }
         } catch {

@@ -1,4 +1,5 @@
 import Foundation
+import Ichigo
 
 extension Strings {
     /// The corporate (法人) and operator console screens' texts, in the seeds' wording where they give it.
@@ -87,8 +88,9 @@ extension Strings {
         "hint.serial": ("(SKTH・SKTSに続く半角数字 トークン裏面に記載)", "(SKTH or SKTS and digits, on the back of the token)"),
         "hint.otp6": ("(半角数字6桁)", "(6 half-width digits)"),
         "hint.pin": ("(4～8桁の半角数字)", "(4 to 8 half-width digits)"),
+        // The domain's message for the error (one text, not a copy).
         "field.invalid_limit": (
-            "限度額は0円以上の半角数字で入力してください。", "Enter each limit in half-width digits (0 or more yen)."
+            Messages.text("field.invalid_limit", in: .ja), Messages.text("field.invalid_limit", in: .en)
         ),
         // HTP001 and self-registration
         "hor001.title": ("ワンタイムパスワード利用開始登録", "Start using a one-time password token"),

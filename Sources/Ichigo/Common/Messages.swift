@@ -230,7 +230,7 @@ public enum Messages {
             "ご契約先確認暗証番号は4～8桁の半角数字で入力してください。", "Enter the contract PIN as 4 to 8 half-width digits."
         ),
         "field.invalid_limit": (
-            "限度額は0円以上の半角数字で入力してください。", "Enter the limit in half-width digits (0 or more yen)."
+            "限度額は0円以上の半角数字で入力してください。", "Enter each limit in half-width digits (0 or more yen)."
         ),
         "import.failed": ("トークンファイルを取り込めませんでした。", "The token file could not be imported."),
         "transfer.duplicate": (

@@ -257,14 +257,17 @@ public struct SessionJanitor: ServiceLifecycle.Service {
     let repository: any RetailRepository
     let interval: Duration
     let logger: Logger
+    /// What "now" is (the services' clock; tests move it).
+    let clock: any IchigoClock
 
     public init(
         repository: any RetailRepository, interval: Duration = .seconds(60),
-        logger: Logger = Logger(label: "ichigo.sessions")
+        logger: Logger = Logger(label: "ichigo.sessions"), clock: any IchigoClock = SystemClock()
     ) {
         self.repository = repository
         self.interval = interval
         self.logger = logger
+        self.clock = clock
     }
 
     /// While the database is away, the purges back off (`Backoff`, up to 10 minutes apart), logged once.
@@ -274,7 +277,7 @@ public struct SessionJanitor: ServiceLifecycle.Service {
             while !Task.isCancelled {
                 let repository = repository
                 let purge = TimedWork {
-                    try await repository.purgeSessions(idleSince: Date() - SessionManager.idleTimeout)
+                    try await repository.purgeSessions(idleSince: clock.now() - SessionManager.idleTimeout)
                 }
                 switch await purge.wait(limit: .seconds(30)) {
                 case .finished(.success): backoff.succeeded(logger: logger)
