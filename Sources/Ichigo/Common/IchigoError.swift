@@ -186,11 +186,14 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
     public let field: String?
     /// Detail for logs and operators. Never contains a secret.
     public let detail: String?
+    /// Attempts left before the thing stops (e.g. a wrong activation password), when the caller may be told.
+    public let triesLeft: Int?
 
-    public init(_ code: Code, field: String? = nil, detail: String? = nil) {
+    public init(_ code: Code, field: String? = nil, detail: String? = nil, triesLeft: Int? = nil) {
         self.code = code
         self.field = field
         self.detail = detail
+        self.triesLeft = triesLeft
     }
 
     public var description: String {

@@ -167,9 +167,10 @@ extension RetailService {
                 audit: AuditEvent(at: now, actor: subject, action: "app.provision", subject: token.serial.rawValue,
                                   outcome: "refused", reason: "wrong_activation_password"))
             guard let result, !result.voided else { throw IchigoError(.provisioningVoid) }
+            let left = policy.activationMaxAttempts - result.attempts
             throw IchigoError(
-                .wrongActivationPassword, field: "activationPassword",
-                detail: "\(policy.activationMaxAttempts - result.attempts)")
+                .wrongActivationPassword, field: "activationPassword", detail: "\(left) attempt(s) left",
+                triesLeft: left)
         }
         let seed = try tokens.vault.open(token.sealedSeed, for: token.id)
         for _ in 1...5 {

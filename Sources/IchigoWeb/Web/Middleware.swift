@@ -62,7 +62,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 response = Self.htmlResponse(
                     status: status, message: Messages.text(for: error.code, in: language), language: language)
             } else {
-                let triesLeft = error.code == .wrongActivationPassword ? error.detail.flatMap { Int($0) } : nil
+                let triesLeft = error.triesLeft
                 response = Self.response(
                     status: status, code: error.code.description,
                     message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
