@@ -134,12 +134,14 @@ struct CorporateScreenTests {
             // Wrong OTP: nothing registered.
             try await Self.register(
                 browser, f.harness, serial: "SKTH10000001", totp: totp, users: [f.user("staff")], code: "000000")
-            #expect(browser.fieldError("otp") != nil)
+            #expect(browser.fieldError("otp") == "ワンタイムパスワードが正しくありません。")
             #expect(try await Self.tokenOf(f, "staff") == nil)
             // Bad input: format errors, nothing registered.
             try await browser.post("/corp/admin/otp-settings/register", ["serial": "ABC", "otp": "12", "pin": ""])
-            #expect(browser.fieldError("serial") != nil && browser.fieldError("otp") != nil && browser.fieldError("pin") != nil)
-            #expect(browser.fieldError("users") != nil)
+            #expect(browser.fieldError("serial") == "シリアル番号はSKTHまたはSKTSに続く半角数字で入力してください。")
+            #expect(browser.fieldError("otp") == "ワンタイムパスワードは半角数字6桁で入力してください。")
+            #expect(browser.fieldError("pin") == "入力してください。")
+            #expect(browser.fieldError("users") == "対象を選択してください。")
             // The retail customer's token and an unknown serial read the same.
             try await Self.register(
                 browser, f.harness, serial: retailToken.serial.rawValue, totp: totp, users: [f.user("staff")])
@@ -213,7 +215,7 @@ struct CorporateScreenTests {
             #expect(browser.screenID == "HTS002")
             // A wrong confirmation password changes nothing.
             try await browser.post("/corp/admin/otp-settings/mode/confirm", ["confirmationPassword": "wrong123"])
-            #expect(browser.fieldError("confirmationPassword") != nil)
+            #expect(browser.fieldError("confirmationPassword") == "確認パスワードが正しくありません。")
             #expect(try await f.harness.repository.contract(f.contract.id)?.usageMode == .individual)
             #expect(try await Self.tokenOf(f, "staff") != nil)
             try await browser.post("/corp/admin/otp-settings/mode/confirm", ["confirmationPassword": Self.confirmation])
@@ -361,12 +363,12 @@ struct CorporateScreenTests {
             try await admin.post("/corp/admin/users/edit/authority", ["authority_transfer": "on"])
             #expect(admin.screenID == "HRK005")
             try await admin.post("/corp/admin/users/edit/accounts", ["use_CA": "on", "limit_CA": "１００"])
-            #expect(admin.text(of: "limit-error") != nil, "full-width digits are refused")
+            #expect(admin.text(of: "limit-error") == "限度額は0円以上の半角数字で入力してください。", "full-width digits are refused")
             #expect(admin.screenID == "HRK005")
             try await admin.post("/corp/admin/users/edit/accounts", ["use_CA": "on", "limit_CA": "100000"])
             #expect(admin.screenID == "HRK006")
             try await admin.post("/corp/admin/users/edit/confirm", ["confirmationPassword": Self.confirmation, "otp": "000000"])
-            #expect(admin.fieldError("otp") != nil)
+            #expect(admin.fieldError("otp") == "ワンタイムパスワードが正しくありません。")
             #expect(try await f.harness.repository.user(f.user("staff").id)?.permissions == .empty)
             try await admin.post(
                 "/corp/admin/users/edit/confirm",
@@ -482,7 +484,7 @@ struct CorporateScreenTests {
             let generator = tokens["SKTH80000001"]!
             let wrong = RepositoryContract.wrongCode(for: generator, near: generator.parameters.step(at: f.harness.clock.now()))
             try await keiri.post("/corp/otp/register", ["serial": "SKTH80000001", "otp": wrong.text])
-            #expect(keiri.fieldError("otp") != nil)
+            #expect(keiri.fieldError("otp") == "ワンタイムパスワードが正しくありません。")
             #expect(try await Self.tokenOf(f, "keiri") == nil)
             try await keiri.post(
                 "/corp/otp/register", ["serial": "SKTH80000001", "otp": Self.code(tokens["SKTH80000001"]!, f.harness)])
