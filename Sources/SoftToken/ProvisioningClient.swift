@@ -21,16 +21,7 @@ public struct Provisioned: Sendable {
     /// Reads the server's answer (`POST /app/v1/provision`, status 200).
     /// - Throws: `SetupError` `.server(200, …)` for an answer without a usable serial, secret or TOTP parameters.
     public init(answer data: Data) throws(SetupError) {
-        struct Body: Decodable {
-            var serial: String
-            var secret: String
-            var algorithm: String
-            var digits: Int
-            var period: Int
-            var issuer: String
-            var ocraSuite: String?
-        }
-        guard let body = try? JSONDecoder().decode(Body.self, from: data), let bytes = Base32.decode(body.secret),
+        guard let body = try? JSONDecoder().decode(ProvisioningAnswer.self, from: data), let bytes = Base32.decode(body.secret),
             !bytes.isEmpty, let algorithm = OTPAlgorithm(name: body.algorithm)
         else { throw SetupError(kind: .server(200, "malformed provisioning answer")) }
         self.serial = body.serial

@@ -16,23 +16,12 @@ struct AppProvisioningController<Context: RequestContext>: Sendable {
         static var fields: Set<String> { ["serviceId", "userId", "activationPassword", "consent"] }
     }
 
-    struct ProvisionedBody: ResponseEncodable {
-        var serial: String
-        var secret: String
-        var algorithm: String
-        var digits: Int
-        var period: Int
-        var issuer: String
-        var otpauthUri: String
-        /// The OCRA suite for transaction signing (取引認証), when the token has one.
-        var ocraSuite: String?
-    }
 
     func addRoutes(to group: RouterGroup<Context>) {
         group.post("provision", use: provision)
     }
 
-    @Sendable func provision(_ request: Request, context: Context) async throws -> ProvisionedBody {
+    @Sendable func provision(_ request: Request, context: Context) async throws -> ProvisioningAnswer {
         let body = try await request.decodeJSON(as: ProvisionBody.self, context: context)
         let provisioned = try await services.retail.provision(
             serviceID: body.serviceId, appUserID: body.userId, activationPassword: body.activationPassword,
@@ -40,10 +29,12 @@ struct AppProvisioningController<Context: RequestContext>: Sendable {
         let uri = KeyURI(
             issuer: provisioned.issuer, account: provisioned.serial.rawValue, seed: provisioned.seed,
             parameters: provisioned.parameters)
-        return ProvisionedBody(
+        return ProvisioningAnswer(
             serial: provisioned.serial.rawValue, secret: provisioned.seed.base32,
             algorithm: provisioned.parameters.algorithm.rawValue, digits: provisioned.parameters.digits,
             period: provisioned.parameters.period, issuer: provisioned.issuer, otpauthUri: uri.uri,
             ocraSuite: provisioned.ocraSuite)
     }
 }
+
+extension ProvisioningAnswer: ResponseEncodable {}
