@@ -58,6 +58,8 @@ let package = Package(
             name: "IchigoKeysTests", dependencies: ["IchigoKeys", "IchigoTesting", "OTP"],
             swiftSettings: swiftSettings),
         // Pure one-time-password algorithms: HOTP, TOTP, OCRA (RFC 6287), base32, otpauth URIs, PSKC (RFC 6030).
+        // Reading a secret at a terminal without echo, for both command-line tools.
+        .target(name: "TerminalInput", swiftSettings: swiftSettings),
         .target(
             name: "OTP",
             dependencies: [
@@ -167,7 +169,7 @@ let package = Package(
                 "IchigoSQLite",
                 "IchigoPostgres",
                 "IchigoWeb",
-                "IchigoHSM", "IchigoKeys", "IchigoFiles",
+                "IchigoHSM", "IchigoKeys", "IchigoFiles", "TerminalInput",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -194,7 +196,7 @@ let package = Package(
         .executableTarget(
             name: "ichigo-token",
             dependencies: [
-                "SoftToken", "OTP",
+                "SoftToken", "OTP", "TerminalInput",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TerminalInput
 import OTP
 import SoftToken
 
@@ -43,20 +44,7 @@ func complain(_ line: String) {
 func ask(_ prompt: String, secret: Bool = false) -> String? {
     say(prompt, terminator: "")
     guard secret else { return readLine(strippingNewline: true) }
-    var saved = termios()
-    let isTerminal = tcgetattr(STDIN_FILENO, &saved) == 0
-    if isTerminal {
-        var silent = saved
-        silent.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSANOW, &silent)
-    }
-    defer {
-        if isTerminal {
-            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
-            say("")
-        }
-    }
-    return readLine(strippingNewline: true)
+    return Terminal.readLineWithoutEcho(afterwards: { say("") })
 }
 
 func storeMessage(_ error: TokenStoreError, japanese: Bool) -> String {

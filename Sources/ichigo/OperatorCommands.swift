@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TerminalInput
 import Ichigo
 import IchigoSQLite
 import IchigoWeb
@@ -215,20 +216,8 @@ struct OperatorCommand: AsyncParsableCommand {
 func readSecret(_ prompt: String, env: String) throws -> String {
     if let value = ProcessInfo.processInfo.environment[env] { return value }
     FileHandle.standardError.write(Data(prompt.utf8))
-    var saved = termios()
-    let isTerminal = tcgetattr(STDIN_FILENO, &saved) == 0
-    if isTerminal {
-        var silent = saved
-        silent.c_lflag &= ~tcflag_t(ECHO)
-        tcsetattr(STDIN_FILENO, TCSANOW, &silent)
-    }
-    defer {
-        if isTerminal {
-            tcsetattr(STDIN_FILENO, TCSANOW, &saved)
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
-    }
-    guard let line = readLine(strippingNewline: true) else { throw ValidationError("no password given") }
+    guard let line = Terminal.readLineWithoutEcho(afterwards: { FileHandle.standardError.write(Data("\n".utf8)) })
+    else { throw ValidationError("no password given") }
     return line
 }
 
