@@ -101,7 +101,7 @@ public struct SerialNumber: RawRepresentable, Sendable, Hashable, Codable, Custo
         let text = rawValue.uppercased()
         guard let kind = TokenKind.allCases.first(where: { text.hasPrefix($0.serialPrefix) }) else { return nil }
         let digits = text.dropFirst(4)
-        guard (4...16).contains(digits.count), digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        guard (4...16).contains(digits.count), digits.isASCIIDigits else { return nil }
         self.rawValue = text
         self.kind = kind
     }
@@ -125,4 +125,10 @@ public struct SerialNumber: RawRepresentable, Sendable, Hashable, Codable, Custo
     }
 
     public var description: String { rawValue }
+}
+
+extension StringProtocol {
+    /// Whether this is one or more half-width (ASCII) digits: what every numeric field of the screens takes (PINs,
+    /// serial digits, bank, branch and account numbers, amounts and limits), so full-width digits are refused.
+    public var isASCIIDigits: Bool { !isEmpty && allSatisfy { $0.isASCII && $0.isNumber } }
 }

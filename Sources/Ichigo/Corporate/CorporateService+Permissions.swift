@@ -18,7 +18,7 @@ extension CorporateService {
             let text = raw.trimmingCharacters(in: .whitespaces)
             if text.isEmpty {
                 errors[account] = .required
-            } else if text.allSatisfy({ $0.isASCII && $0.isNumber }), let limit = Int64(text), limit <= maximumLimit {
+            } else if text.isASCIIDigits, let limit = Int64(text), limit <= maximumLimit {
                 limits[account] = limit
             } else {
                 errors[account] = .invalidLimit

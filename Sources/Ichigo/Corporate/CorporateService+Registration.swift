@@ -22,7 +22,7 @@ extension CorporateService {
         if code.isEmpty { errors["otp"] = .required } else if OTPCode(code) == nil { errors["otp"] = .invalidOTPFormat }
         if pin.isEmpty {
             errors["pin"] = .required
-        } else if !(4...8).contains(pin.count) || !pin.allSatisfy({ $0.isASCII && $0.isNumber }) {
+        } else if !(4...8).contains(pin.count) || !pin.isASCIIDigits {
             errors["pin"] = .invalidPIN
         }
         let members = try await repository.users(of: contract.id)

@@ -55,7 +55,7 @@ public enum CredentialRules {
 
     /// 利用開始パスワード: 4–8 digits.
     public static func isValidActivationPassword(_ text: String) -> Bool {
-        (4...8).contains(text.count) && text.allSatisfy { $0.isASCII && $0.isNumber }
+        (4...8).contains(text.count) && text.isASCIIDigits
     }
 
     /// A practical e-mail address check: half-width, one `@`, a dotted domain, no spaces.
@@ -112,7 +112,7 @@ public struct CustomerService: Sendable {
         name: String, usageMode: TokenUsageMode, pin: String, actor: String, at now: Date
     ) async throws -> Contract {
         guard !name.isEmpty, name.unicodeScalars.count <= 100 else { throw IchigoError(.invalidInput, field: "name") }
-        guard (4...8).contains(pin.count), pin.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+        guard (4...8).contains(pin.count), pin.isASCIIDigits else {
             throw IchigoError(.invalidInput, field: "pin")
         }
         let contract = Contract(

@@ -55,7 +55,7 @@ public enum TransferForm {
     /// Whether `account` is a payee account number: 7 ASCII digits.
     public static func isAccountNumber(_ account: String) -> Bool { account.count == 7 && isDigits(account) }
 
-    static func isDigits(_ text: String) -> Bool { !text.isEmpty && text.allSatisfy { $0.isASCII && $0.isNumber } }
+    static func isDigits(_ text: String) -> Bool { text.isASCIIDigits }
 }
 
 /// Where a transfer goes (振込先), as validated by `TransferForm`.
