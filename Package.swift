@@ -126,12 +126,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The Hummingbird application: JSON API (and later the HTML screens).
+        // The web layer: the HTML screens, the JSON API and the app's provisioning on Hummingbird, over the domain's
+        // services only (no storage, configuration or mail: those are IchigoRuntime's).
         .target(
             name: "IchigoWeb",
             dependencies: [
                 "CQRencode",
-                "Ichigo", "IchigoFiles",
+                "Ichigo",
                 "OTP",
                 "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -139,17 +140,44 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             resources: [.copy("Templates"), .copy("OpenAPI")],
+            swiftSettings: swiftSettings
+        ),
+        // The program's wiring: configuration, the data directory and its lock, opening the store (SQLite or
+        // PostgreSQL) and the key stores, the domain's services, the mail sender (SMTP or an outbox folder) and the
+        // audit stream to the SIEM. Used by `ichigo serve` and every command.
+        .target(
+            name: "IchigoRuntime",
+            dependencies: [
+                "Ichigo", "IchigoFiles", "IchigoSQLite", "IchigoPostgres", "IchigoKeys", "IchigoHSM", "OTP", "WebAuthn",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "IchigoRuntimeTests",
+            dependencies: [
+                "IchigoRuntime", "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The repository contract suite and in-memory fakes, shared by every backend's tests.
@@ -168,7 +196,7 @@ let package = Package(
                 "OTP",
                 "IchigoSQLite",
                 "IchigoPostgres",
-                "IchigoWeb",
+                "IchigoWeb", "IchigoRuntime",
                 "IchigoHSM", "IchigoKeys", "IchigoFiles", "TerminalInput",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -176,6 +204,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -243,9 +273,10 @@ let package = Package(
         .testTarget(
             name: "IchigoWebTests",
             dependencies: [
-                "IchigoWeb", "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP", "WebAuthn",
+                "IchigoWeb", "IchigoRuntime", "IchigoSQLite", "IchigoFiles", "IchigoTesting", "Ichigo", "OTP", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -48,11 +48,15 @@ import Synchronization
 /// `synchronous_commit = on` — for the batch; up to four batches in flight per instance. Reads go to any pooled
 /// connection.
 public final class PostgresRepository: Sendable {
-    /// The connection pool. Whoever made the repository with `init(client:…)` runs it (`client.run()`).
+    /// The connection pool. The repository never runs it: whoever uses the repository runs it first — the server
+    /// in its service group (`PostgresClient` is a `Service`), the command line in a task group
+    /// (`IchigoRuntime.Runtime.run`), tests with `client.run()` in a task.
     public let client: PostgresClient
     let chain: AuditChain
     /// For PostgresNIO's own logging: never below `notice`, so no query (nor its values) is ever logged.
     let queryLogger: Logger
+    /// What `migrate()` logs.
+    private let logger: Logger
     /// Names this repository's claims on outbox mails.
     let instance: String
     /// The database's URL without its password, when the repository was made from one.
@@ -61,13 +65,9 @@ public final class PostgresRepository: Sendable {
     public static let mailLease: TimeInterval = 300
 
     private let groupCommit: PostgresGroupCommit
-    private let migrations: Task<Void, any Error>
-    private let migrated = Atomic<Bool>(false)
-    /// The task running `client` when the repository made the client itself.
-    private let runner: Task<Void, Never>?
 
-    /// Connects to the database at `url` (see `PostgresLocation`), runs the connection pool in a task of its own and
-    /// starts the migrations; every call waits for them (`prepare()` waits explicitly). `close()` stops the pool.
+    /// A repository on the database at `url` (see `PostgresLocation`), with a connection pool (`client`) that the
+    /// caller runs; nothing is sent before it does. Run `migrate()` before anything else uses the database.
     /// - Parameter auditHead: the instance's signed audit head outside the database (`audit-postgres.head` in its data
     ///   directory); `nil` for none.
     /// - Parameter statementTimeout: the server's: every statement and every lock wait of its connections ends after
@@ -87,34 +87,23 @@ public final class PostgresRepository: Sendable {
             location.configuration.options.connectTimeout = min(statementTimeout, .seconds(10))
         }
         let client = PostgresClient(configuration: location.configuration, backgroundLogger: Self.quiet(logger))
-        self.init(
-            client: client, chain: chain, auditHead: auditHead, logger: logger, runsClient: true,
-            location: location.redacted)
+        self.init(client: client, chain: chain, auditHead: auditHead, logger: logger, location: location.redacted)
     }
 
-    /// Uses `client`, which the caller runs (`client.run()` in a task or a service group), and starts the migrations;
-    /// every call waits for them.
-    public convenience init(client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile? = nil, logger: Logger)
-    {
-        self.init(client: client, chain: chain, auditHead: auditHead, logger: logger, runsClient: false, location: nil)
-    }
-
-    private init(
-        client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile?, logger: Logger, runsClient: Bool,
-        location: String?
+    /// A repository on `client`, which the caller runs (`client.run()` in a task or a service group). Run
+    /// `migrate()` before anything else uses the database.
+    public init(
+        client: PostgresClient, chain: AuditChain, auditHead: AuditHeadFile? = nil, logger: Logger,
+        location: String? = nil
     ) {
         self.client = client
         self.location = location
         self.chain = chain
         let queryLogger = Self.quiet(logger)
         self.queryLogger = queryLogger
+        self.logger = logger
         self.instance = UUID().uuidString
         groupCommit = PostgresGroupCommit(client: client, chain: chain, auditHead: auditHead, logger: queryLogger)
-        runner = runsClient ? Task { await client.run() } : nil
-        migrations = Task {
-            let applied = try await PostgresSchema.migrate(client, logger: queryLogger)
-            if !applied.isEmpty { logger.info("database migrated", metadata: ["db.migrations": "\(applied)"]) }
-        }
     }
 
     private static func quiet(_ logger: Logger) -> Logger {
@@ -123,12 +112,14 @@ public final class PostgresRepository: Sendable {
         return quiet
     }
 
-    /// Waits until the schema is migrated; throws why it could not be (the database is unreachable, a migration
-    /// failed).
-    public func prepare() async throws {
-        if migrated.load(ordering: .acquiring) { return }
+    /// Brings the schema up to date (`PostgresSchema`: each migration once, under an advisory lock, so instances
+    /// starting together take turns); throws why it could not (the database is unreachable, a migration failed).
+    /// Runs before the server starts (`ichigo serve`) and before any command uses the database; needs `client`
+    /// running.
+    public func migrate() async throws {
         do {
-            try await migrations.value
+            let applied = try await PostgresSchema.migrate(client, logger: queryLogger)
+            if !applied.isEmpty { logger.info("database migrated", metadata: ["db.migrations": "\(applied)"]) }
         } catch {
             let mapped = PostgresStoreError.mapping(error)
             let store = mapped as? PostgresStoreError
@@ -136,19 +127,12 @@ public final class PostgresRepository: Sendable {
                 sqlState: store?.sqlState,
                 message: "cannot open the database \(location ?? "(client given)"): \(store?.message ?? "\(mapped)")")
         }
-        migrated.store(true, ordering: .releasing)
-    }
-
-    /// Stops the connection pool if the repository runs it (made with `init(url:…)`); calls fail afterwards.
-    public func close() {
-        runner?.cancel()
     }
 
     // MARK: Running statements
 
     /// Runs a read on any pooled connection and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await prepare()
         do {
             var result: [PostgresRandomAccessRow] = []
             for try await row in try await client.query(query, logger: queryLogger) {
@@ -169,7 +153,6 @@ public final class PostgresRepository: Sendable {
     /// `COMMIT` — shared with the writes of concurrent callers (`PostgresGroupCommit`). If the work throws, nothing of
     /// it stays, and the error is the caller's. A write that lost a deadlock runs again (at most 5 times in all).
     func write<T: Sendable>(_ work: @escaping @Sendable (PostgresTransaction) async throws -> T) async throws -> T {
-        try await prepare()
         return try await groupCommit.write(work)
     }
 
@@ -478,7 +461,6 @@ extension PostgresRepository: IchigoRepository {
         audit: @escaping @Sendable (_ subject: String, _ outcome: String, _ reason: Refusal?) -> AuditEvent,
         decide: @escaping @Sendable (Token) -> CodeDecision
     ) async throws -> CodeCheck {
-        try await prepare()
         return try await groupCommit.check(user: user, at: now, audit: audit, decide: decide)
     }
 

@@ -10,7 +10,11 @@ import Synchronization
 
 /// Wires the routes: the HTML screens, `/health`, the app's provisioning endpoint under `/app/v1`, and
 /// the JSON API under `/api/v1` behind the API key.
-public func buildRouter(services: IchigoServices) async throws -> Router<IchigoRequestContext> {
+/// - Parameter metrics: the Prometheus registry `services.metrics` reports to, shown at `/metrics` (behind an API key
+///   with the `metrics` scope); `nil`: no `/metrics`.
+public func buildRouter(
+    services: IchigoServices, metrics: PrometheusCollectorRegistry? = nil
+) async throws -> Router<IchigoRequestContext> {
     let router = Router(context: IchigoRequestContext.self)
     router.add(middleware: RequestIDMiddleware(logger: services.logger))
     router.add(middleware: HTTPMetricsMiddleware(recorders: HTTPMetrics(factory: services.metrics.factory)))
@@ -81,8 +85,7 @@ public func buildRouter(services: IchigoServices) async throws -> Router<IchigoR
             body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
     }
     // Prometheus metrics, behind an API key with the `metrics` scope.
-    do {
-        let registry = services.metricsRegistry
+    if let registry = metrics {
         router.group()
             .add(middleware: APIKeyMiddleware(keys: services.apiKeys, clock: services.clock))
             .add(middleware: ScopeMiddleware(scope: .metrics))
@@ -142,7 +145,8 @@ struct ReadyBody: Encodable {
 /// Every request has a deadline (`services.deadlines`, `DeadlineResponder`); connections are limited, and idle or slow
 /// ones closed (`connections`, `ConnectionGuardHandler`; default: the limit the open-file limit leaves room for).
 public func buildApplication(
-    services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
+    services: IchigoServices, metrics: PrometheusCollectorRegistry? = nil, host: String, port: Int,
+    backgroundServices: [any Service] = [],
     connections: ConnectionLimits? = nil,
     onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
 ) async throws -> some ApplicationProtocol {
@@ -154,25 +158,13 @@ public func buildApplication(
     let logger = services.logger
     return Application(
         responder: DeadlineResponder(
-            inner: try await buildRouter(services: services).buildResponder(), deadlines: services.deadlines,
+            inner: try await buildRouter(services: services, metrics: metrics).buildResponder(), deadlines: services.deadlines,
             logger: services.logger),
         server: .guardedHTTP1(registry: registry, handlers: { [ProtocolErrorHandler(logger: logger)] }),
         configuration: .init(address: .hostname(host, port: port), serverName: "Ichigo"),
         services: backgroundServices,
         onServerRunning: { channel in await onServerRunning?(channel.localAddress?.port ?? port) },
         logger: services.logger)
-}
-
-/// Runs the server until SIGINT or SIGTERM, then shuts down gracefully.
-public func runServer(
-    services: IchigoServices, host: String, port: Int, backgroundServices: [any Service] = [],
-    connections: ConnectionLimits? = nil,
-    onServerRunning: (@Sendable (_ boundPort: Int) async -> Void)? = nil
-) async throws {
-    try await buildApplication(
-        services: services, host: host, port: port, backgroundServices: backgroundServices,
-        connections: connections, onServerRunning: onServerRunning
-    ).runService()
 }
 
 /// The OpenAPI document shipped with the server (`Sources/IchigoWeb/OpenAPI/openapi.json`).

@@ -90,7 +90,7 @@ extension Strings {
         "hint.pin": ("(4～8桁の半角数字)", "(4 to 8 half-width digits)"),
         // The domain's message for the error (one text, not a copy).
         "field.invalid_limit": (
-            Messages.text("field.invalid_limit", in: .ja), Messages.text("field.invalid_limit", in: .en)
+            WebMessages.text("field.invalid_limit", in: .ja), WebMessages.text("field.invalid_limit", in: .en)
         ),
         // HTP001 and self-registration
         "hor001.title": ("ワンタイムパスワード利用開始登録", "Start using a one-time password token"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ichigo
+import IchigoRuntime
 import IchigoSQLite
 import IchigoWeb
 
@@ -17,12 +18,13 @@ struct APIKeyCommand: AsyncParsableCommand {
             """,
         subcommands: [Create.self, List.self, Revoke.self])
 
-    /// Opens the runtime with the first admin key adopted, as `serve` does.
-    static func open(_ common: CommonOptions) async throws -> Runtime {
-        let runtime = try await Runtime(config: common.reader())
-        try await runtime.services.apiKeys.adopt(
-            secret: runtime.services.apiKey, name: "admin", scopes: [.admin], at: Date())
-        return runtime
+    /// Runs `body` with the runtime open and the first admin key adopted, as `serve` does.
+    static func withRuntime(_ common: CommonOptions, _ body: (Runtime) async throws -> Void) async throws {
+        try await Runtime.open(common.reader()).run { runtime in
+            try await runtime.services.apiKeys.adopt(
+                secret: runtime.services.apiKey, name: "admin", scopes: [.admin], at: Date())
+            try await body(runtime)
+        }
     }
 
     /// Prints `message` to standard error and exits with status 1.
@@ -41,21 +43,21 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard !scopes.isEmpty else { throw ValidationError("give at least one --scope (admin, verify, read, metrics)") }
-            let runtime = try await APIKeyCommand.open(common)
-            defer { try? runtime.repository.close() }
-            let key: APIKey
-            let secret: String
-            do {
-                (key, secret) = try await runtime.services.apiKeys.create(
-                    name: name, scopes: Set(scopes), actor: "cli", at: Date())
-            } catch let error as IchigoError where error.code == .apiKeyNameTaken {
-                APIKeyCommand.fail("an API key named \(name) exists (revoked keys keep their names)")
-            } catch let error as IchigoError where error.code == .invalidInput {
-                APIKeyCommand.fail("the name must be 1-40 of a-z 0-9 . _ -, starting with a letter or digit")
+            try await APIKeyCommand.withRuntime(common) { runtime in
+                let key: APIKey
+                let secret: String
+                do {
+                    (key, secret) = try await runtime.services.apiKeys.create(
+                        name: name, scopes: Set(scopes), actor: "cli", at: Date())
+                } catch let error as IchigoError where error.code == .apiKeyNameTaken {
+                    APIKeyCommand.fail("an API key named \(name) exists (revoked keys keep their names)")
+                } catch let error as IchigoError where error.code == .invalidInput {
+                    APIKeyCommand.fail("the name must be 1-40 of a-z 0-9 . _ -, starting with a letter or digit")
+                }
+                FileHandle.standardError.write(
+                    Data("API key \"\(key.name)\" created with scopes \(key.scopes.sorted().map(\.rawValue).joined(separator: ",")). It is shown only now:\n".utf8))
+                print(secret)
             }
-            FileHandle.standardError.write(
-                Data("API key \"\(key.name)\" created with scopes \(key.scopes.sorted().map(\.rawValue).joined(separator: ",")). It is shown only now:\n".utf8))
-            print(secret)
         }
     }
 
@@ -64,16 +66,16 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let runtime = try await APIKeyCommand.open(common)
-            defer { try? runtime.repository.close() }
-            let formatter = ISO8601DateFormatter()
-            print("NAME".padding(toLength: 24, withPad: " ", startingAt: 0) + "SCOPES".padding(toLength: 28, withPad: " ", startingAt: 0) + "CREATED               REVOKED")
-            for key in try await runtime.services.apiKeys.list() {
-                let scopes = key.scopes.sorted().map(\.rawValue).joined(separator: ",")
-                print(
-                    key.name.padding(toLength: 24, withPad: " ", startingAt: 0)
-                        + scopes.padding(toLength: 28, withPad: " ", startingAt: 0)
-                        + formatter.string(from: key.createdAt) + "  " + (key.revokedAt.map { formatter.string(from: $0) } ?? "-"))
+            try await APIKeyCommand.withRuntime(common) { runtime in
+                let formatter = ISO8601DateFormatter()
+                print("NAME".padding(toLength: 24, withPad: " ", startingAt: 0) + "SCOPES".padding(toLength: 28, withPad: " ", startingAt: 0) + "CREATED               REVOKED")
+                for key in try await runtime.services.apiKeys.list() {
+                    let scopes = key.scopes.sorted().map(\.rawValue).joined(separator: ",")
+                    print(
+                        key.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                            + scopes.padding(toLength: 28, withPad: " ", startingAt: 0)
+                            + formatter.string(from: key.createdAt) + "  " + (key.revokedAt.map { formatter.string(from: $0) } ?? "-"))
+                }
             }
         }
     }
@@ -85,14 +87,14 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Argument(help: "The key's name.") var name: String
 
         func run() async throws {
-            let runtime = try await APIKeyCommand.open(common)
-            defer { try? runtime.repository.close() }
-            do {
-                try await runtime.services.apiKeys.revoke(name: name, actor: "cli", at: Date())
-            } catch let error as IchigoError where error.code == .notFound {
-                APIKeyCommand.fail("no active API key named \(name)")
+            try await APIKeyCommand.withRuntime(common) { runtime in
+                do {
+                    try await runtime.services.apiKeys.revoke(name: name, actor: "cli", at: Date())
+                } catch let error as IchigoError where error.code == .notFound {
+                    APIKeyCommand.fail("no active API key named \(name)")
+                }
+                print("API key \"\(name)\" revoked.")
             }
-            print("API key \"\(name)\" revoked.")
         }
     }
 }

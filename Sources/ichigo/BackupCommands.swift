@@ -2,6 +2,7 @@ import ArgumentParser
 import Configuration
 import Foundation
 import Ichigo
+import IchigoRuntime
 import IchigoFiles
 import IchigoKeys
 import IchigoSQLite

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ichigo
 import IchigoPostgres
+import IchigoRuntime
 import IchigoSQLite
 import Logging
 import OTP
@@ -116,51 +117,52 @@ struct BenchCore: AsyncParsableCommand {
         let backend: String
         if let database {
             let postgres = try PostgresRepository(url: database, chain: AuditChain(masterKey: key), logger: Logger(label: "bench"))
-            try await postgres.prepare()
             (repository, backend) = (postgres, "PostgreSQL")
         } else {
             repository = try SQLiteRepository(
                 path: directory.appendingPathComponent("bench.sqlite").path, chain: AuditChain(masterKey: key))
             backend = "SQLite"
         }
-        // A run of its own, so the bench can run again on the same PostgreSQL database.
-        let run = UUID().uuidString.prefix(8).lowercased()
-        let service = TokenService(
-            repository: repository, vault: vault, policy: .standard, logger: Logger(label: "bench"))
-        let customers = CustomerService(repository: repository, hasher: .init(logRounds: 1))
-        let now = Date()
-        var users: [(UserID, OTPCode)] = []
-        for index in 0..<tokens {
-            let user = try await customers.createRetailCustomer(
-                NewUser(loginID: LoginID(rawValue: "bench-\(run)-\(index)")!, name: "bench"), actor: "bench", at: now)
-            let (token, seed) = try await service.enrolSoftwareToken(
-                for: user.id, state: .active, actor: "bench", at: now)
-            users.append((user.id, TOTP(seed: seed, parameters: token.parameters).code(at: now)))
-        }
-        let work = users
-        let start = clock.now
-        let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
-            for worker in 0..<concurrency {
-                group.addTask {
-                    var count = 0
-                    for index in stride(from: worker, to: work.count, by: concurrency) {
-                        if try await service.verify(work[index].1, for: work[index].0, actor: "bench", at: now)
-                            .isAccepted
-                        {
-                            count += 1
-                        }
-                    }
-                    return count
-                }
+        defer { try? repository.close() }
+        try await repository.whileRunning {
+            // A run of its own, so the bench can run again on the same PostgreSQL database.
+            let run = UUID().uuidString.prefix(8).lowercased()
+            let service = TokenService(
+                repository: repository, vault: vault, policy: .standard, logger: Logger(label: "bench"))
+            let customers = CustomerService(repository: repository, hasher: .init(logRounds: 1))
+            let now = Date()
+            var users: [(UserID, OTPCode)] = []
+            for index in 0..<tokens {
+                let user = try await customers.createRetailCustomer(
+                    NewUser(loginID: LoginID(rawValue: "bench-\(run)-\(index)")!, name: "bench"), actor: "bench", at: now)
+                let (token, seed) = try await service.enrolSoftwareToken(
+                    for: user.id, state: .active, actor: "bench", at: now)
+                users.append((user.id, TOTP(seed: seed, parameters: token.parameters).code(at: now)))
             }
-            return try await group.reduce(0, +)
+            let work = users
+            let start = clock.now
+            let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask {
+                        var count = 0
+                        for index in stride(from: worker, to: work.count, by: concurrency) {
+                            if try await service.verify(work[index].1, for: work[index].0, actor: "bench", at: now)
+                                .isAccepted
+                            {
+                                count += 1
+                            }
+                        }
+                        return count
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let elapsed = clock.now - start
+            let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            say(
+                String(
+                    format: "service: %.0f verifications/s in-process on \(backend) (%d accepted, %d refused, %d tokens)",
+                    Double(users.count) / secondsTaken, accepted, users.count - accepted, users.count))
         }
-        let elapsed = clock.now - start
-        let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        say(
-            String(
-                format: "service: %.0f verifications/s in-process on \(backend) (%d accepted, %d refused, %d tokens)",
-                Double(users.count) / secondsTaken, accepted, users.count - accepted, users.count))
-        try repository.close()
     }
 }

@@ -9,6 +9,9 @@ import IchigoWeb
 import Logging
 import Metrics
 import Prometheus
+import IchigoRuntime
+import ServiceLifecycle
+import UnixSignals
 
 @main
 struct IchigoCommand: AsyncParsableCommand {
@@ -61,28 +64,10 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// The opened pieces: settings, data directory, repository and services.
-struct Runtime {
-    let settings: IchigoConfiguration
-    let directory: DataDirectory
-    /// Held shared while this process runs (`ichigo restore` waits for no one).
-    let lock: DataDirectoryLock
-    let repository: any OpenedStore
-    /// The signed audit head file in the data directory (`audit.head` for SQLite, `audit-postgres.head` for
-    /// PostgreSQL).
-    let auditHead: AuditHeadFile?
-    /// The key versions (seeds, audit chain), loaded from the database through the configured key stores.
-    let keyring: Keyring
-    let keys: KeyCustodian
-    let keyStores: KeyStores
-    let services: IchigoServices
-    let mailSender: MailSender
-    let mailDestination: String
-    let logger: Logger
-    let metricsRegistry: PrometheusCollectorRegistry
-
-    /// - Parameter serving: for `ichigo serve`: PostgreSQL statements get the request deadline as their timeout.
-    init(config: ConfigReader, serving: Bool = false) async throws {
+extension Runtime {
+    /// Opens the runtime for a command (or `serve`), with the log level and format of `config` (`log.level`,
+    /// `log.format`); the request log's format is set for the whole process here, once.
+    static func open(_ config: ConfigReader, serving: Bool = false) throws -> Runtime {
         let formatName = config.string(forKey: "log.format", default: "text")
         guard let format = RequestLog.Format(rawValue: formatName) else {
             throw ValidationError("--log-format must be text or json, not \(formatName)")
@@ -94,69 +79,7 @@ struct Runtime {
         RequestLog.bootstrap(format: format)
         var logger = Logger(label: "ichigo")
         logger.logLevel = level
-        // Metrics first, so everything made below (the group commit's recorders too) reports to this registry.
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["ichigo_otp_verification_seconds"] = [
-            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
-            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
-        ]
-        factory.durationHistogramBuckets["ichigo_db_commit_seconds"] =
-            factory.durationHistogramBuckets["ichigo_otp_verification_seconds"]
-        factory.valueHistogramBuckets["ichigo_db_commit_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-        MetricsSystem.bootstrap(factory)
-        metricsRegistry = registry
-        let metrics = IchigoMetrics(factory: factory)
-        settings = try IchigoConfiguration(config: config)
-        directory = try DataDirectory(path: settings.dataDirectory)
-        lock = try DataDirectoryLock.shared(directory)
-        keyStores = try KeyStores(config: config, settings: settings, directory: directory)
-        keyring = Keyring()
-        let chain = AuditChain(keyring: keyring)
-        (repository, auditHead) = try Storage.open(
-            url: config.string(forKey: "database.url", isSecret: true), directory: directory, chain: chain,
-            logger: logger, statementTimeout: serving ? settings.deadlines.standard : nil)
-        // The key versions before anything seals or signs: the database must answer (PostgreSQL: migrated).
-        try await repository.prepare()
-        // Long enough for every instance to read a new version (each second) before it is used, with room for their
-        // clocks to differ a little.
-        let activationDelay = config.int(forKey: "keys.activationDelayMs", default: 5000)
-        guard (1000...600_000).contains(activationDelay) else {
-            throw IchigoError(.invalidInput, field: "keys.activationDelayMs", detail: "must be 1000 to 600000")
-        }
-        keys = keyStores.custodian(
-            keyring: keyring, repository: repository, logger: logger,
-            activationDelay: .milliseconds(Int64(activationDelay)))
-        try await keys.load(now: Date())
-        if let path = keyStores.masterKeyPath,
-            !keys.known.contains(where: { $0.wrappedBy == KeyVersion.masterKeyStore || $0.wrappedBy == "file" })
-        {
-            logger.warning(
-                "\(path) is no longer needed: every key version is wrapped by the HSM. Delete it (shred) to finish the move.")
-        }
-        var services = IchigoServices(
-            repository: repository, keyring: keyring, policy: settings.policy,
-            hasher: PasswordHasher(logRounds: settings.scryptLogRounds), retailPolicy: settings.retailPolicy,
-            apiKey: try directory.apiKey(configured: settings.apiKey), bankName: settings.bankName,
-            bankContact: settings.bankContact, secureCookies: settings.secureCookies, logger: logger, metrics: metrics,
-            metricsRegistry: registry, signingPolicy: settings.signingPolicy, passkeyPolicy: settings.passkeyPolicy)
-        services.deadlines = settings.deadlines
-        let custodian = keys
-        services.keyProblem = { custodian.problem }
-        self.services = services
-        let transport: any MailTransport
-        if let smtp = try SMTPSettings(config: config) {
-            transport = SMTPTransport(settings: smtp)
-            mailDestination = "SMTP \(smtp.host):\(smtp.port) (\(smtp.security.rawValue))"
-        } else {
-            let outbox = directory.url.appendingPathComponent("outbox")
-            transport = try OutboxFolderTransport(directory: outbox)
-            mailDestination = "outbox folder \(outbox.path)"
-        }
-        mailSender = MailSender(
-            repository: repository, transport: transport, sender: settings.mailFrom, logger: logger,
-            attemptTimeout: settings.deadlines.standard * 2, metrics: metrics)
-        self.logger = logger
+        return try Runtime(config: config, logger: logger, serving: serving)
     }
 }
 
@@ -207,7 +130,7 @@ struct Serve: AsyncParsableCommand {
         if let host { values["ichigo.http.host"] = .init(.string(host), isSecret: false) }
         if let port { values["ichigo.http.port"] = .init(.int(port), isSecret: false) }
         let config = common.reader(extra: values)
-        let runtime = try await Runtime(config: config, serving: true)
+        let runtime = try Runtime.open(config, serving: true)
         let auditStream = try runtime.auditStream(settings: AuditStreamSettings(config: config))
         let descriptors = DescriptorLimit.raise(logger: runtime.logger)
         let limits = runtime.settings.connectionLimits(descriptors: descriptors)
@@ -218,28 +141,49 @@ struct Serve: AsyncParsableCommand {
                 "http.header_timeout": "\(limits.headerTimeout)", "http.deadline": "\(runtime.settings.deadlines.standard)",
                 "open_files": "\(descriptors)",
             ])
-        try await runtime.repository.prepare()
-        if demo { try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) }) }
         let settings = runtime.settings
         let apiKeyPath = runtime.directory.apiKeyPath
         let mail = runtime.mailDestination
-        try await runServer(
-            services: runtime.services, host: settings.host, port: settings.port,
-            backgroundServices: [
-                runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger),
-                KeyService(
-                    custodian: runtime.keys, batchSize: runtime.settings.keyResealBatch,
-                    pause: runtime.settings.keyResealPause),
-            ] + (auditStream.map { [$0] } ?? []),
-            connections: limits
-        ) { port in
-            say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
-            say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
-            say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
-            if let auditStream { say("The audit trail streams to \(auditStream.destination).") }
+        let demo = demo
+        // The store's services (PostgreSQL's connection pool) run first in the service group and stop last; the
+        // schema is migrated and the keys loaded before the server starts.
+        let server = StartingService(name: "ichigo server") {
+            try await runtime.prepare()
+            if demo {
+                try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) })
+            }
+            try await buildApplication(
+                services: runtime.services, metrics: runtime.metricsRegistry, host: settings.host, port: settings.port,
+                backgroundServices: [
+                    runtime.mailSender, SessionJanitor(repository: runtime.repository, logger: runtime.logger),
+                    KeyService(
+                        custodian: runtime.keys, batchSize: runtime.settings.keyResealBatch,
+                        pause: runtime.settings.keyResealPause),
+                ] + (auditStream.map { [$0] } ?? []),
+                connections: limits
+            ) { port in
+                say("Ichigo is listening on http://\(settings.host):\(port)  (data: \(runtime.directory.url.path))")
+                say("Open http://\(settings.host):\(port)/login in a browser. Mail goes to the \(mail).")
+                say("JSON API key: see \(settings.apiKey == nil ? apiKeyPath : "ICHIGO_API_KEY")")
+                if let auditStream { say("The audit trail streams to \(auditStream.destination).") }
+            }.run()
         }
-        try runtime.repository.close()
+        defer { try? runtime.repository.close() }
+        try await ServiceGroup(
+            configuration: .init(
+                services: runtime.storeServices + [server], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: runtime.logger)
+        ).run()
     }
+}
+
+/// A service that does some work first (migrations, keys) and then runs what it started (the web application), as
+/// one service of the server's group.
+struct StartingService: Service, CustomStringConvertible {
+    let name: String
+    let body: @Sendable () async throws -> Void
+    var description: String { name }
+    func run() async throws { try await body() }
 }
 
 struct Migrate: AsyncParsableCommand {
@@ -247,10 +191,9 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let runtime = try await Runtime(config: common.reader())
-        try await runtime.repository.prepare()
-        say("Database is up to date: \(runtime.databaseLocation)")
-        try runtime.repository.close()
+        try await Runtime.open(common.reader()).run { runtime in
+            say("Database is up to date: \(runtime.databaseLocation)")
+        }
     }
 }
 
@@ -260,9 +203,9 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let runtime = try await Runtime(config: common.reader())
-        try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) })
-        try runtime.repository.close()
+        try await Runtime.open(common.reader()).run { runtime in
+            try await DemoData.fillIfEmpty(runtime.services, directory: runtime.directory.url, out: { say($0) })
+        }
     }
 }
 
@@ -294,27 +237,27 @@ struct Audit: AsyncParsableCommand {
         @Option(help: "Append the checkpoint line to this file as well.") var out: String?
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            let chain = AuditChain(keyring: runtime.keyring)
-            let report = try await AuditVerifier(repository: runtime.repository, chain: chain)
-                .verify(anchors: runtime.auditHead?.read().map { [$0] } ?? [])
-            try runtime.repository.close()
-            guard report.isIntact, let last = report.last else {
-                say(report.isIntact ? "the audit trail is empty" : "audit trail BROKEN: run `ichigo audit verify`; no checkpoint signed")
-                throw ExitCode(1)
+            try await Runtime.open(common.reader()).run { runtime in
+                let chain = AuditChain(keyring: runtime.keyring)
+                let report = try await AuditVerifier(repository: runtime.repository, chain: chain)
+                    .verify(anchors: runtime.auditHead?.read().map { [$0] } ?? [])
+                guard report.isIntact, let last = report.last else {
+                    say(report.isIntact ? "the audit trail is empty" : "audit trail BROKEN: run `ichigo audit verify`; no checkpoint signed")
+                    throw ExitCode(1)
+                }
+                let line = chain.head(sequence: last.sequence, hash: last.hash, at: Date()).description
+                if let out {
+                    let handle = FileHandle(forWritingAtPath: out) ?? {
+                        FileManager.default.createFile(atPath: out, contents: nil)
+                        return FileHandle(forWritingAtPath: out)
+                    }()
+                    guard let handle else { throw ValidationError("cannot write \(out)") }
+                    handle.seekToEndOfFile()
+                    handle.write(Data((line + "\n").utf8))
+                    try handle.close()
+                }
+                say(line)
             }
-            let line = chain.head(sequence: last.sequence, hash: last.hash, at: Date()).description
-            if let out {
-                let handle = FileHandle(forWritingAtPath: out) ?? {
-                    FileManager.default.createFile(atPath: out, contents: nil)
-                    return FileHandle(forWritingAtPath: out)
-                }()
-                guard let handle else { throw ValidationError("cannot write \(out)") }
-                handle.seekToEndOfFile()
-                handle.write(Data((line + "\n").utf8))
-                try handle.close()
-            }
-            say(line)
         }
     }
 
@@ -329,28 +272,28 @@ struct Audit: AsyncParsableCommand {
         @Option(help: "At most this many records.") var limit = 100
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let parser = DateFormatter()
-            parser.timeZone = Calendar.japan.timeZone
-            parser.dateFormat = "yyyy-MM-dd"
-            var who = party
-            if let text = party, let loginID = LoginID(rawValue: text),
-                let user = try await runtime.repository.user(loginID: loginID)
-            {
-                who = user.id.rawValue
-            } else if let text = party, let serial = SerialNumber(rawValue: text) {
-                who = serial.rawValue
-            }
-            let filter = AuditFilter(
-                party: who, action: action, from: from.flatMap(parser.date(from:)),
-                until: until.flatMap(parser.date(from:)).map { $0 + 86_400 })
-            let printer = ISO8601DateFormatter()
-            for record in try await runtime.repository.auditRecords(matching: filter, limit: limit) {
-                let event = record.event
-                say(
-                    "\(record.sequence)\t\(printer.string(from: event.at))\t\(event.actor)\t\(event.action)\t\(event.subject)\t\(event.outcome)\t\(event.reason ?? "")"
-                )
+            try await Runtime.open(common.reader()).run { runtime in
+                let parser = DateFormatter()
+                parser.timeZone = Calendar.japan.timeZone
+                parser.dateFormat = "yyyy-MM-dd"
+                var who = party
+                if let text = party, let loginID = LoginID(rawValue: text),
+                    let user = try await runtime.repository.user(loginID: loginID)
+                {
+                    who = user.id.rawValue
+                } else if let text = party, let serial = SerialNumber(rawValue: text) {
+                    who = serial.rawValue
+                }
+                let filter = AuditFilter(
+                    party: who, action: action, from: from.flatMap(parser.date(from:)),
+                    until: until.flatMap(parser.date(from:)).map { $0 + 86_400 })
+                let printer = ISO8601DateFormatter()
+                for record in try await runtime.repository.auditRecords(matching: filter, limit: limit) {
+                    let event = record.event
+                    say(
+                        "\(record.sequence)\t\(printer.string(from: event.at))\t\(event.actor)\t\(event.action)\t\(event.subject)\t\(event.outcome)\t\(event.reason ?? "")"
+                    )
+                }
             }
         }
     }
@@ -365,23 +308,23 @@ struct Audit: AsyncParsableCommand {
         var anchors: [String] = []
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            var heads = try anchors.flatMap { try Audit.anchors(in: $0) }
-            let head = runtime.auditHead?.read()
-            if let head { heads.append(head) }
-            let report = try await AuditVerifier(
-                repository: runtime.repository, chain: AuditChain(keyring: runtime.keyring)
-            ).verify(anchors: heads)
-            try runtime.repository.close()
-            if head == nil {
-                say("warning: no signed head (\(runtime.auditHead?.path ?? "none")): deleting the newest records would go unseen")
-            }
-            if report.isIntact {
-                say("audit trail intact: \(report.recordCount) records, \(report.anchorsChecked) signed head(s) and checkpoint(s) agree")
-            } else {
-                say("audit trail BROKEN: \(report.breaks.count) problem(s) in \(report.recordCount) records")
-                for item in report.breaks.prefix(50) { say("  \(item)") }
-                throw ExitCode(1)
+            try await Runtime.open(common.reader()).run { runtime in
+                var heads = try anchors.flatMap { try Audit.anchors(in: $0) }
+                let head = runtime.auditHead?.read()
+                if let head { heads.append(head) }
+                let report = try await AuditVerifier(
+                    repository: runtime.repository, chain: AuditChain(keyring: runtime.keyring)
+                ).verify(anchors: heads)
+                if head == nil {
+                    say("warning: no signed head (\(runtime.auditHead?.path ?? "none")): deleting the newest records would go unseen")
+                }
+                if report.isIntact {
+                    say("audit trail intact: \(report.recordCount) records, \(report.anchorsChecked) signed head(s) and checkpoint(s) agree")
+                } else {
+                    say("audit trail BROKEN: \(report.breaks.count) problem(s) in \(report.recordCount) records")
+                    for item in report.breaks.prefix(50) { say("  \(item)") }
+                    throw ExitCode(1)
+                }
             }
         }
     }

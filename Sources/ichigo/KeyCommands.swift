@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ichigo
+import IchigoRuntime
 import IchigoKeys
 import IchigoWeb
 
@@ -22,11 +23,11 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Follow the re-sealing until every seed is under the newest version.") var wait = false
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            say("key store: \(runtime.keyStores.summary)")
-            try await KeysCommand.printTable(runtime)
-            if wait { try await KeysCommand.follow(runtime) }
+            try await Runtime.open(common.reader()).run { runtime in
+                say("key store: \(runtime.keyStores.summary)")
+                try await KeysCommand.printTable(runtime)
+                if wait { try await KeysCommand.follow(runtime) }
+            }
         }
     }
 
@@ -38,14 +39,14 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Wait, with a progress bar, until every seed is under the new version.") var wait = false
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let version = try await runtime.keys.rotate(now: Date(), actor: "cli")
-            let formatter = ISO8601DateFormatter()
-            say(
-                "key version \(version.version) made in \(version.wrappedBy); in use from \(formatter.string(from: version.activeFrom)). "
-                    + "Running servers re-seal every seed under it; `ichigo keys status --wait` follows them.")
-            if wait { try await KeysCommand.follow(runtime) }
+            try await Runtime.open(common.reader()).run { runtime in
+                let version = try await runtime.keys.rotate(now: Date(), actor: "cli")
+                let formatter = ISO8601DateFormatter()
+                say(
+                    "key version \(version.version) made in \(version.wrappedBy); in use from \(formatter.string(from: version.activeFrom)). "
+                        + "Running servers re-seal every seed under it; `ichigo keys status --wait` follows them.")
+                if wait { try await KeysCommand.follow(runtime) }
+            }
         }
     }
 
@@ -55,28 +56,28 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let keys = runtime.keys
-            // Wait for the newest version's activation (a rotation just made).
-            while let newest = keys.known.last, newest.activeFrom > Date() {
-                try await Task.sleep(for: .milliseconds(200))
+            try await Runtime.open(common.reader()).run { runtime in
+                let keys = runtime.keys
+                // Wait for the newest version's activation (a rotation just made).
+                while let newest = keys.known.last, newest.activeFrom > Date() {
+                    try await Task.sleep(for: .milliseconds(200))
+                    try await keys.refresh(now: Date())
+                }
                 try await keys.refresh(now: Date())
+                var total = 0
+                let progress = Progress(runtime)
+                while true {
+                    let batch = try await keys.resealBatch(limit: runtime.settings.keyResealBatch)
+                    if batch.examined == 0 { break }
+                    total += batch.resealed
+                    try await progress.show()
+                }
+                progress.finish()
+                let retired = try await keys.retireUnused(now: Date())
+                say(
+                    "\(total) seed(s) re-sealed under key version \(keys.keyring.current)"
+                        + (retired.isEmpty ? "" : "; retired: " + retired.map(String.init).joined(separator: ", ")))
             }
-            try await keys.refresh(now: Date())
-            var total = 0
-            let progress = Progress(runtime)
-            while true {
-                let batch = try await keys.resealBatch(limit: runtime.settings.keyResealBatch)
-                if batch.examined == 0 { break }
-                total += batch.resealed
-                try await progress.show()
-            }
-            progress.finish()
-            let retired = try await keys.retireUnused(now: Date())
-            say(
-                "\(total) seed(s) re-sealed under key version \(keys.keyring.current)"
-                    + (retired.isEmpty ? "" : "; retired: " + retired.map(String.init).joined(separator: ", ")))
         }
     }
 
@@ -86,31 +87,31 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let vault = SeedVault(keyring: runtime.keyring)
-            var offset = 0
-            var opened = 0
-            var failed: [String] = []
-            var byVersion: [Int: Int] = [:]
-            while true {
-                let page = try await runtime.repository.tokens(matching: TokenFilter(), limit: 2000, offset: offset)
-                if page.isEmpty { break }
-                for token in page {
-                    do {
-                        _ = try vault.open(token.sealedSeed, for: token.id)
-                        opened += 1
-                        byVersion[token.sealedSeed.keyVersion, default: 0] += 1
-                    } catch {
-                        failed.append("\(token.serial.rawValue) (key version \(token.sealedSeed.keyVersion)): \(error)")
+            try await Runtime.open(common.reader()).run { runtime in
+                let vault = SeedVault(keyring: runtime.keyring)
+                var offset = 0
+                var opened = 0
+                var failed: [String] = []
+                var byVersion: [Int: Int] = [:]
+                while true {
+                    let page = try await runtime.repository.tokens(matching: TokenFilter(), limit: 2000, offset: offset)
+                    if page.isEmpty { break }
+                    for token in page {
+                        do {
+                            _ = try vault.open(token.sealedSeed, for: token.id)
+                            opened += 1
+                            byVersion[token.sealedSeed.keyVersion, default: 0] += 1
+                        } catch {
+                            failed.append("\(token.serial.rawValue) (key version \(token.sealedSeed.keyVersion)): \(error)")
+                        }
                     }
+                    offset += page.count
                 }
-                offset += page.count
+                let versions = byVersion.keys.sorted().map { "version \($0): \(byVersion[$0]!)" }.joined(separator: ", ")
+                say("\(opened) seed(s) open (\(versions.isEmpty ? "none" : versions)); \(failed.count) do not")
+                for line in failed.prefix(20) { say("  " + line) }
+                if !failed.isEmpty { throw ExitCode(1) }
             }
-            let versions = byVersion.keys.sorted().map { "version \($0): \(byVersion[$0]!)" }.joined(separator: ", ")
-            say("\(opened) seed(s) open (\(versions.isEmpty ? "none" : versions)); \(failed.count) do not")
-            for line in failed.prefix(20) { say("  " + line) }
-            if !failed.isEmpty { throw ExitCode(1) }
         }
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TerminalInput
 import Ichigo
+import IchigoRuntime
 import IchigoSQLite
 import IchigoWeb
 import OTP
@@ -64,28 +65,28 @@ struct Tokens: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let started = Date()
-            let showBar = isatty(STDERR_FILENO) == 1
-            do {
-                let summary = try await runtime.services.importer.importPSKC(
-                    Array(data), key: try secret.decryptionKey(), actor: "cli", at: Date(),
-                    progress: { done, total in
-                        guard showBar, total > 0 else { return }
-                        let width = 40
-                        let filled = done * width / total
-                        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) sealed".utf8))
-                        if done == total { FileHandle.standardError.write(Data(" — writing…\n".utf8)) }
-                    })
-                let seconds = Date().timeIntervalSince(started)
-                say(
-                    "imported \(summary.count) hardware tokens in \(String(format: "%.2f", seconds)) s (\(Int(Double(summary.count) / max(seconds, 0.001))) tokens/s); first \(summary.serials.first?.rawValue ?? "-"), last \(summary.serials.last?.rawValue ?? "-")"
-                )
-            } catch let error as IchigoError where error.code == .importFailed {
-                say("import refused, nothing imported: \(error.detail ?? "")")
-                throw ExitCode(1)
+            try await Runtime.open(common.reader()).run { runtime in
+                let started = Date()
+                let showBar = isatty(STDERR_FILENO) == 1
+                do {
+                    let summary = try await runtime.services.importer.importPSKC(
+                        Array(data), key: try secret.decryptionKey(), actor: "cli", at: Date(),
+                        progress: { done, total in
+                            guard showBar, total > 0 else { return }
+                            let width = 40
+                            let filled = done * width / total
+                            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                            FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) sealed".utf8))
+                            if done == total { FileHandle.standardError.write(Data(" — writing…\n".utf8)) }
+                        })
+                    let seconds = Date().timeIntervalSince(started)
+                    say(
+                        "imported \(summary.count) hardware tokens in \(String(format: "%.2f", seconds)) s (\(Int(Double(summary.count) / max(seconds, 0.001))) tokens/s); first \(summary.serials.first?.rawValue ?? "-"), last \(summary.serials.last?.rawValue ?? "-")"
+                    )
+                } catch let error as IchigoError where error.code == .importFailed {
+                    say("import refused, nothing imported: \(error.detail ?? "")")
+                    throw ExitCode(1)
+                }
             }
         }
     }
@@ -100,20 +101,20 @@ struct Tokens: AsyncParsableCommand {
         @Option(help: "At most this many.") var limit = 100
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let counts = try await runtime.repository.tokenCounts()
-            for (kind, states) in counts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                say("\(kind.rawValue): " + states.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
-            }
-            let tokens = try await runtime.repository.tokens(
-                matching: TokenFilter(serialPrefix: serial, kind: kind, state: state, unassignedOnly: unassigned),
-                limit: limit, offset: 0)
-            for token in tokens {
-                let holders = try await runtime.repository.users(holding: token.id).map(\.loginID.rawValue)
-                say(
-                    "\(token.serial.rawValue)\t\(token.kind.rawValue)\t\(token.state.rawValue)\t\(token.contractID?.rawValue ?? "inventory")\tfailures=\(token.failureCount)\t\(holders.joined(separator: ","))"
-                )
+            try await Runtime.open(common.reader()).run { runtime in
+                let counts = try await runtime.repository.tokenCounts()
+                for (kind, states) in counts.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                    say("\(kind.rawValue): " + states.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+                }
+                let tokens = try await runtime.repository.tokens(
+                    matching: TokenFilter(serialPrefix: serial, kind: kind, state: state, unassignedOnly: unassigned),
+                    limit: limit, offset: 0)
+                for token in tokens {
+                    let holders = try await runtime.repository.users(holding: token.id).map(\.loginID.rawValue)
+                    say(
+                        "\(token.serial.rawValue)\t\(token.kind.rawValue)\t\(token.state.rawValue)\t\(token.contractID?.rawValue ?? "inventory")\tfailures=\(token.failureCount)\t\(holders.joined(separator: ","))"
+                    )
+                }
             }
         }
     }
@@ -126,11 +127,11 @@ struct Tokens: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let token = try await runtime.services.operators.assignHardwareToken(
-                serial: serial, toCustomer: loginID, actor: "cli", at: Date())
-            say("\(token.serial.rawValue) assigned to \(loginID) (state \(token.state.rawValue): the customer starts it at BOK001)")
+            try await Runtime.open(common.reader()).run { runtime in
+                let token = try await runtime.services.operators.assignHardwareToken(
+                    serial: serial, toCustomer: loginID, actor: "cli", at: Date())
+                say("\(token.serial.rawValue) assigned to \(loginID) (state \(token.state.rawValue): the customer starts it at BOK001)")
+            }
         }
     }
 
@@ -158,10 +159,10 @@ struct Tokens: AsyncParsableCommand {
 }
 
 private func lifecycle(_ event: TokenEvent, _ serial: String, _ common: CommonOptions) async throws {
-    let runtime = try await Runtime(config: common.reader())
-    defer { try? runtime.repository.close() }
-    let token = try await runtime.services.operators.apply(event, serial: serial, actor: "cli", at: Date())
-    say("\(token.serial.rawValue): \(token.state.rawValue)")
+    try await Runtime.open(common.reader()).run { runtime in
+        let token = try await runtime.services.operators.apply(event, serial: serial, actor: "cli", at: Date())
+        say("\(token.serial.rawValue): \(token.state.rawValue)")
+    }
 }
 
 struct OperatorCommand: AsyncParsableCommand {
@@ -179,21 +180,21 @@ struct OperatorCommand: AsyncParsableCommand {
         func run() async throws {
             let password = try readSecret(
                 "Password (10–32 half-width letters, digits and symbols): ", env: "ICHIGO_OPERATOR_PASSWORD")
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let created: BankOperator
-            do {
-                created = try await runtime.services.operators.createOperator(
-                    loginID: loginID, name: name, password: password, at: Date())
-            } catch let error as IchigoError where error.field == "password" {
-                // Never echo the password; say which characters the console's software keyboard can type.
-                throw ValidationError(
-                    "パスワードは半角英数字記号10～32文字で指定してください（空白・全角文字は使えません）。"
-                        + " The password must be 10 to 32 half-width letters, digits and symbols"
-                        + " \(CredentialRules.passwordSymbols) — the keys of the console's software keyboard; no spaces or"
-                        + " full-width characters. Nothing was created.")
+            try await Runtime.open(common.reader()).run { runtime in
+                let created: BankOperator
+                do {
+                    created = try await runtime.services.operators.createOperator(
+                        loginID: loginID, name: name, password: password, at: Date())
+                } catch let error as IchigoError where error.field == "password" {
+                    // Never echo the password; say which characters the console's software keyboard can type.
+                    throw ValidationError(
+                        "パスワードは半角英数字記号10～32文字で指定してください（空白・全角文字は使えません）。"
+                            + " The password must be 10 to 32 half-width letters, digits and symbols"
+                            + " \(CredentialRules.passwordSymbols) — the keys of the console's software keyboard; no spaces or"
+                            + " full-width characters. Nothing was created.")
+                }
+                say("operator \(created.loginID.rawValue) created; log in at /operator/login")
             }
-            say("operator \(created.loginID.rawValue) created; log in at /operator/login")
         }
     }
 
@@ -204,10 +205,10 @@ struct OperatorCommand: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            _ = try await runtime.services.operators.unlockLogin(loginID: loginID, actor: "cli", at: Date())
-            say("login of \(loginID) may be used again")
+            try await Runtime.open(common.reader()).run { runtime in
+                _ = try await runtime.services.operators.unlockLogin(loginID: loginID, actor: "cli", at: Date())
+                say("login of \(loginID) may be used again")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Ichigo
+import IchigoRuntime
 import IchigoWeb
 
 /// `ichigo passkeys`: the bank's view of a customer's passkeys, and their removal (a lost phone). A customer who lost
@@ -16,19 +17,19 @@ struct PasskeysCommand: AsyncParsableCommand {
         @Argument(help: "The customer's login ID.") var loginID: String
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let user = try await runtime.services.operators.user(loginID: loginID)
-            let passkeys = try await runtime.services.passkeys.passkeys(of: user.id)
-            if passkeys.isEmpty { say("\(loginID): no passkey") }
-            let formatter = ISO8601DateFormatter()
-            for passkey in passkeys {
-                let model = AuthenticatorNames.name(of: passkey.aaguid) ?? passkey.aaguid
-                say(
-                    "\(passkey.credentialID)\t\(passkey.name)\t\(model)\t\(passkey.isSynced ? "synced" : "device-bound")"
-                        + "\tregistered \(formatter.string(from: passkey.createdAt))"
-                        + "\tlast used \(passkey.lastUsedAt.map { formatter.string(from: $0) } ?? "never")"
-                        + (passkey.cloneSuspected ? "\tSTOPPED: counter went backwards (possible copy)" : ""))
+            try await Runtime.open(common.reader()).run { runtime in
+                let user = try await runtime.services.operators.user(loginID: loginID)
+                let passkeys = try await runtime.services.passkeys.passkeys(of: user.id)
+                if passkeys.isEmpty { say("\(loginID): no passkey") }
+                let formatter = ISO8601DateFormatter()
+                for passkey in passkeys {
+                    let model = AuthenticatorNames.name(of: passkey.aaguid) ?? passkey.aaguid
+                    say(
+                        "\(passkey.credentialID)\t\(passkey.name)\t\(model)\t\(passkey.isSynced ? "synced" : "device-bound")"
+                            + "\tregistered \(formatter.string(from: passkey.createdAt))"
+                            + "\tlast used \(passkey.lastUsedAt.map { formatter.string(from: $0) } ?? "never")"
+                            + (passkey.cloneSuspected ? "\tSTOPPED: counter went backwards (possible copy)" : ""))
+                }
             }
         }
     }
@@ -46,12 +47,12 @@ struct PasskeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let runtime = try await Runtime(config: common.reader())
-            defer { try? runtime.repository.close() }
-            let user = try await runtime.services.operators.user(loginID: loginID)
-            let count = try await runtime.services.passkeys.remove(
-                credential.map { [$0] }, of: user, actor: "cli", byBank: true, at: Date())
-            say("\(loginID): \(count) passkey(s) removed; the customer was mailed")
+            try await Runtime.open(common.reader()).run { runtime in
+                let user = try await runtime.services.operators.user(loginID: loginID)
+                let count = try await runtime.services.passkeys.remove(
+                    credential.map { [$0] }, of: user, actor: "cli", byBank: true, at: Date())
+                say("\(loginID): \(count) passkey(s) removed; the customer was mailed")
+            }
         }
     }
 }

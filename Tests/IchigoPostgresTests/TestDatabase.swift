@@ -75,7 +75,7 @@ enum TestDatabase {
             let repository = PostgresRepository(
                 client: client, chain: AuditChain(keyring: keyring), auditHead: auditHead,
                 logger: Logger(label: "ichigo.test"))
-            try await repository.prepare()
+            try await repository.migrate()
             return try await body(repository)
         }
     }

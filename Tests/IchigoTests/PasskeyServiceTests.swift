@@ -30,7 +30,7 @@ struct PasskeyServiceTests {
                 policy: PasskeyPolicy(
                     relyingParty: RelyingParty(id: "localhost", origins: [PasskeyServiceTests.origin]),
                     relyingPartyName: "いちご銀行", login: login),
-                retail: retail, bankName: "いちご銀行", bankContact: "0120-000-000", logger: logger)
+                credentials: retail.credentials, bankName: "いちご銀行", bankContact: "0120-000-000", logger: logger)
             customers = CustomerService(repository: repository, hasher: .forTesting)
         }
 

@@ -9,6 +9,7 @@ import IchigoWeb
 import Logging
 import NIOCore
 import OTP
+import Prometheus
 import Testing
 
 /// An Ichigo app on a fresh SQLite database with a fixed clock, for in-process HTTP tests.
@@ -18,6 +19,8 @@ struct APIHarness {
     let clock: FixedClock
     let directory: URL
     let masterKey: MasterKey
+    /// What `/metrics` shows: what this app's services counted.
+    let metrics = PrometheusCollectorRegistry()
     var chain: AuditChain { AuditChain(masterKey: masterKey) }
     static let apiKey = "test-api-key-0123456789"
 
@@ -32,7 +35,7 @@ struct APIHarness {
         var services = IchigoServices(
             repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
             apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"),
-            signingPolicy: signing)
+            metrics: IchigoMetrics(factory: PrometheusMetricsFactory(registry: metrics)), signingPolicy: signing)
         // These tests run in parallel on a busy machine: a slow answer must not turn into a 503 (or `/ready` into a
         // timeout). The deadlines themselves are tested by DeadlineTests and e2e/test_fail_fast.py.
         services.deadlines = RequestDeadlines(standard: .seconds(120), ready: .seconds(60))
@@ -43,7 +46,7 @@ struct APIHarness {
     func test(_ mode: TestingSetup = .router, _ body: @escaping @Sendable (APIClient) async throws -> Void) async throws
     {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let app = try await buildApplication(services: services, host: "127.0.0.1", port: 0)
+        let app = try await buildApplication(services: services, metrics: metrics, host: "127.0.0.1", port: 0)
         try await app.test(mode) { client in try await body(APIClient(client: client)) }
         try repository.close()
     }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Ichigo
+import IchigoRuntime
 import IchigoSQLite
 import IchigoTesting
 @testable import IchigoWeb

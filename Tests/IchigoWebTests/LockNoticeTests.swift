@@ -76,7 +76,7 @@ struct LockNoticeTests {
         var codes: [IchigoError.Code] = []
         for _ in 1...5 {
             do {
-                _ = try await s.retail.authenticate(loginID: "clerk2", password: "wrong", as: .corporateUser, at: now)
+                _ = try await s.credentials.authenticate(loginID: "clerk2", password: "wrong", as: .corporateUser, at: now)
             } catch let error as IchigoError { codes.append(error.code) }
         }
         #expect(codes == [.loginFailed, .loginFailed, .loginFailed, .loginLastTry, .loginLocked])
@@ -85,7 +85,7 @@ struct LockNoticeTests {
         #expect(mails.allSatisfy { !$0.body.contains("Right-Pass-1") && !$0.body.contains("wrong") })
         // Even the right password is refused now, and no second notice is sent.
         await #expect(throws: IchigoError.self) {
-            _ = try await s.retail.authenticate(loginID: "clerk2", password: "Right-Pass-1", as: .corporateUser, at: now)
+            _ = try await s.credentials.authenticate(loginID: "clerk2", password: "Right-Pass-1", as: .corporateUser, at: now)
         }
         #expect(try await harness.repository.pendingMails(limit: 10, at: now).count == 2)
         try harness.repository.close()

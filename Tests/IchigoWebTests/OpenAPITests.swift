@@ -27,7 +27,7 @@ struct OpenAPITests {
 
     @Test func everyJSONRouteIsDocumentedAndEveryDocumentedRouteExists() async throws {
         let harness = try APIHarness()
-        let router = try await buildRouter(services: harness.services)
+        let router = try await buildRouter(services: harness.services, metrics: harness.metrics)
         let served = Set(
             router.routes.map { "\($0.method) \($0.path)" }
                 .map { $0.replacingOccurrences(of: "//", with: "/") }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Ichigo
+import IchigoRuntime
 import IchigoTesting
 import IchigoWeb
 import Testing

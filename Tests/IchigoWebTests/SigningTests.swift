@@ -65,7 +65,7 @@ struct SigningTests {
         try await harness.repository.accounts(of: user.id).map(\.balance)
     }
 
-    static func message(_ code: IchigoError.Code) -> String { Messages.text(for: code, in: .ja) }
+    static func message(_ code: IchigoError.Code) -> String { WebMessages.text(for: code, in: .ja) }
 
     // MARK: Retail 振込
 

@@ -1,30 +1,20 @@
 /// An error of Ichigo's domain. Each has a stable `code`; the web layer maps codes to HTTP statuses
-/// and to messages in the user's language (`Messages`).
+/// and to messages in the user's language (`Messages`). The codes only the web layer raises (a malformed request, an
+/// expired session, a wrong CSRF token, API credentials) are the web layer's (`IchigoWeb/Web/WebErrors.swift`).
 ///
 /// The code's storage is private, so adding a case breaks no caller (the SwiftNIO style).
 public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable, machine-readable error code, e.g. `otp.invalid`.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private let value: String
-        private init(_ value: String) { self.value = value }
+        /// A code of another layer of Ichigo (the web layer's request and session codes).
+        package init(_ value: String) { self.value = value }
 
         /// The code's text, as it appears in JSON errors.
         public var description: String { value }
 
         /// Input that failed validation; `field` names which.
         public static let invalidInput = Code("request.invalid_input")
-        /// A request body that is not valid JSON of the expected shape.
-        public static let malformedRequest = Code("request.malformed")
-        /// A request body over the size limit.
-        public static let requestTooLarge = Code("request.too_large")
-        /// A request body that is not `application/json` where JSON is expected.
-        public static let unsupportedMediaType = Code("request.unsupported_media_type")
-        /// A JSON field the operation does not take (unknown, or not allowed here); `field` names it.
-        public static let unknownField = Code("request.unknown_field")
-        /// A URL path or header too long for the server.
-        public static let requestHeaderTooLarge = Code("request.header_too_large")
-        /// Missing or wrong API credentials.
-        public static let unauthorized = Code("request.unauthorized")
         /// The resource does not exist.
         public static let notFound = Code("request.not_found")
         /// A user ID or login ID unknown to Ichigo (reads as `otpInvalid` at verification).
@@ -62,10 +52,6 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let loginFailed = Code("login.failed")
         /// Too many wrong passwords: the user's access is stopped until the bank lifts it.
         public static let loginLocked = Code("login.locked")
-        /// The session expired (5 minutes idle) or does not exist.
-        public static let sessionExpired = Code("session.expired")
-        /// The form's CSRF token is missing or wrong.
-        public static let csrfFailed = Code("session.csrf")
         /// A required field is empty.
         public static let required = Code("field.required")
         public static let invalidEmail = Code("field.invalid_email")
@@ -120,8 +106,6 @@ public struct IchigoError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let loginNotLocked = Code("login.not_locked")
         /// An API key of this name exists (revoked keys keep their names).
         public static let apiKeyNameTaken = Code("apikey.name_taken")
-        /// The API key is valid but lacks the scope this operation needs.
-        public static let scopeMissing = Code("request.scope_missing")
         /// The serial is unknown, or the token belongs to another customer, or cannot be registered now.
         public static let tokenNotRegistrable = Code("token.not_registrable")
         /// The contract confirmation PIN (ご契約先確認暗証番号) is wrong.

@@ -30,16 +30,6 @@ public enum Language: String, Sendable, Hashable, CaseIterable, Codable {
 public enum Messages {
     private static let table: [String: (ja: String, en: String)] = [
         "request.invalid_input": ("入力内容に誤りがあります。", "The input is not valid."),
-        "request.malformed": ("リクエストの形式が正しくありません。", "The request is not well-formed."),
-        "request.too_large": ("リクエストが大きすぎます。", "The request is too large."),
-        "request.unsupported_media_type": (
-            "Content-Type は application/json を指定して下さい。", "The body must be sent as Content-Type: application/json."
-        ),
-        "request.unknown_field": (
-            "この操作では指定できない項目が含まれています。", "The request contains a field this operation does not take."
-        ),
-        "request.header_too_large": ("URLまたはヘッダが長すぎます。", "The URL or a header is too long."),
-        "request.unauthorized": ("認証情報が正しくありません。", "The credentials are not valid."),
         "request.not_found": ("指定されたページは存在しません。", "Not found."),
         "user.not_found": ("利用者が見つかりません。", "User not found."),
         "user.login_id_taken": ("このログインIDは既に使われています。", "This login ID is already in use."),
@@ -101,14 +91,6 @@ public enum Messages {
         "login.locked": (
             "パスワードの誤入力が規定回数を超えたため、ご利用を停止しています。お取引店にお問い合わせください。",
             "Too many wrong passwords: access is stopped. Please contact your branch."
-        ),
-        "session.expired": (
-            "一定時間操作がなかったため、ログアウトしました。再度ログインしてください。",
-            "You were logged out after a period of inactivity. Please log in again."
-        ),
-        "session.csrf": (
-            "画面の操作が正しくありません。最初からやり直してください。",
-            "The page was submitted out of sequence. Please start again."
         ),
         "field.required": ("入力してください。", "This field is required."),
         "field.invalid_email": (
@@ -197,9 +179,6 @@ public enum Messages {
         "account.number_taken": ("この口座番号は既に使われています。", "This account number is in use."),
         "login.not_locked": ("ログインは停止されていません。", "The login is not stopped."),
         "apikey.name_taken": ("この名前のAPIキーは既にあります。", "An API key with this name exists."),
-        "request.scope_missing": (
-            "このAPIキーにはこの操作の権限がありません。", "This API key is not allowed to do this operation."
-        ),
         "token.not_registrable": (
             "入力されたシリアル番号のトークンは登録できません。トークン裏面のシリアル番号をご確認ください。",
             "The token with this serial number cannot be registered. Please check the serial number on the back of the token."

@@ -53,7 +53,7 @@ extension CorporateService {
         switch proof {
         case .codes(let confirmationPassword, let code):
             try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
-            try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "user.permissions", at: now)
+            try await credentials.checkConfirmationPassword(confirmationPassword, of: admin, action: "user.permissions", at: now)
             try await requireOTP(code, of: admin, at: now)
         case .passkey(let assertion, let binding, let passkeys):
             let passkey = try await passkeys.approve(

@@ -36,7 +36,7 @@ extension CorporateService {
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
         guard let pinHash = contract.pinHash, hasher.verify(pin, against: pinHash) else {
             // Wrong PINs count like wrong passwords: five stop the administrator's login.
-            try await retail.countPasswordFailure(
+            try await credentials.countPasswordFailure(
                 of: admin,
                 AuditEvent(
                     at: now, actor: actor(admin), action: "token.register", subject: contract.id.rawValue,
@@ -88,7 +88,7 @@ extension CorporateService {
                     reason: "user=\($0.id.rawValue) replaced=\($0.tokenID.map { $0 == token.id ? "none" : $0.rawValue } ?? "none")")
             },
             mails: mails)
-        retail.metrics.mailQueued(mails.count)
+        credentials.metrics.mailQueued(mails.count)
         return try await repository.token(token.id) ?? token
     }
 
@@ -110,7 +110,7 @@ extension CorporateService {
         try requireFields(["confirmationPassword": confirmationPassword])
         var users: [User] = []
         for id in Set(chosen) { users.append(try await member(id, of: admin)) }
-        try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.deregister", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.deregister", at: now)
         try await repository.deregister(
             users.map(\.id), at: now,
             audit: users.map {

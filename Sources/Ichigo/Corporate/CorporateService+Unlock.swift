@@ -32,7 +32,7 @@ extension CorporateService {
             throw ValidationErrors(fields: ["users": .partialSelection])
         }
         try requireFields(["confirmationPassword": confirmationPassword])
-        try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.unlock", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.unlock", at: now)
         var unlocked: [Token] = []
         var seen = Set<TokenID>()
         for member in stopped where selection.contains(member.user.id) {
@@ -53,7 +53,7 @@ extension CorporateService {
             token.state.occupiesUser
         else { throw IchigoError(.noToken) }
         try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
-        try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.revoke", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: admin, action: "token.revoke", at: now)
         try await requireOTP(code, of: admin, at: now)
         // Re-read: the OTP check may have been the admin's own (shared) token.
         guard let current = try await repository.token(token.id) else { throw IchigoError(.tokenNotFound) }

@@ -13,7 +13,7 @@ extension CorporateService {
         try requireManager(admin)
         try requireFields(["confirmationPassword": confirmationPassword])
         let contract = try await contract(of: admin)
-        try await retail.checkConfirmationPassword(confirmationPassword, of: admin, action: "contract.usage_mode", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: admin, action: "contract.usage_mode", at: now)
         guard contract.usageMode != mode else { return [] }
         return try await repository.changeUsageMode(
             of: contract.id, to: mode, at: now,

@@ -62,14 +62,22 @@ public struct TransferInput: Sendable {
 /// in one transaction with its audit trail.
 public struct CorporateService: Sendable {
     public let repository: any IchigoRepository & RetailRepository & CorporateRepository
-    public let retail: RetailService
-    public var tokens: TokenService { retail.tokens }
-    var hasher: PasswordHasher { retail.hasher }
-    var bankName: String { retail.bankName }
+    /// The login, confirmation password and OTP checks (shared with the retail and passkey flows).
+    public let credentials: CredentialService
+    /// Transaction authentication (取引認証) for transfer data and approvals; `nil`: off.
+    public let signing: TransactionSigning?
+    let bankName: String
+    public var tokens: TokenService { credentials.tokens }
+    var hasher: PasswordHasher { credentials.hasher }
 
-    public init(repository: any IchigoRepository & RetailRepository & CorporateRepository, retail: RetailService) {
+    public init(
+        repository: any IchigoRepository & RetailRepository & CorporateRepository, credentials: CredentialService,
+        signing: TransactionSigning? = nil, bankName: String
+    ) {
         self.repository = repository
-        self.retail = retail
+        self.credentials = credentials
+        self.signing = signing
+        self.bankName = bankName
     }
 
     // MARK: Reading
@@ -121,7 +129,7 @@ public struct CorporateService: Sendable {
     public func requireOTP(_ text: String, of user: User, at now: Date) async throws {
         let token = try await user.tokenID.asyncFlatMap { try await repository.token($0) }
         switch token?.state {
-        case .active?: try await retail.verifyOTP(text, for: user, at: now)
+        case .active?: try await credentials.verifyOTP(text, for: user, at: now)
         case .locked?: throw IchigoError(.tokenLocked)
         default: throw IchigoError(.tokenRequired)
         }
@@ -131,7 +139,7 @@ public struct CorporateService: Sendable {
     /// plain OTP (policy off, or the approver has no token in use or stopped). Throws `signingUnsupported` if the approver's token
     /// cannot sign it.
     public func signingPrompt(for transfer: CorporateTransfer, by user: User) async throws -> SigningPrompt? {
-        guard let signing = retail.signing, signing.isRequired,
+        guard let signing = signing, signing.isRequired,
             let token = try await user.tokenID.asyncFlatMap({ try await repository.token($0) }),
             token.state == .active || token.state == .locked
         else { return nil }
@@ -154,7 +162,7 @@ public struct CorporateService: Sendable {
             errors["signature"] = .invalidSignatureFormat
         }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
-        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
         guard let token, token.state == .active || token.state == .locked else { throw IchigoError(.tokenRequired) }
         guard token.state == .active else { throw IchigoError(.tokenLocked) }
         let signed = SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount)

@@ -89,7 +89,7 @@ extension RetailService {
         if confirmationPassword.isEmpty { errors["confirmationPassword"] = .required }
         if mailPassword.isEmpty { errors["mailPassword"] = .required }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
-        try await checkConfirmationPassword(confirmationPassword, of: user, action: "issuance.confirm", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "issuance.confirm", at: now)
         guard now < application.mailPasswordExpiresAt else {
             _ = try await repository.close(
                 id, as: .void, at: now,

@@ -44,8 +44,8 @@ extension RetailService {
         if confirmationPassword.isEmpty { errors["confirmationPassword"] = .required }
         if OTPCode(text) == nil { errors["otp"] = text.isEmpty ? .required : .invalidOTPFormat }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
-        try await checkConfirmationPassword(confirmationPassword, of: user, action: "token.cancel", at: now)
-        try await verifyOTP(text, for: user, at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "token.cancel", at: now)
+        try await credentials.verifyOTP(text, for: user, at: now)
         guard let token = try await repository.userWithToken(user.id)?.token else { throw IchigoError(.noToken) }
         let moved = try await repository.cancelUse(
             of: token.id, from: token.state, by: user.id, at: now,
@@ -57,14 +57,5 @@ extension RetailService {
     /// Whether the customer may cancel the use of `token` themselves (BOS001): an active software token.
     public static func mayCancelUse(_ token: Token?) -> Bool {
         token?.kind == .software && token?.state == .active
-    }
-
-    /// Verifies an OTP typed into a form; throws a field error for the form if refused.
-    public func verifyOTP(_ text: String, for user: User, at now: Date) async throws {
-        guard let code = OTPCode(text) else {
-            throw ValidationErrors(fields: ["otp": text.isEmpty ? .required : .invalidOTPFormat])
-        }
-        let result = try await tokens.verify(code, for: user.id, actor: "user:\(user.id.rawValue)", at: now)
-        if case .refused(let reason) = result { throw IchigoError(reason.errorCode, field: "otp") }
     }
 }

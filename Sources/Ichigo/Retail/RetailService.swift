@@ -2,24 +2,6 @@ import Foundation
 import Logging
 import OTP
 
-/// Which login page a user came through; each admits only its own users.
-public enum LoginAudience: String, Sendable, Hashable, Codable {
-    /// 個人: the retail login.
-    case retail
-    /// 法人 ログイン: every user of a corporate contract.
-    case corporateUser = "corporate_user"
-    /// 管理者ログイン: the master user and administrators of a corporate contract.
-    case corporateAdmin = "corporate_admin"
-
-    public func admits(_ user: User) -> Bool {
-        switch self {
-        case .retail: user.role == .customer
-        case .corporateUser: user.isCorporate
-        case .corporateAdmin: user.role.managesTokens
-        }
-    }
-}
-
 /// The retail rules that are policy, not law: lifetimes and attempt limits.
 public struct RetailPolicy: Sendable, Hashable {
     /// How long a mail notification password is valid. 10 minutes.
@@ -59,8 +41,8 @@ public struct RetailService: Sendable {
     public let policy: RetailPolicy
     public let bankName: String
     let logger: Logger
-    /// Writes the mails that tell people their login stopped; none if nil.
-    let lockNotices: LockNotices?
+    /// The login, confirmation password and OTP checks (shared with the corporate and passkey flows).
+    public let credentials: CredentialService
     /// Transaction authentication (取引認証): when its policy is `required`, transfers and approvals take a
     /// signature over the payee account and amount instead of the OTP. `nil`: off.
     public let signing: TransactionSigning?
@@ -72,7 +54,8 @@ public struct RetailService: Sendable {
         signing: TransactionSigning? = nil
     ) {
         self.signing = signing
-        self.lockNotices = lockNotices
+        self.credentials = CredentialService(
+            repository: repository, tokens: tokens, hasher: hasher, policy: policy, lockNotices: lockNotices)
         self.repository = repository
         self.tokens = tokens
         self.hasher = hasher

@@ -38,7 +38,7 @@ extension CorporateService {
             transfer.amount <= limit
         else { throw IchigoError(.forbidden) }
         try requireFields(["confirmationPassword": confirmationPassword])
-        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.create", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.create", at: now)
         try await repository.insert(
             transfer,
             audit: AuditEvent(
@@ -72,13 +72,13 @@ extension CorporateService {
                 assertion, by: user, subject: .corporateTransfer(transfer), action: "transfer.approve.passkey",
                 binding: binding, at: now)
             signed = "approved_with=passkey credential=\(passkey.credentialID.prefix(16))"
-        } else if case .codes(let confirmationPassword, let code) = proof, let signing = retail.signing, signing.isRequired {
+        } else if case .codes(let confirmationPassword, let code) = proof, let signing = signing, signing.isRequired {
             // 取引認証: the signature is over the payee account and amount of the transfer data as stored.
             signed = try await requireSignature(
                 code, of: user, over: transfer, confirmationPassword: confirmationPassword, signing: signing, at: now)
         } else if case .codes(let confirmationPassword, let code) = proof {
             try requireFields(["confirmationPassword": confirmationPassword, "otp": code], otp: code)
-            try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
+            try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
             try await requireOTP(code, of: user, at: now)
         }
         let outcome = try await repository.approve(

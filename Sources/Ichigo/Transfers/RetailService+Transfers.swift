@@ -26,7 +26,7 @@ extension RetailService {
     /// it and the customer's token is in use (or stopped).
     public func needsSignature(_ user: User) async throws -> Bool {
         guard signing?.isRequired == true else { return false }
-        return try await loginNeedsOTP(user)
+        return try await credentials.loginNeedsOTP(user)
     }
 
     /// The challenge BFK002 shows for `transfer` under the signing policy, or `nil` if the transfer needs no
@@ -55,13 +55,13 @@ extension RetailService {
                 transfer, by: user, confirmationPassword: confirmationPassword, signature: code,
                 shownTransferID: shownTransferID, signing: signing, at: now)
         }
-        let needsOTP = try await loginNeedsOTP(user)
+        let needsOTP = try await credentials.loginNeedsOTP(user)
         var errors: [String: IchigoError.Code] = [:]
         if confirmationPassword.isEmpty { errors["confirmationPassword"] = .required }
         if needsOTP && OTPCode(code) == nil { errors["otp"] = code.isEmpty ? .required : .invalidOTPFormat }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
-        try await checkConfirmationPassword(confirmationPassword, of: user, action: "transfer", at: now)
-        if needsOTP { try await verifyOTP(code, for: user, at: now) }
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer", at: now)
+        if needsOTP { try await credentials.verifyOTP(code, for: user, at: now) }
         let done = try await repository.execute(
             transfer, by: user.id,
             audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id,
@@ -89,7 +89,7 @@ extension RetailService {
             errors["signature"] = .invalidSignatureFormat
         }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
-        try await checkConfirmationPassword(confirmationPassword, of: user, action: "transfer", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer", at: now)
         let signed = SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount)
         let prompt = try token.map { try signing.prompt(for: $0, signed) }
         let result = try await signing.verify(

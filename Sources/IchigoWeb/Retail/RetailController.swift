@@ -160,7 +160,7 @@ struct RetailController: ScreenController {
         let (page, user) = (context.page, context.user)
         guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
         var extra: [String: Any] = [
-            "draft": draftContext(draft), "needsOTP": try await services.retail.loginNeedsOTP(user),
+            "draft": draftContext(draft), "needsOTP": try await services.credentials.loginNeedsOTP(user),
         ]
         // パスキーで承認: a challenge bound to this pending transfer as the session holds it (payee bank, branch,
         // account, name, amount and its ID), beside the confirmation password and OTP.

@@ -1,4 +1,5 @@
 import Foundation
+import Ichigo
 import HTTPTypes
 import HummingbirdCore
 import Logging
@@ -6,29 +7,6 @@ import Metrics
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
-
-/// How many connections the server keeps and for how long (`http.*`; see the README's operations section).
-public struct ConnectionLimits: Sendable, Equatable {
-    /// The most connections open at once (`http.maxConnections`). Default: 10,000, or fewer so that 128 descriptors
-    /// stay free for the database, the log and files (`defaultMaximum(descriptors:)`).
-    public var maximum: Int
-    /// A connection with no request under way is closed after this long (`http.idleTimeout`, default 30 s).
-    public var idleTimeout: Duration
-    /// A request's head (request line and headers) must arrive within this long of its first byte
-    /// (`http.headerTimeout`, default 10 s): a client that trickles its headers is closed.
-    public var headerTimeout: Duration
-
-    public init(maximum: Int, idleTimeout: Duration = .seconds(30), headerTimeout: Duration = .seconds(10)) {
-        self.maximum = maximum
-        self.idleTimeout = idleTimeout
-        self.headerTimeout = headerTimeout
-    }
-
-    /// Connections the descriptor limit leaves room for: the soft limit less 128 (at least 16), at most 10,000.
-    public static func defaultMaximum(descriptors: Int) -> Int {
-        max(16, min(10_000, descriptors - 128))
-    }
-}
 
 /// The process's open-file limit: raised at start from the soft to the hard limit, where the hard limit allows (the
 /// common soft limit of 1,024 lets a thousand idle clients take every descriptor).

@@ -89,7 +89,7 @@ struct LoginController: ScreenController {
         let now = services.clock.now()
         let user: User
         do {
-            user = try await services.retail.authenticate(
+            user = try await services.credentials.authenticate(
                 loginID: loginID, password: fields["password"] ?? "", as: loginAudience, at: now)
         } catch let error as IchigoError
             where error.code == .loginFailed || error.code == .loginLocked || error.code == .loginLastTry
@@ -108,7 +108,7 @@ struct LoginController: ScreenController {
             page.data.formValues = ["loginId": loginID]
             return try await redirect(loginPath, page)
         }
-        if try await services.retail.loginNeedsOTP(user) {
+        if try await services.credentials.loginNeedsOTP(user) {
             try await sessions.renew(&page, user: user, stage: .awaitingOTP, audience: audience)
             return try await redirect(otpPath, page)
         }
@@ -139,7 +139,7 @@ struct LoginController: ScreenController {
         }
         let fields = try await form(request, page)
         do {
-            try await services.retail.verifyOTP(fields["otp"] ?? "", for: user, at: services.clock.now())
+            try await services.credentials.verifyOTP(fields["otp"] ?? "", for: user, at: services.clock.now())
         } catch let errors as ValidationErrors {
             return try await redirectWithErrors(otpPath, page, errors: errors.fields)
         } catch let error as IchigoError where error.field == "otp" {

@@ -60,12 +60,12 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             var response: Response
             if html {
                 response = Self.htmlResponse(
-                    status: status, message: Messages.text(for: error.code, in: language), language: language)
+                    status: status, message: WebMessages.text(for: error.code, in: language), language: language)
             } else {
                 let triesLeft = error.triesLeft
                 response = Self.response(
                     status: status, code: error.code.description,
-                    message: Messages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
+                    message: WebMessages.text(for: error.code, in: language), field: error.field, triesLeft: triesLeft)
             }
             if status == .serviceUnavailable { response.headers[.retryAfter] = retryAfter }
             return response
@@ -89,18 +89,18 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 }
             if html {
                 return Self.htmlResponse(status: error.status.code >= 500 ? .internalServerError : error.status,
-                                         message: Messages.text(for: code, in: language), language: language)
+                                         message: WebMessages.text(for: code, in: language), language: language)
             }
             if error.status == .methodNotAllowed { return Self.methodNotAllowed(in: language) }
             return Self.response(
                 status: error.status.code >= 500 ? .internalServerError : error.status,
-                code: code.description, message: Messages.text(for: code, in: language), field: nil)
+                code: code.description, message: WebMessages.text(for: code, in: language), field: nil)
         } catch {
             logger.error(
                 "unexpected error",
                 metadata: ["error": "\(String(reflecting: error))", "http.path": "\(request.uri.path)"])
             return Self.response(
-                status: .internalServerError, code: "internal", message: Messages.text("internal", in: language),
+                status: .internalServerError, code: "internal", message: WebMessages.text("internal", in: language),
                 field: nil)
         }
     }

@@ -15,7 +15,7 @@ protocol ScreenController: Sendable {
 extension ScreenController {
     func t(_ key: String, _ language: Language) -> String {
         if let entry = Strings.table[key] { return language == .ja ? entry.ja : entry.en }
-        return Messages.text(key, in: language)
+        return WebMessages.text(key, in: language)
     }
 
     /// A message for `audience`'s screens: the corporate screens use seed 002's words where they differ from the

@@ -56,7 +56,7 @@ final class ProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler 
             let code: IchigoError.Code = parseError == .headerOverflow ? .requestHeaderTooLarge : .malformedRequest
             let status: HTTPResponse.Status = parseError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
             let body = ErrorMiddleware<IchigoRequestContext>.jsonBody(
-                code: code.description, message: Messages.text(for: code, in: .ja), field: nil)
+                code: code.description, message: WebMessages.text(for: code, in: .ja), field: nil)
             var fields = HTTPFields()
             fields[.contentType] = "application/json; charset=utf-8"
             fields[.contentLength] = String(body.count)

@@ -12,7 +12,7 @@ public struct PasskeyMailPassword: Sendable, Codable, Hashable {
 extension PasskeyService {
     /// Whether the step-up asks for the OTP (the user's token is in use, or stopped) rather than a mail password.
     public func stepUpUsesOTP(_ user: User) async throws -> Bool {
-        try await retail.loginNeedsOTP(user)
+        try await credentials.loginNeedsOTP(user)
     }
 
     /// Sends a mail notification password to the user's registered address for a registration's step-up (users
@@ -20,14 +20,14 @@ extension PasskeyService {
     public func sendStepUpMailPassword(to user: User, at now: Date) async throws -> PasskeyMailPassword {
         guard let email = user.email, !email.isEmpty else { throw IchigoError(.noRegisteredEmail) }
         let code = String((0..<8).map { _ in "0123456789".randomElement()! })
-        let minutes = Int(retail.policy.mailPasswordLifetime / 60)
+        let minutes = Int(credentials.policy.mailPasswordLifetime / 60)
         let (subject, body) = PasskeyMails.stepUpPassword(bank: bankName, name: user.name, code: code, minutes: minutes, at: now)
         try await repository.enqueue(OutgoingMail(recipient: email, subject: subject, body: body, createdAt: now))
         try await repository.append(
             AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup_mail", subject: user.id.rawValue,
                        outcome: "ok", reason: "mail notification password sent to the registered address"))
         return PasskeyMailPassword(
-            hash: try retail.hasher.hash(code).encoded, expiresAt: now + retail.policy.mailPasswordLifetime, attempts: 0)
+            hash: try credentials.hasher.hash(code).encoded, expiresAt: now + credentials.policy.mailPasswordLifetime, attempts: 0)
     }
 
     /// The step-up before a registration: the confirmation password, and the current OTP (or, for a user without a
@@ -50,13 +50,13 @@ extension PasskeyService {
             }
             _ = challenge
         }
-        try await retail.checkConfirmationPassword(confirmationPassword, of: user, action: "passkey.stepup", at: now)
+        try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "passkey.stepup", at: now)
         if usesOTP {
-            try await retail.verifyOTP(otp, for: user, at: now)
+            try await credentials.verifyOTP(otp, for: user, at: now)
         } else if var challenge = mailChallenge {
-            guard retail.hasher.verify(mailPassword, against: PasswordHash(encoded: challenge.hash)) else {
+            guard credentials.hasher.verify(mailPassword, against: PasswordHash(encoded: challenge.hash)) else {
                 challenge.attempts += 1
-                mailChallenge = challenge.attempts >= retail.policy.mailPasswordMaxAttempts ? nil : challenge
+                mailChallenge = challenge.attempts >= credentials.policy.mailPasswordMaxAttempts ? nil : challenge
                 try await repository.append(
                     AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup",
                                subject: user.id.rawValue, outcome: "refused", reason: "wrong_mail_password"))

@@ -13,14 +13,15 @@ public struct PasskeyService: Sendable {
     public let bankName: String
     public let bankContact: String
     /// The password and OTP checks of the step-up, and the transfer an approval carries out.
-    public let retail: RetailService
+    /// The confirmation password, OTP and mail password checks a step-up takes.
+    public let credentials: CredentialService
     let logger: Logger
 
     public init(
         repository: any IchigoRepository & RetailRepository & PasskeyRepository, policy: PasskeyPolicy,
-        retail: RetailService, bankName: String, bankContact: String, logger: Logger
+        credentials: CredentialService, bankName: String, bankContact: String, logger: Logger
     ) {
-        self.retail = retail
+        self.credentials = credentials
         self.repository = repository
         self.policy = policy
         self.bankName = bankName

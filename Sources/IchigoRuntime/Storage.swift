@@ -3,26 +3,48 @@ import Ichigo
 import IchigoFiles
 import IchigoPostgres
 import IchigoSQLite
-import IchigoWeb
 import Logging
+import ServiceLifecycle
 
-/// A database the command line opened: SQLite in the data directory (the default), or PostgreSQL.
-protocol OpenedStore: IchigoStore, AuditTrailReader {
-    /// Waits until the store can be used (its schema migrated); throws why not.
-    func prepare() async throws
+/// A database Ichigo opened: SQLite in the data directory (the default), or PostgreSQL.
+public protocol OpenedStore: IchigoStore, AuditTrailReader {
+    /// What must run while the store is used: PostgreSQL's connection pool; nothing for SQLite. The server runs them
+    /// in its service group, the command line in a task group (`whileRunning`).
+    var services: [any Service] { get }
+    /// Brings the schema up to date, with `services` running; before anything else uses the store.
+    func migrate() async throws
     /// Closes the database.
     func close() throws
 }
 
 extension SQLiteRepository: OpenedStore {
-    /// Nothing to wait for: SQLite migrates when it opens.
-    func prepare() async throws {}
+    public var services: [any Service] { [] }
+    /// Nothing to do: SQLite migrates when it opens (one process owns the file).
+    public func migrate() async throws {}
 }
 
-extension PostgresRepository: OpenedStore {}
+extension PostgresRepository: OpenedStore {
+    public var services: [any Service] { [client] }
+    /// The pool stops with the task that runs it.
+    public func close() throws {}
+}
+
+extension OpenedStore {
+    /// Runs `body` with the store's services running and its schema migrated, then stops them (the command line and
+    /// tools; the server puts `services` in its service group instead).
+    public func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+        let services = self.services
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            for service in services { group.addTask { try await service.run() } }
+            defer { group.cancelAll() }
+            try await migrate()
+            return try await body()
+        }
+    }
+}
 
 /// Chooses and opens the database.
-enum Storage {
+public enum Storage {
     /// Opens PostgreSQL when `url` (`--database`, `ICHIGO_DATABASE_URL`) is a `postgres://` or `postgresql://` URL,
     /// else SQLite in the data directory. Either way with a signed audit head file in the data directory: `audit.head`
     /// for SQLite, `audit-postgres.head` for PostgreSQL (one per instance, or shared by instances that share the
@@ -31,7 +53,7 @@ enum Storage {
     /// - Parameters:
     ///   - bulkLoad: SQLite without syncs and without the head file, for loading benchmark data only.
     ///   - statementTimeout: PostgreSQL's statement, lock and connect timeouts (the server's deadline); `nil`: none.
-    static func open(
+    public static func open(
         url: String?, directory: DataDirectory, chain: AuditChain, logger: Logger, bulkLoad: Bool = false,
         statementTimeout: Duration? = nil
     ) throws -> (store: any OpenedStore, auditHead: AuditHeadFile?) {
@@ -54,31 +76,5 @@ enum Storage {
         }
         let head = try AuditHeadFile(path: directory.url.appendingPathComponent("audit.head").path, chain: chain)
         return (try SQLiteRepository(path: directory.databasePath, chain: chain, auditHead: head), head)
-    }
-}
-
-extension Runtime {
-    /// Where the data is, for messages: the SQLite file, or the PostgreSQL URL without its password.
-    var databaseLocation: String {
-        (repository as? PostgresRepository)?.location ?? directory.databasePath
-    }
-}
-
-extension Runtime {
-    /// The audit stream to the SIEM (`audit.stream`), if configured: it tails this store from the cursor file
-    /// `audit-stream.cursor` in the data directory. On SQLite it streams no further than the signed head, which moves
-    /// only once a commit is on disk.
-    func auditStream(settings: AuditStreamSettings?) throws -> AuditStream? {
-        guard let settings else { return nil }
-        let sink: any AuditSink
-        switch settings.destination {
-        case .syslog: sink = try SyslogAuditSink(settings: settings)
-        case .file(let path): sink = JSONLinesAuditSink(path: path)
-        }
-        let synced = repository is SQLiteRepository ? auditHead.map(SyncedAuditHead.init(file:)) : nil
-        return AuditStream(
-            source: repository, sink: sink,
-            cursor: AuditStreamCursorFile(path: directory.url.appendingPathComponent("audit-stream.cursor").path),
-            syncedHead: synced, logger: logger)
     }
 }

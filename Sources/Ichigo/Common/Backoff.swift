@@ -5,18 +5,18 @@ import Logging
 /// (the database, a receiver): its usual interval while it works, then twice as long after each failure in a row, up
 /// to `maximum`; one log line when the trouble begins, one every `reminder` while it lasts, and one when it is over —
 /// not one per attempt.
-struct Backoff {
-    let job: String
-    let interval: Duration
-    let maximum: Duration
-    let reminder: Duration
+public struct Backoff: Sendable {
+    public let job: String
+    public let interval: Duration
+    public let maximum: Duration
+    public let reminder: Duration
     /// What the log lines say is wrong, and that it is over.
     let trouble: String
     let recovery: String
-    private(set) var failures = 0
+    public private(set) var failures = 0
     private var lastLogged: ContinuousClock.Instant?
 
-    init(
+    public init(
         job: String, interval: Duration, maximum: Duration = .seconds(30), reminder: Duration = .seconds(300),
         trouble: String = "the database is unavailable", recovery: String = "the database answers again"
     ) {
@@ -29,7 +29,7 @@ struct Backoff {
     }
 
     /// How long to wait before the next attempt.
-    var delay: Duration {
+    public var delay: Duration {
         guard failures > 0 else { return interval }
         var delay = interval
         for _ in 0..<min(failures, 30) {
@@ -40,7 +40,7 @@ struct Backoff {
     }
 
     /// An attempt failed: counts it and logs if the trouble just began or the last line is `reminder` old.
-    mutating func failed(_ error: any Error, logger: Logger, now: ContinuousClock.Instant = .now) {
+    public mutating func failed(_ error: any Error, logger: Logger, now: ContinuousClock.Instant = .now) {
         failures += 1
         if failures == 1 || lastLogged.map({ now - $0 >= reminder }) ?? true {
             lastLogged = now
@@ -51,7 +51,7 @@ struct Backoff {
     }
 
     /// An attempt succeeded: logs the recovery if there was trouble.
-    mutating func succeeded(logger: Logger) {
+    public mutating func succeeded(logger: Logger) {
         if failures > 0 {
             logger.notice("\(job): \(recovery)", metadata: ["failures": "\(failures)"])
         }

@@ -3,7 +3,6 @@ import Foundation
 import Ichigo
 import IchigoHSM
 import IchigoKeys
-import IchigoWeb
 import Logging
 
 /// The key stores this process can use (`key.store`, `ICHIGO_KEY_STORE`):
@@ -15,18 +14,18 @@ import Logging
 ///   verification never calls it. A wrong PIN, a missing module, token or key, or an extractable key stops the
 ///   start with the reason; there is no fallback to the file. A `master.key` beside it is used only to open versions
 ///   made before the move to the HSM (`ichigo keys rotate` re-wraps them, after which the file can be deleted).
-struct KeyStores {
-    let primary: any KeyWrapper
-    let others: [any KeyWrapper]
-    let masterKey: MasterKey?
+package struct KeyStores {
+    package let primary: any KeyWrapper
+    package let others: [any KeyWrapper]
+    package let masterKey: MasterKey?
     /// What `keys status` says about the stores.
-    let summary: String
+    package let summary: String
     /// Set when the file master key is present but no longer needed.
-    let masterKeyPath: String?
+    package let masterKeyPath: String?
     /// A master key made just now (no file yet): written only when the database adopts it.
-    let newMasterKeyFile: (@Sendable () throws -> Void)?
+    package let newMasterKeyFile: (@Sendable () throws -> Void)?
 
-    init(config: ConfigReader, settings: IchigoConfiguration, directory: DataDirectory) throws {
+    package init(config: ConfigReader, settings: IchigoConfiguration, directory: DataDirectory) throws {
         let store = config.string(forKey: "key.store", default: "file")
         let plain = directory.url.appendingPathComponent("master.key").path
         switch store {
@@ -72,7 +71,7 @@ struct KeyStores {
         }
     }
 
-    static func openHSM(config: ConfigReader) throws -> PKCS11KeyEncryptionKey {
+    package static func openHSM(config: ConfigReader) throws -> PKCS11KeyEncryptionKey {
         func required(_ key: String) throws -> String {
             guard let value = config.string(forKey: ConfigKey(key)), !value.isEmpty else {
                 throw IchigoError(.invalidInput, field: key, detail: "required with key.store pkcs11")
@@ -100,7 +99,7 @@ struct KeyStores {
         }
     }
 
-    func custodian(
+    package func custodian(
         keyring: Keyring, repository: any KeyVersionRepository & IchigoRepository, logger: Logger,
         activationDelay: Duration
     )

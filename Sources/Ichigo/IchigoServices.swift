@@ -1,14 +1,16 @@
 import Foundation
 import Ichigo
 import Logging
-import Prometheus
 import WebAuthn
 
-/// Everything the web layer needs, built once at start.
+/// The domain's services over one store, built once at start: what the screens, the JSON API and the command line
+/// call. Pure wiring (no I/O); `IchigoRuntime` opens the store and the keys and makes this, and so do tests.
 public struct IchigoServices: Sendable {
     public let repository: any IchigoStore
     public let tokens: TokenService
     public let customers: CustomerService
+    /// Login, confirmation password and OTP checks, shared by the retail, corporate and passkey flows.
+    public let credentials: CredentialService
     public let retail: RetailService
     public let corporate: CorporateService
     /// Transaction authentication (取引認証): the bank's policy, challenges and signature checks.
@@ -30,28 +32,30 @@ public struct IchigoServices: Sendable {
     /// Whether session cookies carry `Secure` (set when served over HTTPS).
     public let secureCookies: Bool
     public let logger: Logger
-    /// What the server counts (`IchigoMetrics`), and the Prometheus registry `/metrics` shows (none: no `/metrics`).
+    /// What the server counts (`IchigoMetrics`; `/metrics` shows it when the web layer is given its registry).
     public let metrics: IchigoMetrics
-    public let metricsRegistry: PrometheusCollectorRegistry
     /// Each request's deadline, `/ready`'s, and the grace for a commit under way (`DeadlineResponder`).
     public var deadlines = RequestDeadlines()
     /// Why the keys cannot be used (a key store that stopped answering, versions that cannot be read), for `/ready`;
     /// `nil` when they can.
     public var keyProblem: @Sendable () -> String? = { nil }
 
+    /// Whom customers contact unless the bank says otherwise (`bank.contact`).
+    public static let defaultBankContact = "いちご銀行 インターネットバンキング ヘルプデスク 0120-150-150（平日 9:00〜17:00）"
+
     /// Services over one key (version 1), for tests and tools.
     public init(
         repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
-        apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
-        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off,
+        apiKey: String, bankName: String, bankContact: String = IchigoServices.defaultBankContact,
+        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics = IchigoMetrics(),
+        signingPolicy: TransferSigningPolicy = .off,
         passkeyPolicy: PasskeyPolicy? = nil
     ) {
         self.init(
             repository: repository, keyring: Keyring(masterKey), policy: policy, hasher: hasher,
             retailPolicy: retailPolicy, clock: clock, apiKey: apiKey, bankName: bankName, bankContact: bankContact,
-            secureCookies: secureCookies, logger: logger, metrics: metrics, metricsRegistry: metricsRegistry,
+            secureCookies: secureCookies, logger: logger, metrics: metrics,
             signingPolicy: signingPolicy, passkeyPolicy: passkeyPolicy)
     }
 
@@ -59,17 +63,13 @@ public struct IchigoServices: Sendable {
     public init(
         repository: any IchigoStore, keyring: Keyring, policy: OTPPolicy,
         hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
-        apiKey: String, bankName: String, bankContact: String = IchigoConfiguration.defaultBankContact,
-        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics? = nil,
-        metricsRegistry: PrometheusCollectorRegistry? = nil, signingPolicy: TransferSigningPolicy = .off,
+        apiKey: String, bankName: String, bankContact: String = IchigoServices.defaultBankContact,
+        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics = IchigoMetrics(),
+        signingPolicy: TransferSigningPolicy = .off,
         passkeyPolicy: PasskeyPolicy? = nil
     ) {
         self.repository = repository
-        // Without a registry given, a registry of its own: `/metrics` shows what this instance counted.
-        let registry = metricsRegistry ?? PrometheusCollectorRegistry()
-        let metrics = metrics ?? IchigoMetrics(factory: PrometheusMetricsFactory(registry: registry))
         self.metrics = metrics
-        self.metricsRegistry = registry
         let notices = LockNotices(repository: repository, bankName: bankName, contact: bankContact)
         self.tokens = TokenService(
             repository: repository, vault: SeedVault(keyring: keyring), policy: policy, logger: logger,
@@ -79,14 +79,16 @@ public struct IchigoServices: Sendable {
         self.retail = RetailService(
             repository: repository, tokens: tokens, hasher: hasher, policy: retailPolicy, bankName: bankName,
             logger: logger, lockNotices: notices, signing: signing)
-        self.corporate = CorporateService(repository: repository, retail: retail)
+        self.credentials = retail.credentials
+        self.corporate = CorporateService(
+            repository: repository, credentials: credentials, signing: signing, bankName: bankName)
         self.passkeys = PasskeyService(
             repository: repository,
             policy: passkeyPolicy
                 ?? PasskeyPolicy(
                     relyingParty: RelyingParty(id: "localhost", origins: ["http://localhost:8080"]),
                     relyingPartyName: bankName),
-            retail: retail, bankName: bankName, bankContact: bankContact, logger: logger)
+            credentials: credentials, bankName: bankName, bankContact: bankContact, logger: logger)
         self.operators = OperatorService(repository: repository, tokens: tokens, hasher: hasher)
         self.importer = TokenImporter(repository: repository, vault: tokens.vault)
         self.clock = clock

@@ -2,8 +2,49 @@ import Foundation
 import Logging
 import OTP
 
-/// Retail login (BLI001–BLI003) and the change of login password (BOP001).
-extension RetailService {
+/// Which login page a user came through; each admits only its own users.
+public enum LoginAudience: String, Sendable, Hashable, Codable {
+    /// 個人: the retail login.
+    case retail
+    /// 法人 ログイン: every user of a corporate contract.
+    case corporateUser = "corporate_user"
+    /// 管理者ログイン: the master user and administrators of a corporate contract.
+    case corporateAdmin = "corporate_admin"
+
+    public func admits(_ user: User) -> Bool {
+        switch self {
+        case .retail: user.role == .customer
+        case .corporateUser: user.isCorporate
+        case .corporateAdmin: user.role.managesTokens
+        }
+    }
+}
+
+/// What retail customers and corporate users alike present: the login password (BLI001, 法人ログイン), the
+/// confirmation password (確認用パスワード) and the OTP typed into a form; wrong passwords counted together, and the
+/// login stopped (with its notice mails) at the policy's threshold. The retail, corporate and passkey flows all check
+/// credentials here.
+public struct CredentialService: Sendable {
+    public let repository: any IchigoRepository & RetailRepository
+    public let tokens: TokenService
+    public let hasher: PasswordHasher
+    /// The lockout threshold (`passwordLockoutThreshold`), and the mail password's lifetime and attempts.
+    public let policy: RetailPolicy
+    /// Writes the mails that tell people their login stopped; none if nil.
+    let lockNotices: LockNotices?
+    var metrics: IchigoMetrics { tokens.metrics }
+
+    public init(
+        repository: any IchigoRepository & RetailRepository, tokens: TokenService, hasher: PasswordHasher,
+        policy: RetailPolicy = RetailPolicy(), lockNotices: LockNotices? = nil
+    ) {
+        self.repository = repository
+        self.tokens = tokens
+        self.hasher = hasher
+        self.policy = policy
+        self.lockNotices = lockNotices
+    }
+
     // MARK: Login
 
     /// Checks login ID and password. Unknown login ID and wrong password read the same.
@@ -91,24 +132,12 @@ extension RetailService {
         return outcome
     }
 
-    // MARK: BOP001
-
-    /// The user's registration status, token and provisioning, for BOP001.
-    public func overview(of user: UserID) async throws -> (status: RegistrationStatus, token: Token?, provisioning: Provisioning?) {
-        guard let found = try await repository.userWithToken(user) else { throw IchigoError(.userNotFound) }
-        let provisioning = try await found.token.asyncFlatMap { try await repository.provisioning(token: $0.id) }
-        return (RegistrationStatus(token: found.token), found.token, provisioning)
-    }
-
-    /// Whether a new software token may be issued now; throws the reason if not.
-    public func checkMayIssue(_ user: User, at now: Date) async throws {
-        if let token = try await repository.userWithToken(user.id)?.token, token.state.occupiesUser {
-            throw IchigoError(token.kind == .hardware ? .hardwareTokenInUse : .tokenAlreadyAssigned)
+    /// Verifies an OTP typed into a form; throws a field error for the form if refused.
+    public func verifyOTP(_ text: String, for user: User, at now: Date) async throws {
+        guard let code = OTPCode(text) else {
+            throw ValidationErrors(fields: ["otp": text.isEmpty ? .required : .invalidOTPFormat])
         }
-        if let cancelled = try await repository.otpCancelledAt(of: user.id),
-            Calendar.japan.isDate(cancelled, inSameDayAs: now)
-        {
-            throw IchigoError(.reissueNextDay)
-        }
+        let result = try await tokens.verify(code, for: user.id, actor: "user:\(user.id.rawValue)", at: now)
+        if case .refused(let reason) = result { throw IchigoError(reason.errorCode, field: "otp") }
     }
 }

@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 import Testing
 
-@testable import IchigoWeb
+@testable import Ichigo
 
 /// Collects log lines in memory.
 final class CapturedLog: LogHandler, @unchecked Sendable {

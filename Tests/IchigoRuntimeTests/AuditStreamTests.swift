@@ -5,7 +5,7 @@ import IchigoTesting
 import Logging
 import Testing
 
-@testable import IchigoWeb
+@testable import IchigoRuntime
 
 /// A record as the chain makes it, for formatting tests.
 private func record(

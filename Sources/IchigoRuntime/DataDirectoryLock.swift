@@ -1,6 +1,4 @@
-import ArgumentParser
 import Foundation
-import IchigoWeb
 
 #if canImport(Glibc)
     import Glibc
@@ -15,8 +13,8 @@ import IchigoWeb
 /// database only when nothing has it open, and nothing opens it while the replacement is under way. An advisory
 /// `flock`, released by the kernel when the process ends, however it ends. The file holds the PID of the last process
 /// that took it, for people; the lock is what counts.
-struct DataDirectoryLock {
-    let path: String
+package struct DataDirectoryLock {
+    package let path: String
     private let descriptor: Int32
 
     private init(path: String, exclusive: Bool) throws {
@@ -24,7 +22,7 @@ struct DataDirectoryLock {
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw CommandFailure("cannot open \(path)") }
         guard flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
-            let holders = Self.holders(of: descriptor)
+            let holders = Self.holders(of: path)
             close(descriptor)
             if exclusive {
                 throw CommandFailure(
@@ -41,19 +39,18 @@ struct DataDirectoryLock {
     }
 
     /// Held by every process that uses the data directory.
-    static func shared(_ directory: DataDirectory) throws -> DataDirectoryLock {
+    package static func shared(_ directory: DataDirectory) throws -> DataDirectoryLock {
         try DataDirectoryLock(path: directory.url.appendingPathComponent("ichigo.lock").path, exclusive: false)
     }
 
     /// Held by `restore` alone.
-    static func exclusive(_ directory: DataDirectory) throws -> DataDirectoryLock {
+    package static func exclusive(_ directory: DataDirectory) throws -> DataDirectoryLock {
         try DataDirectoryLock(path: directory.url.appendingPathComponent("ichigo.lock").path, exclusive: true)
     }
 
     /// The processes holding a lock on the file, from `/proc/locks` (Linux): `pid 1234 (ichigo serve)`.
-    private static func holders(of descriptor: Int32) -> [String] {
-        var info = stat()
-        guard fstat(descriptor, &info) == 0,
+    private static func holders(of path: String) -> [String] {
+        guard let inodeNumber = (try? FileManager.default.attributesOfItem(atPath: path))?[.systemFileNumber] as? NSNumber,
             let text = try? String(contentsOfFile: "/proc/locks", encoding: .utf8)
         else { return [] }
         var found: [String] = []
@@ -61,7 +58,7 @@ struct DataDirectoryLock {
             // `1: FLOCK  ADVISORY  READ  1234 08:02:5678 0 EOF`
             let fields = line.split(separator: " ")
             guard fields.count >= 6, fields[1] == "FLOCK", let pid = Int32(fields[4]), pid != getpid(),
-                let inode = fields[5].split(separator: ":").last, UInt64(inode) == UInt64(info.st_ino)
+                let inode = fields[5].split(separator: ":").last, UInt64(inode) == inodeNumber.uint64Value
             else { continue }
             let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")))
                 .map { data in
@@ -76,7 +73,7 @@ struct DataDirectoryLock {
 
 /// A command that cannot go on, with the reason: printed as `Error: <reason>` without the usage text (which
 /// `ValidationError` adds, for mistakes in the arguments); exit status 1.
-struct CommandFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct CommandFailure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -66,7 +66,7 @@ public struct IchigoConfiguration: Sendable {
     public var bankName: String
     /// Whom customers contact, as the lock notices print it (`bank.contact`).
     public var bankContact: String
-    public static let defaultBankContact = "いちご銀行 インターネットバンキング ヘルプデスク 0120-150-150（平日 9:00〜17:00）"
+    public static let defaultBankContact = IchigoServices.defaultBankContact
     /// From: address of the bank's mails (`mail.from`).
     public var mailFrom: String
     /// Retail lifetimes and limits (`retail.*`).
