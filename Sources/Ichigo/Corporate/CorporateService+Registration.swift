@@ -76,8 +76,9 @@ extension CorporateService {
         if case .refused(let reason) = result { throw IchigoError(reason.errorCode, field: "otp") }
         let mails = targets.compactMap { user -> OutgoingMail? in
             guard let email = user.email else { return nil }
-            let (subject, body) = CorporateMails.registered(bank: bankName, name: user.name, serial: serial, at: now)
-            return OutgoingMail(recipient: email, subject: subject, body: body, createdAt: now)
+            return OutgoingMail(
+                recipient: email, mail: .corporateRegistered(bank: bankName, name: user.name, serial: serial, at: now),
+                createdAt: now)
         }
         try await repository.register(
             token.id, to: contract.id, for: targets.map(\.id), at: now,

@@ -2,24 +2,6 @@ import Foundation
 import Logging
 import OTP
 
-/// The texts of the corporate mails.
-enum CorporateMails {
-    static func registered(bank: String, name: String, serial: SerialNumber, at now: Date) -> (String, String) {
-        ("【\(bank)】利用開始登録完了のご案内", """
-        \(name) 様
-
-        ワンタイムパスワードの利用開始登録を受け付けました。
-        登録されたトークンのシリアル番号: \(serial.rawValue)
-        次回のログインから、ログインID・ログインパスワードに加えてワンタイムパスワードの入力が必要になります。
-
-        このメールにお心当たりのない場合は、お手数ですがご契約先の管理者または当行までご連絡ください。
-
-        送信日時: \(RetailMails.dateTime(now))
-        \(bank)
-        """)
-    }
-}
-
 /// A user of a contract with their current token (if any).
 public struct UserWithToken: Sendable, Hashable {
     public var user: User

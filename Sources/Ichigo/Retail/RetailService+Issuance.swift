@@ -61,10 +61,14 @@ extension RetailService {
             activationPasswordHash: try hasher.hash(activationPassword),
             mailPasswordHash: try hasher.hash(mailPassword), mailPasswordExpiresAt: now + policy.mailPasswordLifetime,
             createdAt: now)
-        let (subject, body) = RetailMails.mailPassword(
-            bank: bankName, name: user.name, code: mailPassword, at: now, minutes: Int(policy.mailPasswordLifetime / 60))
+        let mail = OutgoingMail(
+            recipient: registered,
+            mail: .issuanceMailPassword(
+                bank: bankName, name: user.name, code: mailPassword, minutes: Int(policy.mailPasswordLifetime / 60),
+                at: now),
+            createdAt: now)
         try await repository.insert(
-            application, mail: OutgoingMail(recipient: registered, subject: subject, body: body, createdAt: now),
+            application, mail: mail,
             audit: AuditEvent(
                 at: now, actor: "user:\(user.id.rawValue)", action: "issuance.apply", subject: application.id.rawValue,
                 outcome: "ok", reason: "mail notification password sent to the registered address"))
@@ -115,13 +119,16 @@ extension RetailService {
         let provisioning = Provisioning(
             tokenID: tokenID, serviceID: "1" + RandomText.digits(7), appUserID: "9" + RandomText.digits(11),
             activationPasswordHash: application.activationPasswordHash, expiresAt: now + policy.provisioningLifetime)
-        let (subject, body) = RetailMails.tokenIssued(
-            bank: bankName, serviceID: provisioning.serviceID, appUserID: provisioning.appUserID,
-            url: policy.appDownloadURL, at: now)
+        let mail = OutgoingMail(
+            recipient: application.phoneEmail,
+            mail: .tokenIssued(
+                bank: bankName, serviceID: provisioning.serviceID, appUserID: provisioning.appUserID,
+                url: policy.appDownloadURL, at: now),
+            createdAt: now)
         let actor = "user:\(user.id.rawValue)"
         let done = try await repository.complete(
             id, token: token, provisioning: provisioning,
-            mail: OutgoingMail(recipient: application.phoneEmail, subject: subject, body: body, createdAt: now), at: now,
+            mail: mail, at: now,
             audit: [
                 AuditEvent(at: now, actor: actor, action: "issuance.confirm", subject: id.rawValue, outcome: "accepted"),
                 AuditEvent(at: now, actor: actor, action: "token.enrol", subject: token.serial.rawValue, outcome: "ok",

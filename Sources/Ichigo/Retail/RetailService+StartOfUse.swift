@@ -11,8 +11,9 @@ extension RetailService {
         guard let code = OTPCode(text) else {
             throw ValidationErrors(fields: ["otp": text.isEmpty ? .required : .invalidOTPFormat])
         }
-        let (subject, body) = RetailMails.useStarted(bank: bankName, name: user.name, at: now)
-        let mail = user.email.map { OutgoingMail(recipient: $0, subject: subject, body: body, createdAt: now) }
+        let mail = user.email.map {
+            OutgoingMail(recipient: $0, mail: .useStarted(bank: bankName, name: user.name, at: now), createdAt: now)
+        }
         let result = try await tokens.activate(code, for: user.id, actor: "user:\(user.id.rawValue)", at: now, mail: mail)
         if case .refused(let reason) = result { throw IchigoError(reason.errorCode, field: "otp") }
         if mail != nil { metrics.mailQueued() }

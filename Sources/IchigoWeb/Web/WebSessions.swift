@@ -237,6 +237,10 @@ extension Request {
 }
 
 /// Renders screens from the Mustache templates bundled with the module.
+///
+/// The templates sit beside their audience (`Templates/Retail/`, `Corporate/`, `Operator/`, `Passkeys/`, `Shared/`)
+/// but are known by their bare file names, as screens and partials (`{{> head}}`) name them; two files with the same
+/// name anywhere under `Templates` stop the start.
 struct Renderer: Sendable {
     let library: MustacheLibrary
 
@@ -244,12 +248,41 @@ struct Renderer: Sendable {
         guard let url = Bundle.module.url(forResource: "Templates", withExtension: nil) else {
             throw IchigoError(.corruptData, detail: "templates missing from the bundle")
         }
-        return Renderer(library: try await MustacheLibrary(directory: url.path))
+        return Renderer(library: try library(from: url))
+    }
+
+    /// Every `.mustache` file under `directory`, in any folder, registered under its file name without the extension.
+    static func library(from directory: URL) throws -> MustacheLibrary {
+        guard let files = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
+            throw IchigoError(.corruptData, detail: "cannot read the templates at \(directory.path)")
+        }
+        var library = MustacheLibrary()
+        var found: [String: String] = [:]
+        let base = directory.standardizedFileURL.path + "/"
+        for case let file as URL in files where file.pathExtension == "mustache" {
+            let name = file.deletingPathExtension().lastPathComponent
+            let path = file.standardizedFileURL.path
+            let relative = path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
+            if let other = found[name] {
+                throw IchigoError(
+                    .corruptData, detail: "two templates are named \(name): \(other) and \(relative)")
+            }
+            found[name] = relative
+            do {
+                try library.register(String(decoding: try Data(contentsOf: file), as: UTF8.self), named: name)
+            } catch {
+                throw IchigoError(.corruptData, detail: "template \(relative): \(error)")
+            }
+        }
+        return library
     }
 
     func render(_ template: String, _ context: [String: Any]) -> String {
         library.render(context, withTemplate: template) ?? "template \(template) missing"
     }
+
+    /// Whether a template (or partial) of this name is loaded.
+    func knows(_ template: String) -> Bool { library.getTemplate(named: template) != nil }
 }
 
 /// Removes browser sessions idle longer than the timeout, once a minute, so the table holds only live ones.

@@ -21,8 +21,11 @@ extension PasskeyService {
         guard let email = user.email, !email.isEmpty else { throw IchigoError(.noRegisteredEmail) }
         let code = String((0..<8).map { _ in "0123456789".randomElement()! })
         let minutes = Int(credentials.policy.mailPasswordLifetime / 60)
-        let (subject, body) = PasskeyMails.stepUpPassword(bank: bankName, name: user.name, code: code, minutes: minutes, at: now)
-        try await repository.enqueue(OutgoingMail(recipient: email, subject: subject, body: body, createdAt: now))
+        try await repository.enqueue(
+            OutgoingMail(
+                recipient: email,
+                mail: .passkeyStepUpPassword(bank: bankName, name: user.name, code: code, minutes: minutes, at: now),
+                createdAt: now))
         try await repository.append(
             AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup_mail", subject: user.id.rawValue,
                        outcome: "ok", reason: "mail notification password sent to the registered address"))
@@ -67,24 +70,5 @@ extension PasskeyService {
         try await repository.append(
             AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "passkey.stepup", subject: user.id.rawValue,
                        outcome: "accepted", reason: usesOTP ? "confirmation password and OTP" : "confirmation password and mail password"))
-    }
-}
-
-extension PasskeyMails {
-    static func stepUpPassword(bank: String, name: String, code: String, minutes: Int, at now: Date) -> (String, String) {
-        ("【\(bank)】メール通知パスワードのお知らせ（パスキー登録）", """
-        \(name) 様
-
-        パスキーの登録のお手続きを受け付けました。
-        パスキーの登録（本人確認）画面で、次のメール通知パスワードを入力してください。
-
-        メール通知パスワード: \(code)
-        有効期限: 送信から\(minutes)分間
-
-        送信日時: \(RetailMails.dateTime(now))
-
-        このメールにお心当たりのない場合は、第三者があなたのパスワードを使っている可能性があります。至急、当行までご連絡ください。
-        \(bank)
-        """)
     }
 }

@@ -137,9 +137,12 @@ public struct PasskeyService: Sendable {
             backupEligible: verified.flags.backupEligible, backedUp: verified.flags.backedUp,
             attestation: verified.attestationType.rawValue, createdAt: now)
         let mail = user.email.map {
-            let (subject, body) = PasskeyMails.registered(
-                bank: bankName, name: user.name, passkey: passkey, contact: bankContact, at: now)
-            return OutgoingMail(recipient: $0, subject: subject, body: body, createdAt: now)
+            OutgoingMail(
+                recipient: $0,
+                mail: .passkeyRegistered(
+                    bank: bankName, name: user.name, passkey: passkey.name,
+                    model: AuthenticatorNames.name(of: passkey.aaguid), contact: bankContact, at: now),
+                createdAt: now)
         }
         try await repository.insert(
             passkey, limit: policy.maxPerUser,
@@ -348,9 +351,12 @@ public struct PasskeyService: Sendable {
         let removing = credentialIDs.map { ids in all.filter { ids.contains($0.credentialID) } } ?? all
         guard !removing.isEmpty else { throw IchigoError(.passkeyNotFound) }
         let mail = user.email.map {
-            let (subject, body) = PasskeyMails.removed(
-                bank: bankName, name: user.name, passkeys: removing, byBank: byBank, contact: bankContact, at: now)
-            return OutgoingMail(recipient: $0, subject: subject, body: body, createdAt: now)
+            OutgoingMail(
+                recipient: $0,
+                mail: .passkeyRemoved(
+                    bank: bankName, name: user.name, passkeys: removing.map(\.name), byBank: byBank,
+                    contact: bankContact, at: now),
+                createdAt: now)
         }
         let count = try await repository.deletePasskeys(
             credentialIDs, of: user.id,
@@ -366,46 +372,5 @@ public struct PasskeyService: Sendable {
     /// Removes expired challenges (the session janitor calls this).
     public func purgeChallenges(at now: Date) async throws {
         try await repository.purgePasskeyChallenges(expiredBy: now)
-    }
-}
-
-/// The mails that tell a customer a passkey was added or removed, and whom to call if it was not them.
-public enum PasskeyMails {
-    static func registered(bank: String, name: String, passkey: Passkey, contact: String, at now: Date)
-        -> (String, String)
-    {
-        let model = AuthenticatorNames.name(of: passkey.aaguid).map { "（\($0)）" } ?? ""
-        return ("【\(bank)】パスキー登録のお知らせ", """
-        \(name) 様
-
-        インターネットバンキングにパスキー「\(passkey.name)」\(model)が登録されました。
-        次回から、このパスキーでログインやお取引の承認ができます。
-
-        登録日時: \(RetailMails.dateTime(now))
-
-        お心当たりのない場合は、第三者が登録した可能性があります。至急、下記までご連絡ください。
-        \(contact)
-
-        \(bank)
-        """)
-    }
-
-    static func removed(
-        bank: String, name: String, passkeys: [Passkey], byBank: Bool, contact: String, at now: Date
-    ) -> (String, String) {
-        let names = passkeys.map { "「\($0.name)」" }.joined(separator: "、")
-        let who = byBank ? "当行にて" : ""
-        return ("【\(bank)】パスキー削除のお知らせ", """
-        \(name) 様
-
-        \(who)インターネットバンキングのパスキー\(names)を削除しました。
-
-        削除日時: \(RetailMails.dateTime(now))
-
-        お心当たりのない場合は、至急、下記までご連絡ください。
-        \(contact)
-
-        \(bank)
-        """)
     }
 }
