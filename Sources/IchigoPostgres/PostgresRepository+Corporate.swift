@@ -99,7 +99,7 @@ extension PostgresRepository: CorporateRepository {
             try await tx.run(
                 """
                 INSERT INTO accounts (id, user_id, name, branch, number, balance, contract_id)
-                VALUES (\(account.id), \(account.userID.rawValue), \(account.name), \(account.branch),
+                VALUES (\(account.id.rawValue), \(account.userID.rawValue), \(account.name), \(account.branch),
                     \(account.number), \(account.balance), \(contract.rawValue))
                 """)
             tx.append(audit)
@@ -109,15 +109,15 @@ extension PostgresRepository: CorporateRepository {
     public func insert(_ transfer: CorporateTransfer, audit: AuditEvent) async throws {
         try await write { tx in
             // A concurrent duplicate fails on `corporate_transfers_pkey`: `transferDuplicate` too.
-            guard !(try await tx.exists("SELECT 1 FROM corporate_transfers WHERE id = \(transfer.id)")) else {
+            guard !(try await tx.exists("SELECT 1 FROM corporate_transfers WHERE id = \(transfer.id.rawValue)")) else {
                 throw IchigoError(.transferDuplicate)
             }
             try await tx.run(
                 """
                 INSERT INTO corporate_transfers (id, contract_id, account_id, payee_bank, payee_branch, payee_account,
                     payee_name, amount, status, created_by, created_at)
-                VALUES (\(transfer.id), \(transfer.contractID.rawValue), \(transfer.accountID), \(transfer.payeeBank),
-                    \(transfer.payeeBranch), \(transfer.payeeAccount), \(transfer.payeeName), \(transfer.amount),
+                VALUES (\(transfer.id.rawValue), \(transfer.contractID.rawValue), \(transfer.accountID.rawValue), \(transfer.payee.bank),
+                    \(transfer.payee.branch), \(transfer.payee.account), \(transfer.payee.name), \(transfer.amount),
                     'pending', \(transfer.createdBy.rawValue), \(transfer.createdAt.millis))
                 """)
             tx.append(audit)
@@ -130,16 +130,19 @@ extension PostgresRepository: CorporateRepository {
             throw IchigoError(.corruptData, detail: "corporate transfer row")
         }
         return CorporateTransfer(
-            id: try c["id"], contractID: ContractID(rawValue: try c["contract_id"]), accountID: try c["account_id"],
-            payeeBank: try c["payee_bank"], payeeBranch: try c["payee_branch"], payeeAccount: try c["payee_account"],
-            payeeName: try c["payee_name"], amount: try c["amount"], status: status,
+            id: TransferID(rawValue: try c["id"]), contractID: ContractID(rawValue: try c["contract_id"]),
+            accountID: AccountID(rawValue: try c["account_id"]),
+            payee: Payee(
+                bank: try c["payee_bank"], branch: try c["payee_branch"], account: try c["payee_account"],
+                name: try c["payee_name"]),
+            amount: try c["amount"], status: status,
             createdBy: UserID(rawValue: try c["created_by"]), createdAt: Date(millis: try c["created_at"]),
             approvedBy: (try c["approved_by"] as String?).map(UserID.init(rawValue:)),
             approvedAt: (try c["approved_at"] as Int64?).map(Date.init(millis:)))
     }
 
-    public func corporateTransfer(_ id: String) async throws -> CorporateTransfer? {
-        try await row("SELECT * FROM corporate_transfers WHERE id = \(id)").map(Self.corporateTransfer(from:))
+    public func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer? {
+        try await row("SELECT * FROM corporate_transfers WHERE id = \(id.rawValue)").map(Self.corporateTransfer(from:))
     }
 
     public func corporateTransfers(of contract: ContractID, status: CorporateTransferStatus?, limit: Int) async throws
@@ -154,20 +157,20 @@ extension PostgresRepository: CorporateRepository {
         ).map(Self.corporateTransfer(from:))
     }
 
-    public func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
+    public func approve(_ id: TransferID, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
     {
         try await write { tx in
             // The transfer's row stays locked until the commit: a concurrent approval waits, then finds it no
             // longer pending.
             guard
                 let row = try await tx.row(
-                    "SELECT * FROM corporate_transfers WHERE id = \(id) AND status = 'pending' FOR UPDATE")
+                    "SELECT * FROM corporate_transfers WHERE id = \(id.rawValue) AND status = 'pending' FOR UPDATE")
             else { return .notPending }
             let transfer = try Self.corporateTransfer(from: row)
             let debited = try await tx.changes(
                 """
                 UPDATE accounts SET balance = balance - \(transfer.amount)
-                WHERE id = \(transfer.accountID) AND contract_id = \(transfer.contractID.rawValue)
+                WHERE id = \(transfer.accountID.rawValue) AND contract_id = \(transfer.contractID.rawValue)
                     AND balance >= \(transfer.amount)
                 RETURNING 1
                 """)
@@ -176,16 +179,16 @@ extension PostgresRepository: CorporateRepository {
                 """
                 UPDATE corporate_transfers SET status = 'approved', approved_by = \(user.rawValue),
                     approved_at = \(now.millis)
-                WHERE id = \(id) AND status = 'pending'
+                WHERE id = \(id.rawValue) AND status = 'pending'
                 RETURNING 1
                 """)
             guard approved == 1 else { throw IchigoError(.concurrentUpdate) }
-            if transfer.payeeBank == Transfer.ownBankCode {
+            if transfer.payee.bank == Transfer.ownBankCode {
                 try await tx.run(
                     """
                     UPDATE accounts SET balance = balance + \(transfer.amount)
-                    WHERE branch = \(transfer.payeeBranch) AND number = \(transfer.payeeAccount)
-                        AND id <> \(transfer.accountID)
+                    WHERE branch = \(transfer.payee.branch) AND number = \(transfer.payee.account)
+                        AND id <> \(transfer.accountID.rawValue)
                     """)
             }
             tx.append(audit)

@@ -263,7 +263,8 @@ extension PostgresRepository: RetailRepository {
     static func account(from row: PostgresRandomAccessRow) throws -> Account {
         let c = Columns(row)
         return Account(
-            id: try c["id"], userID: UserID(rawValue: try c["user_id"]), name: try c["name"], branch: try c["branch"],
+            id: AccountID(rawValue: try c["id"]), userID: UserID(rawValue: try c["user_id"]), name: try c["name"],
+            branch: try c["branch"],
             number: try c["number"], balance: try c["balance"])
     }
 
@@ -272,7 +273,7 @@ extension PostgresRepository: RetailRepository {
             try await tx.run(
                 """
                 INSERT INTO accounts (id, user_id, name, branch, number, balance, contract_id)
-                VALUES (\(account.id), \(account.userID.rawValue), \(account.name), \(account.branch),
+                VALUES (\(account.id.rawValue), \(account.userID.rawValue), \(account.name), \(account.branch),
                     \(account.number), \(account.balance),
                     (SELECT contract_id FROM users WHERE id = \(account.userID.rawValue)))
                 """)
@@ -288,37 +289,37 @@ extension PostgresRepository: RetailRepository {
     public func execute(_ transfer: Transfer, by user: UserID, audit: AuditEvent) async throws -> Bool {
         try await write { tx in
             // A concurrent duplicate fails on `transfers_pkey` at the insert below: `transferDuplicate` too.
-            guard !(try await tx.exists("SELECT 1 FROM transfers WHERE id = \(transfer.id)")) else {
+            guard !(try await tx.exists("SELECT 1 FROM transfers WHERE id = \(transfer.id.rawValue)")) else {
                 throw IchigoError(.transferDuplicate)
             }
             let debited = try await tx.changes(
                 """
                 UPDATE accounts SET balance = balance - \(transfer.amount)
-                WHERE id = \(transfer.accountID) AND user_id = \(user.rawValue) AND balance >= \(transfer.amount)
+                WHERE id = \(transfer.accountID.rawValue) AND user_id = \(user.rawValue) AND balance >= \(transfer.amount)
                 RETURNING 1
                 """)
             guard debited == 1 else {
                 guard
                     try await tx.exists(
-                        "SELECT 1 FROM accounts WHERE id = \(transfer.accountID) AND user_id = \(user.rawValue)")
+                        "SELECT 1 FROM accounts WHERE id = \(transfer.accountID.rawValue) AND user_id = \(user.rawValue)")
                 else { throw IchigoError(.accountNotFound) }
                 return false
             }
             // A payee at this bank is credited in the same transaction.
-            if transfer.payeeBank == Transfer.ownBankCode {
+            if transfer.payee.bank == Transfer.ownBankCode {
                 try await tx.run(
                     """
                     UPDATE accounts SET balance = balance + \(transfer.amount)
-                    WHERE branch = \(transfer.payeeBranch) AND number = \(transfer.payeeAccount)
-                        AND id <> \(transfer.accountID)
+                    WHERE branch = \(transfer.payee.branch) AND number = \(transfer.payee.account)
+                        AND id <> \(transfer.accountID.rawValue)
                     """)
             }
             try await tx.run(
                 """
                 INSERT INTO transfers (id, account_id, payee_bank, payee_branch, payee_account, payee_name, amount,
                     created_at)
-                VALUES (\(transfer.id), \(transfer.accountID), \(transfer.payeeBank), \(transfer.payeeBranch),
-                    \(transfer.payeeAccount), \(transfer.payeeName), \(transfer.amount), \(transfer.createdAt.millis))
+                VALUES (\(transfer.id.rawValue), \(transfer.accountID.rawValue), \(transfer.payee.bank), \(transfer.payee.branch),
+                    \(transfer.payee.account), \(transfer.payee.name), \(transfer.amount), \(transfer.createdAt.millis))
                 """)
             tx.append(audit)
             return true
@@ -334,9 +335,11 @@ extension PostgresRepository: RetailRepository {
         ).map { row in
             let c = Columns(row)
             return Transfer(
-                id: try c["id"], accountID: try c["account_id"], payeeBank: try c["payee_bank"],
-                payeeBranch: try c["payee_branch"], payeeAccount: try c["payee_account"],
-                payeeName: try c["payee_name"], amount: try c["amount"], createdAt: Date(millis: try c["created_at"]))
+                id: TransferID(rawValue: try c["id"]), accountID: AccountID(rawValue: try c["account_id"]),
+                payee: Payee(
+                    bank: try c["payee_bank"], branch: try c["payee_branch"], account: try c["payee_account"],
+                    name: try c["payee_name"]),
+                amount: try c["amount"], createdAt: Date(millis: try c["created_at"]))
         }
     }
 

@@ -34,7 +34,7 @@ extension PostgresRepository: SigningRepository {
                 """
                 INSERT INTO signing_challenges (id, user_id, token_id, suite, challenge, payee_account, amount,
                     created_at, expires_at, answered_at)
-                VALUES (\(challenge.id), \(challenge.userID.rawValue), \(challenge.tokenID.rawValue), \(challenge.suite),
+                VALUES (\(challenge.id.rawValue), \(challenge.userID.rawValue), \(challenge.tokenID.rawValue), \(challenge.suite),
                     \(challenge.challenge), \(challenge.payeeAccount), \(challenge.amount), \(challenge.createdAt.millis),
                     \(challenge.expiresAt.millis), \(challenge.answeredAt?.millis))
                 """)
@@ -42,11 +42,12 @@ extension PostgresRepository: SigningRepository {
         }
     }
 
-    public func signingChallenge(_ id: String) async throws -> SigningChallenge? {
-        try await row("SELECT * FROM signing_challenges WHERE id = \(id)").map { row in
+    public func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge? {
+        try await row("SELECT * FROM signing_challenges WHERE id = \(id.rawValue)").map { row in
             let c = Columns(row)
             return SigningChallenge(
-                id: try c["id"], userID: UserID(rawValue: try c["user_id"]), tokenID: TokenID(rawValue: try c["token_id"]),
+                id: ChallengeID(rawValue: try c["id"]), userID: UserID(rawValue: try c["user_id"]),
+                tokenID: TokenID(rawValue: try c["token_id"]),
                 suite: try c["suite"], challenge: try c["challenge"], payeeAccount: try c["payee_account"],
                 amount: try c["amount"], createdAt: Date(millis: try c["created_at"]),
                 expiresAt: Date(millis: try c["expires_at"]),
@@ -54,12 +55,12 @@ extension PostgresRepository: SigningRepository {
         }
     }
 
-    public func consumeSigningChallenge(_ id: String, at now: Date) async throws -> Bool {
+    public func consumeSigningChallenge(_ id: ChallengeID, at now: Date) async throws -> Bool {
         try await write { tx in
             try await tx.changes(
                 """
                 UPDATE signing_challenges SET answered_at = \(now.millis)
-                WHERE id = \(id) AND answered_at IS NULL AND expires_at > \(now.millis)
+                WHERE id = \(id.rawValue) AND answered_at IS NULL AND expires_at > \(now.millis)
                 RETURNING 1
                 """) == 1
         }

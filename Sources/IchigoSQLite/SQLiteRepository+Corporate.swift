@@ -78,11 +78,7 @@ extension SQLiteRepository: CorporateRepository {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM accounts WHERE contract_id = ? ORDER BY branch, number",
                 arguments: [contract.rawValue]
-            ).map {
-                Account(
-                    id: $0["id"], userID: UserID(rawValue: $0["user_id"]), name: $0["name"], branch: $0["branch"],
-                    number: $0["number"], balance: $0["balance"])
-            }
+            ).map(Self.account(from:))
         }
     }
 
@@ -94,7 +90,7 @@ extension SQLiteRepository: CorporateRepository {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
+                    account.id.rawValue, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
                     contract.rawValue,
                 ])
             try self.appendAudit(audit, in: db)
@@ -104,7 +100,7 @@ extension SQLiteRepository: CorporateRepository {
     public func insert(_ transfer: CorporateTransfer, audit: AuditEvent) async throws {
         try await write { db in
             guard
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM corporate_transfers WHERE id = ?", arguments: [transfer.id])
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM corporate_transfers WHERE id = ?", arguments: [transfer.id.rawValue])
                     == nil
             else { throw IchigoError(.transferDuplicate) }
             try db.execute(
@@ -114,8 +110,8 @@ extension SQLiteRepository: CorporateRepository {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
                     """,
                 arguments: [
-                    transfer.id, transfer.contractID.rawValue, transfer.accountID, transfer.payeeBank,
-                    transfer.payeeBranch, transfer.payeeAccount, transfer.payeeName, transfer.amount,
+                    transfer.id.rawValue, transfer.contractID.rawValue, transfer.accountID.rawValue, transfer.payee.bank,
+                    transfer.payee.branch, transfer.payee.account, transfer.payee.name, transfer.amount,
                     transfer.createdBy.rawValue, transfer.createdAt.millis,
                 ])
             try self.appendAudit(audit, in: db)
@@ -127,17 +123,19 @@ extension SQLiteRepository: CorporateRepository {
             throw IchigoError(.corruptData, detail: "corporate transfer row")
         }
         return CorporateTransfer(
-            id: row["id"], contractID: ContractID(rawValue: row["contract_id"]), accountID: row["account_id"],
-            payeeBank: row["payee_bank"], payeeBranch: row["payee_branch"], payeeAccount: row["payee_account"],
-            payeeName: row["payee_name"], amount: row["amount"], status: status,
+            id: TransferID(rawValue: row["id"]), contractID: ContractID(rawValue: row["contract_id"]),
+            accountID: AccountID(rawValue: row["account_id"]),
+            payee: Payee(
+                bank: row["payee_bank"], branch: row["payee_branch"], account: row["payee_account"], name: row["payee_name"]),
+            amount: row["amount"], status: status,
             createdBy: UserID(rawValue: row["created_by"]), createdAt: Date(millis: row["created_at"]),
             approvedBy: (row["approved_by"] as String?).map(UserID.init(rawValue:)),
             approvedAt: (row["approved_at"] as Int64?).map(Date.init(millis:)))
     }
 
-    public func corporateTransfer(_ id: String) async throws -> CorporateTransfer? {
+    public func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM corporate_transfers WHERE id = ?", arguments: [id])
+            try Row.fetchOne(db, sql: "SELECT * FROM corporate_transfers WHERE id = ?", arguments: [id.rawValue])
                 .map(Self.corporateTransfer(from:))
         }
     }
@@ -157,29 +155,29 @@ extension SQLiteRepository: CorporateRepository {
         }
     }
 
-    public func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome {
+    public func approve(_ id: TransferID, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome {
         try await write { db in
             // One writer at a time: the status read, the debit and the status change cannot interleave with another.
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM corporate_transfers WHERE id = ? AND status = 'pending'", arguments: [id])
+                    db, sql: "SELECT * FROM corporate_transfers WHERE id = ? AND status = 'pending'", arguments: [id.rawValue])
             else { return .notPending }
             let transfer = try Self.corporateTransfer(from: row)
             try db.execute(
                 sql: "UPDATE accounts SET balance = balance - ? WHERE id = ? AND contract_id = ? AND balance >= ?",
-                arguments: [transfer.amount, transfer.accountID, transfer.contractID.rawValue, transfer.amount])
+                arguments: [transfer.amount, transfer.accountID.rawValue, transfer.contractID.rawValue, transfer.amount])
             guard db.changesCount == 1 else { return .insufficientFunds }
             try db.execute(
                 sql: """
                     UPDATE corporate_transfers SET status = 'approved', approved_by = ?, approved_at = ?
                     WHERE id = ? AND status = 'pending'
                     """,
-                arguments: [user.rawValue, now.millis, id])
+                arguments: [user.rawValue, now.millis, id.rawValue])
             guard db.changesCount == 1 else { throw IchigoError(.concurrentUpdate) }
-            if transfer.payeeBank == Transfer.ownBankCode {
+            if transfer.payee.bank == Transfer.ownBankCode {
                 try db.execute(
                     sql: "UPDATE accounts SET balance = balance + ? WHERE branch = ? AND number = ? AND id <> ?",
-                    arguments: [transfer.amount, transfer.payeeBranch, transfer.payeeAccount, transfer.accountID])
+                    arguments: [transfer.amount, transfer.payee.branch, transfer.payee.account, transfer.accountID.rawValue])
             }
             try self.appendAudit(audit, in: db)
             return .approved

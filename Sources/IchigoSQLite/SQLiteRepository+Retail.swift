@@ -261,41 +261,45 @@ extension SQLiteRepository: RetailRepository {
                     VALUES (?, ?, ?, ?, ?, ?, (SELECT contract_id FROM users WHERE id = ?))
                     """,
                 arguments: [
-                    account.id, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
+                    account.id.rawValue, account.userID.rawValue, account.name, account.branch, account.number, account.balance,
                     account.userID.rawValue,
                 ])
         }
     }
 
+    /// An `accounts` row.
+    static func account(from row: Row) -> Account {
+        Account(
+            id: AccountID(rawValue: row["id"]), userID: UserID(rawValue: row["user_id"]), name: row["name"],
+            branch: row["branch"], number: row["number"], balance: row["balance"])
+    }
+
     public func accounts(of user: UserID) async throws -> [Account] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM accounts WHERE user_id = ? ORDER BY number", arguments: [user.rawValue]).map {
-                Account(
-                    id: $0["id"], userID: UserID(rawValue: $0["user_id"]), name: $0["name"], branch: $0["branch"],
-                    number: $0["number"], balance: $0["balance"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM accounts WHERE user_id = ? ORDER BY number", arguments: [user.rawValue])
+                .map(Self.account(from:))
         }
     }
 
     public func execute(_ transfer: Transfer, by user: UserID, audit: AuditEvent) async throws -> Bool {
         try await write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM transfers WHERE id = ?", arguments: [transfer.id]) == nil else {
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM transfers WHERE id = ?", arguments: [transfer.id.rawValue]) == nil else {
                 throw IchigoError(.transferDuplicate)
             }
             try db.execute(
                 sql: "UPDATE accounts SET balance = balance - ? WHERE id = ? AND user_id = ? AND balance >= ?",
-                arguments: [transfer.amount, transfer.accountID, user.rawValue, transfer.amount])
+                arguments: [transfer.amount, transfer.accountID.rawValue, user.rawValue, transfer.amount])
             guard db.changesCount == 1 else {
                 guard try Bool.fetchOne(
-                    db, sql: "SELECT 1 FROM accounts WHERE id = ? AND user_id = ?", arguments: [transfer.accountID, user.rawValue]) != nil
+                    db, sql: "SELECT 1 FROM accounts WHERE id = ? AND user_id = ?", arguments: [transfer.accountID.rawValue, user.rawValue]) != nil
                 else { throw IchigoError(.accountNotFound) }
                 return false
             }
             // A payee at this bank is credited in the same transaction.
-            if transfer.payeeBank == Transfer.ownBankCode {
+            if transfer.payee.bank == Transfer.ownBankCode {
                 try db.execute(
                     sql: "UPDATE accounts SET balance = balance + ? WHERE branch = ? AND number = ? AND id <> ?",
-                    arguments: [transfer.amount, transfer.payeeBranch, transfer.payeeAccount, transfer.accountID])
+                    arguments: [transfer.amount, transfer.payee.branch, transfer.payee.account, transfer.accountID.rawValue])
             }
             try db.execute(
                 sql: """
@@ -303,8 +307,8 @@ extension SQLiteRepository: RetailRepository {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    transfer.id, transfer.accountID, transfer.payeeBank, transfer.payeeBranch, transfer.payeeAccount,
-                    transfer.payeeName, transfer.amount, transfer.createdAt.millis,
+                    transfer.id.rawValue, transfer.accountID.rawValue, transfer.payee.bank, transfer.payee.branch, transfer.payee.account,
+                    transfer.payee.name, transfer.amount, transfer.createdAt.millis,
                 ])
             try self.appendAudit(audit, in: db)
             return true
@@ -322,9 +326,11 @@ extension SQLiteRepository: RetailRepository {
                 arguments: [user.rawValue, limit]
             ).map {
                 Transfer(
-                    id: $0["id"], accountID: $0["account_id"], payeeBank: $0["payee_bank"], payeeBranch: $0["payee_branch"],
-                    payeeAccount: $0["payee_account"], payeeName: $0["payee_name"], amount: $0["amount"],
-                    createdAt: Date(millis: $0["created_at"]))
+                    id: TransferID(rawValue: $0["id"]), accountID: AccountID(rawValue: $0["account_id"]),
+                    payee: Payee(
+                        bank: $0["payee_bank"], branch: $0["payee_branch"], account: $0["payee_account"],
+                        name: $0["payee_name"]),
+                    amount: $0["amount"], createdAt: Date(millis: $0["created_at"]))
             }
         }
     }

@@ -37,7 +37,7 @@ extension SQLiteRepository: SigningRepository {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
-                    challenge.id, challenge.userID.rawValue, challenge.tokenID.rawValue, challenge.suite,
+                    challenge.id.rawValue, challenge.userID.rawValue, challenge.tokenID.rawValue, challenge.suite,
                     challenge.challenge, challenge.payeeAccount, challenge.amount, challenge.createdAt.millis,
                     challenge.expiresAt.millis, challenge.answeredAt?.millis,
                 ])
@@ -45,11 +45,11 @@ extension SQLiteRepository: SigningRepository {
         }
     }
 
-    public func signingChallenge(_ id: String) async throws -> SigningChallenge? {
+    public func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM signing_challenges WHERE id = ?", arguments: [id]).map { row in
+            try Row.fetchOne(db, sql: "SELECT * FROM signing_challenges WHERE id = ?", arguments: [id.rawValue]).map { row in
                 SigningChallenge(
-                    id: row["id"], userID: UserID(rawValue: row["user_id"]), tokenID: TokenID(rawValue: row["token_id"]),
+                    id: ChallengeID(rawValue: row["id"]), userID: UserID(rawValue: row["user_id"]), tokenID: TokenID(rawValue: row["token_id"]),
                     suite: row["suite"], challenge: row["challenge"], payeeAccount: row["payee_account"],
                     amount: row["amount"], createdAt: Date(millis: row["created_at"]),
                     expiresAt: Date(millis: row["expires_at"]),
@@ -58,14 +58,14 @@ extension SQLiteRepository: SigningRepository {
         }
     }
 
-    public func consumeSigningChallenge(_ id: String, at now: Date) async throws -> Bool {
+    public func consumeSigningChallenge(_ id: ChallengeID, at now: Date) async throws -> Bool {
         try await write { db in
             try db.execute(
                 sql: """
                     UPDATE signing_challenges SET answered_at = ?
                     WHERE id = ? AND answered_at IS NULL AND expires_at > ?
                     """,
-                arguments: [now.millis, id, now.millis])
+                arguments: [now.millis, id.rawValue, now.millis])
             return db.changesCount == 1
         }
     }

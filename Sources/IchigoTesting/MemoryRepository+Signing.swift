@@ -24,9 +24,9 @@ extension MemoryRepository: SigningRepository {
         appendAudit(event)
     }
 
-    public func signingChallenge(_ id: String) async throws -> SigningChallenge? { signingChallenges[id] }
+    public func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge? { signingChallenges[id] }
 
-    public func consumeSigningChallenge(_ id: String, at now: Date) async throws -> Bool {
+    public func consumeSigningChallenge(_ id: ChallengeID, at now: Date) async throws -> Bool {
         guard var challenge = signingChallenges[id], challenge.answeredAt == nil, now < challenge.expiresAt else {
             return false
         }

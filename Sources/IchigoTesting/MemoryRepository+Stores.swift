@@ -10,7 +10,7 @@ extension MemoryRepository {
     }
 
     /// Credits an account of this bank named by branch and number (not `source`), as a transfer's payee.
-    func creditPayee(bank: String, branch: String, number: String, amount: Int64, except source: String) {
+    func creditPayee(bank: String, branch: String, number: String, amount: Int64, except source: AccountID) {
         guard bank == Transfer.ownBankCode else { return }
         for index in accountList.indices
         where accountList[index].account.branch == branch && accountList[index].account.number == number
@@ -177,7 +177,7 @@ extension MemoryRepository: RetailRepository {
         guard accountList[index].account.balance >= transfer.amount else { return false }
         accountList[index].account.balance -= transfer.amount
         creditPayee(
-            bank: transfer.payeeBank, branch: transfer.payeeBranch, number: transfer.payeeAccount,
+            bank: transfer.payee.bank, branch: transfer.payee.branch, number: transfer.payee.account,
             amount: transfer.amount, except: transfer.accountID)
         transferList.append(transfer)
         appendAudit(event)
@@ -306,7 +306,7 @@ extension MemoryRepository: CorporateRepository {
         appendAudit(event)
     }
 
-    public func corporateTransfer(_ id: String) async throws -> CorporateTransfer? {
+    public func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer? {
         corporateTransferList.first { $0.id == id }
     }
 
@@ -315,10 +315,10 @@ extension MemoryRepository: CorporateRepository {
     {
         Array(
             corporateTransferList.filter { $0.contractID == contract && (status == nil || $0.status == status) }
-                .sorted { ($0.createdAt, $1.id) > ($1.createdAt, $0.id) }.prefix(limit))
+                .sorted { ($0.createdAt, $1.id.rawValue) > ($1.createdAt, $0.id.rawValue) }.prefix(limit))
     }
 
-    public func approve(_ id: String, by user: UserID, at now: Date, audit event: AuditEvent) async throws
+    public func approve(_ id: TransferID, by user: UserID, at now: Date, audit event: AuditEvent) async throws
         -> ApprovalOutcome
     {
         guard let index = corporateTransferList.firstIndex(where: { $0.id == id && $0.status == .pending }) else {
@@ -336,7 +336,7 @@ extension MemoryRepository: CorporateRepository {
         corporateTransferList[index].approvedBy = user
         corporateTransferList[index].approvedAt = now
         creditPayee(
-            bank: transfer.payeeBank, branch: transfer.payeeBranch, number: transfer.payeeAccount,
+            bank: transfer.payee.bank, branch: transfer.payee.branch, number: transfer.payee.account,
             amount: transfer.amount, except: transfer.accountID)
         appendAudit(event)
         return .approved

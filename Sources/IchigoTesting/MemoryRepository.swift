@@ -21,7 +21,7 @@ public actor MemoryRepository: IchigoRepository {
     var corporateTransferList: [CorporateTransfer] = []
     var operators: [OperatorID: BankOperator] = [:]
     var apiKeyList: [APIKey] = []
-    var signingChallenges: [String: SigningChallenge] = [:]
+    var signingChallenges: [ChallengeID: SigningChallenge] = [:]
     var passkeyList: [Passkey] = []
     var passkeyChallenges: [String: PasskeyChallenge] = [:]
     var keyVersionList: [KeyVersion] = []

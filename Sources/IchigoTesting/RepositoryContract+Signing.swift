@@ -53,7 +53,7 @@ extension RepositoryContract {
 
     static func challenge(for user: User, _ token: Token, at now: Date, lifetime: TimeInterval = 300) -> SigningChallenge {
         SigningChallenge(
-            id: SigningChallenge.newID(), userID: user.id, tokenID: token.id, suite: suiteText, challenge: "500001234567",
+            id: .random(), userID: user.id, tokenID: token.id, suite: suiteText, challenge: "500001234567",
             payeeAccount: "1234567", amount: 50_000, createdAt: now, expiresAt: now + lifetime)
     }
 
@@ -61,16 +61,16 @@ extension RepositoryContract {
         let (user, token, _) = try await signingCustomer(f, "sig2")
         let now = ContractFixture.start
         let open = challenge(for: user, token, at: now)
-        try await f.repository.insert(open, audit: event("signature.challenge", open.id))
+        try await f.repository.insert(open, audit: event("signature.challenge", open.id.rawValue))
         try ensure(try await f.repository.signingChallenge(open.id) == open, "challenge read back differs")
-        try ensure(try await f.repository.signingChallenge("Cnone") == nil, "an unknown challenge was found")
+        try ensure(try await f.repository.signingChallenge(ChallengeID(rawValue: "Snone")) == nil, "an unknown challenge was found")
         try ensure(try await f.repository.consumeSigningChallenge(open.id, at: now + 10), "an open challenge not consumed")
         try ensure(!(try await f.repository.consumeSigningChallenge(open.id, at: now + 11)), "a challenge answered twice")
         try ensure(
             try await f.repository.signingChallenge(open.id)?.answeredAt.map { abs($0.timeIntervalSince(now + 10)) < 0.01 } == true,
             "answer time not stored")
         let expiring = challenge(for: user, token, at: now, lifetime: 60)
-        try await f.repository.insert(expiring, audit: event("signature.challenge", expiring.id))
+        try await f.repository.insert(expiring, audit: event("signature.challenge", expiring.id.rawValue))
         try ensure(!(try await f.repository.consumeSigningChallenge(expiring.id, at: now + 60)), "answered at its expiry")
         try ensure(try await f.repository.signingChallenge(expiring.id)?.answeredAt == nil, "an expired challenge changed")
         var stranger = challenge(for: user, token, at: now)
@@ -83,7 +83,7 @@ extension RepositoryContract {
         let (user, token, _) = try await signingCustomer(f, "sig3")
         let now = ContractFixture.start
         let one = challenge(for: user, token, at: now)
-        try await f.repository.insert(one, audit: event("signature.challenge", one.id))
+        try await f.repository.insert(one, audit: event("signature.challenge", one.id.rawValue))
         let repository = f.repository
         let consumed = try await withThrowingTaskGroup(of: Bool.self) { group in
             for _ in 0..<20 { group.addTask { try await repository.consumeSigningChallenge(one.id, at: now + 1) } }

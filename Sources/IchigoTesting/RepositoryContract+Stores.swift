@@ -30,20 +30,20 @@ extension RepositoryContract {
         let first = try await f.customer("acct1")
         let second = try await f.customer("acct2")
         try await f.repository.insert(
-            Account(id: Account.newID(), userID: first.id, name: "普通", branch: "101", number: "7654321", balance: 0),
+            Account(id: .random(), userID: first.id, name: "普通", branch: "101", number: "7654321", balance: 0),
             audit: event("account.open"))
         let before = try await f.repository.auditRecords(from: 1, limit: 10_000).count
         for user in [first, second] {
             try await ensureThrows(.accountNumberTaken) {
                 try await f.repository.insert(
-                    Account(id: Account.newID(), userID: user.id, name: "別", branch: "101", number: "7654321", balance: 5),
+                    Account(id: .random(), userID: user.id, name: "別", branch: "101", number: "7654321", balance: 5),
                     audit: event("account.open"))
             }
         }
         try ensure(try await f.repository.accounts(of: second.id).isEmpty, "nothing stored for the refused account")
         try ensure(try await f.repository.auditRecords(from: 1, limit: 10_000).count == before, "nor audited")
         try await f.repository.insert(
-            Account(id: Account.newID(), userID: second.id, name: "普通", branch: "102", number: "7654321", balance: 0),
+            Account(id: .random(), userID: second.id, name: "普通", branch: "102", number: "7654321", balance: 0),
             audit: event("account.open"))
         try ensure(try await f.repository.accounts(of: second.id).count == 1, "another branch, the same number: opened")
     }
@@ -262,10 +262,11 @@ extension RepositoryContract {
         try await f.repository.insert(from, audit: event("account.open"))
         try await f.repository.insert(to, audit: event("account.open"))
         try ensure(try await f.repository.accounts(of: payer.id) == [from], "payer's accounts")
-        func transfer(_ id: String, amount: Int64, account: String = "A-payer", at seconds: TimeInterval) -> Transfer {
+        func transfer(_ id: TransferID, amount: Int64, account: AccountID = "A-payer", at seconds: TimeInterval) -> Transfer {
             Transfer(
-                id: id, accountID: account, payeeBank: Transfer.ownBankCode, payeeBranch: "002", payeeAccount: "2000002",
-                payeeName: "ヤマダ", amount: amount, createdAt: ContractFixture.start + seconds)
+                id: id, accountID: account,
+                payee: Payee(bank: Transfer.ownBankCode, branch: "002", account: "2000002", name: "ヤマダ"), amount: amount,
+                createdAt: ContractFixture.start + seconds)
         }
         try ensure(
             try await f.repository.execute(transfer("X1", amount: 30_000, at: 1), by: payer.id, audit: event("t")),
@@ -442,11 +443,11 @@ extension RepositoryContract {
         try await f.repository.insert(
             Account(id: "A-payee", userID: payer.id, name: "普通", branch: "004", number: "4000004", balance: 0),
             audit: event("account.open"))
-        func data(_ id: String, amount: Int64, at seconds: TimeInterval) -> CorporateTransfer {
+        func data(_ id: TransferID, amount: Int64, at seconds: TimeInterval) -> CorporateTransfer {
             CorporateTransfer(
-                id: id, contractID: contract.id, accountID: "C-main", payeeBank: Transfer.ownBankCode, payeeBranch: "004",
-                payeeAccount: "4000004", payeeName: "ヤマダ", amount: amount, createdBy: users[0].id,
-                createdAt: ContractFixture.start + seconds)
+                id: id, contractID: contract.id, accountID: "C-main",
+                payee: Payee(bank: Transfer.ownBankCode, branch: "004", account: "4000004", name: "ヤマダ"), amount: amount,
+                createdBy: users[0].id, createdAt: ContractFixture.start + seconds)
         }
         try await f.repository.insert(data("K1", amount: 60_000, at: 1), audit: event("transfer.create"))
         try await f.repository.insert(data("K2", amount: 60_000, at: 2), audit: event("transfer.create"))

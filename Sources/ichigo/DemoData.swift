@@ -67,11 +67,11 @@ enum DemoData {
         for (index, person) in retail.enumerated() {
             let user = try await services.customers.createRetailCustomer(newUser(person), actor: "demo", at: now)
             try await services.repository.insert(
-                Account(id: "D\(index)A", userID: user.id, name: "普通預金", branch: "001",
+                Account(id: AccountID(rawValue: "D\(index)A"), userID: user.id, name: "普通預金", branch: "001",
                         number: String(1_234_560 + index), balance: 1_000_000),
                 audit: AuditEvent(at: now, actor: "demo", action: "account.open", subject: user.id.rawValue, outcome: "ok"))
             try await services.repository.insert(
-                Account(id: "D\(index)B", userID: user.id, name: "貯蓄預金", branch: "001",
+                Account(id: AccountID(rawValue: "D\(index)B"), userID: user.id, name: "貯蓄預金", branch: "001",
                         number: String(7_654_320 + index), balance: 250_000),
                 audit: AuditEvent(at: now, actor: "demo", action: "account.open", subject: user.id.rawValue, outcome: "ok"))
         }
@@ -84,8 +84,8 @@ enum DemoData {
         // The contract's accounts (held under the master user) and an approver: 経理 may approve transfers up to
         // 5,000,000 yen from either account; the administrator gives other users their authorities.
         let accounts = [
-            Account(id: "DC1", userID: corporateUsers[0].id, name: "普通預金", branch: "001", number: "2000001", balance: 5_000_000),
-            Account(id: "DC2", userID: corporateUsers[0].id, name: "当座預金", branch: "001", number: "2000002", balance: 3_000_000),
+            Account(id: AccountID(rawValue: "DC1"), userID: corporateUsers[0].id, name: "普通預金", branch: "001", number: "2000001", balance: 5_000_000),
+            Account(id: AccountID(rawValue: "DC2"), userID: corporateUsers[0].id, name: "当座預金", branch: "001", number: "2000002", balance: 3_000_000),
         ]
         for account in accounts {
             try await services.repository.insert(

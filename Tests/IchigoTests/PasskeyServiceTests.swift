@@ -189,7 +189,7 @@ struct PasskeyServiceTests {
             Account(id: "A1", userID: user.id, name: "普通預金", branch: "001", number: "7000001", balance: 100_000),
             audit: AuditEvent(at: h.now, actor: "test", action: "account.open", subject: "A1", outcome: "ok"))
         let shown = Transfer(
-            id: "X1", accountID: "A1", payeeBank: "0001", payeeBranch: "123", payeeAccount: "1234567", payeeName: "タナカ",
+            id: "X1", accountID: "A1", payee: Payee(bank: "0001", branch: "123", account: "1234567", name: "タナカ"),
             amount: 30_000, createdAt: h.now)
         let options = try #require(
             try await h.passkeys.approvalOptions(for: user, subject: .transfer(shown), binding: "session:t", at: h.now))
@@ -198,7 +198,7 @@ struct PasskeyServiceTests {
         #expect(Array(Base64URL.decode(options.challenge)!.suffix(32)) == ApprovalSubject.transfer(shown).digest)
         // The same account number and amount at another bank: refused, nothing moves.
         var otherBank = shown
-        otherBank.payeeBank = "0002"
+        otherBank.payee.bank = "0002"
         let assertion = authenticator.assert(options)
         await expectFailure(.passkeyTransactionChanged) {
             try await h.passkeys.transfer(otherBank, by: user, approval: assertion, binding: "session:t", at: h.now)

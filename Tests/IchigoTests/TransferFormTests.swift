@@ -7,7 +7,7 @@ struct TransferFormTests {
     @Test func aValidTransferGivesThePayeeAndAmount() {
         let form = TransferForm.validate(bank: " 0001 ", branch: "123", account: "1234567", name: "ヤマダ タロウ", amount: "9999999999")
         #expect(form.errors.isEmpty)
-        #expect(form.payee == TransferPayee(bank: "0001", branch: "123", account: "1234567", name: "ヤマダ タロウ"))
+        #expect(form.payee == Payee(bank: "0001", branch: "123", account: "1234567", name: "ヤマダ タロウ"))
         #expect(form.amount == 9_999_999_999)
     }
 
@@ -29,6 +29,18 @@ struct TransferFormTests {
             #expect(TransferForm.validate(bank: "0001", branch: "123", account: "1234567", name: "A", amount: amount).errors
                 == ["amount": .invalidAmount], "\(amount)")
         }
+    }
+
+    @Test func aNameWithAControlCharacterIsRefused() {
+        for name in ["ヤマダ\u{07}", "A\nB", "タロウ\u{7F}"] {
+            #expect(TransferForm.validate(bank: "0001", branch: "123", account: "1234567", name: name, amount: "1").errors
+                == ["payeeName": .invalidInput], "\(name.debugDescription)")
+        }
+        // The same check for a payee as typed into one value (the corporate input).
+        let typed = Payee(bank: "0001", branch: "123", account: "1234567", name: "ヤマ\tダ")
+        #expect(TransferForm.validate(typed, amount: "1").errors == ["payeeName": .invalidInput])
+        #expect(TransferForm.validate(Payee(bank: "0001", branch: "123", account: "1234567", name: "ヤマダ"), amount: "1")
+            .payee?.name == "ヤマダ")
     }
 
     @Test func theSigningChallengeTakesTheScreensAmounts() {

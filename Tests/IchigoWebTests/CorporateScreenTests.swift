@@ -48,7 +48,7 @@ struct CorporateScreenTests {
             actor: "test", at: now)
         for (id, balance) in [("CA", Int64(1_000_000)), ("CB", Int64(500_000))] {
             try await harness.repository.insert(
-                Account(id: id, userID: users["master"]!.id, name: "普通預金", branch: "001", number: id == "CA" ? "2000001" : "2000002", balance: balance),
+                Account(id: AccountID(rawValue: id), userID: users["master"]!.id, name: "普通預金", branch: "001", number: id == "CA" ? "2000001" : "2000002", balance: balance),
                 for: contract.id,
                 audit: AuditEvent(at: now, actor: "test", action: "account.open", subject: id, outcome: "ok"))
         }
@@ -419,7 +419,7 @@ struct CorporateScreenTests {
         let staff = try await repository.user(f.user("staff").id)!
         for amount in [Int64(40_000), 60_000] {
             let transfer = try await corporate.validateTransfer(
-                TransferInput(accountID: "CA", payeeBank: "9999", payeeBranch: "001", payeeAccount: "2000002", payeeName: "テスト", amount: String(amount)),
+                TransferInput(accountID: "CA", payee: Payee(bank: "9999", branch: "001", account: "2000002", name: "テスト"), amount: String(amount)),
                 by: staff, grants: staff.permissions, at: now)
             try await corporate.createTransfer(
                 transfer, by: staff, grants: staff.permissions, confirmationPassword: Self.confirmation, at: now)

@@ -23,10 +23,10 @@ struct RetailScreenTests {
                 loginPassword: password, confirmationPassword: confirmation),
             actor: "test", at: harness.clock.now())
         try await harness.repository.insert(
-            Account(id: "\(loginID)-A", userID: user.id, name: "普通預金", branch: "001", number: "1234567", balance: 100_000),
+            Account(id: AccountID(rawValue: "\(loginID)-A"), userID: user.id, name: "普通預金", branch: "001", number: "1234567", balance: 100_000),
             audit: AuditEvent(at: harness.clock.now(), actor: "test", action: "account.open", subject: loginID, outcome: "ok"))
         try await harness.repository.insert(
-            Account(id: "\(loginID)-B", userID: user.id, name: "貯蓄預金", branch: "001", number: "7654321", balance: 0),
+            Account(id: AccountID(rawValue: "\(loginID)-B"), userID: user.id, name: "貯蓄預金", branch: "001", number: "7654321", balance: 0),
             audit: AuditEvent(at: harness.clock.now(), actor: "test", action: "account.open", subject: loginID, outcome: "ok"))
         return user
     }

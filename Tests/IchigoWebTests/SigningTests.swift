@@ -292,7 +292,7 @@ struct SigningTests {
             for: [f.user("keiri").id], by: f.user("admin"), at: harness.clock.now())
         let staff = try await repository.user(f.user("staff").id)!
         let transfer = try await harness.services.corporate.validateTransfer(
-            TransferInput(accountID: "CA", payeeBank: "9999", payeeBranch: "001", payeeAccount: "2000002", payeeName: "テスト", amount: "40000"),
+            TransferInput(accountID: "CA", payee: Payee(bank: "9999", branch: "001", account: "2000002", name: "テスト"), amount: "40000"),
             by: staff, grants: staff.permissions, at: now)
         try await harness.services.corporate.createTransfer(
             transfer, by: staff, grants: staff.permissions, confirmationPassword: Self.confirmation, at: now)
@@ -387,7 +387,7 @@ struct SigningTests {
                 let reply = try await answer(open, response)
                 #expect(reply.status == .badRequest && reply.errorCode == "request.invalid_input", "\(reply.text)")
             }
-            #expect(try await harness.repository.signingChallenge(open)?.answeredAt == nil)
+            #expect(try await harness.repository.signingChallenge(ChallengeID(rawValue: open))?.answeredAt == nil)
             #expect(try await harness.repository.userWithToken(UserID(rawValue: user))?.token?.failureCount == failuresBefore)
             #expect(try await answer("Cdoesnotexist", right).status == .notFound)
             harness.clock.advance(by: 301)

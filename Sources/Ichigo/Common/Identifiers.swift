@@ -132,3 +132,32 @@ extension StringProtocol {
     /// serial digits, bank, branch and account numbers, amounts and limits), so full-width digits are refused.
     public var isASCIIDigits: Bool { !isEmpty && allSatisfy { $0.isASCII && $0.isNumber } }
 }
+
+/// Identifies a deposit account (預金口座): `A` and 24 hex digits. Customers see its branch and number.
+public struct AccountID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> AccountID { AccountID(rawValue: "A" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}
+
+/// Identifies a transfer: a retail 振込 (`X` and 24 hex digits, made when its input screen is confirmed, so a
+/// second submission is recognised) or corporate transfer data (`K` and 24 hex digits). An API caller may choose its
+/// own (the passkey approval's transaction ID).
+public struct TransferID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// A new retail transfer's.
+    public static func retail() -> TransferID { TransferID(rawValue: "X" + RandomText.hex(byteCount: 12)) }
+    /// New corporate transfer data's.
+    public static func corporate() -> TransferID { TransferID(rawValue: "K" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}
+
+/// Identifies a transaction-signing challenge (取引認証): `S` and 24 hex digits.
+public struct ChallengeID: RawRepresentable, Sendable, Hashable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public static func random() -> ChallengeID { ChallengeID(rawValue: "S" + RandomText.hex(byteCount: 12)) }
+    public var description: String { rawValue }
+}

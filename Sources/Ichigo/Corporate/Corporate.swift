@@ -39,7 +39,7 @@ public struct Permissions: Sendable, Hashable, Codable {
     }
 
     /// The limit for `account`, or `nil` if the account may not be used.
-    public func limit(for account: String) -> Int64? { accountLimits[account] }
+    public func limit(for account: AccountID) -> Int64? { accountLimits[account.rawValue] }
 }
 
 /// Where a corporate transfer stands.
@@ -52,13 +52,10 @@ public enum CorporateTransferStatus: String, Sendable, Hashable, Codable {
 
 /// Transfer data of a corporate contract: created by one user, approved by another.
 public struct CorporateTransfer: Sendable, Hashable, AuditedTransfer {
-    public var id: String
+    public var id: TransferID
     public var contractID: ContractID
-    public var accountID: String
-    public var payeeBank: String
-    public var payeeBranch: String
-    public var payeeAccount: String
-    public var payeeName: String
+    public var accountID: AccountID
+    public var payee: Payee
     public var amount: Int64
     public var status: CorporateTransferStatus
     public var createdBy: UserID
@@ -67,17 +64,14 @@ public struct CorporateTransfer: Sendable, Hashable, AuditedTransfer {
     public var approvedAt: Date?
 
     public init(
-        id: String, contractID: ContractID, accountID: String, payeeBank: String, payeeBranch: String,
-        payeeAccount: String, payeeName: String, amount: Int64, status: CorporateTransferStatus = .pending,
+        id: TransferID, contractID: ContractID, accountID: AccountID, payee: Payee, amount: Int64,
+        status: CorporateTransferStatus = .pending,
         createdBy: UserID, createdAt: Date, approvedBy: UserID? = nil, approvedAt: Date? = nil
     ) {
         self.id = id
         self.contractID = contractID
         self.accountID = accountID
-        self.payeeBank = payeeBank
-        self.payeeBranch = payeeBranch
-        self.payeeAccount = payeeAccount
-        self.payeeName = payeeName
+        self.payee = payee
         self.amount = amount
         self.status = status
         self.createdBy = createdBy
@@ -85,8 +79,6 @@ public struct CorporateTransfer: Sendable, Hashable, AuditedTransfer {
         self.approvedBy = approvedBy
         self.approvedAt = approvedAt
     }
-
-    public static func newID() -> String { "K" + RandomText.hex(byteCount: 12) }
 }
 
 /// What an approval did.
@@ -125,13 +117,13 @@ public protocol CorporateRepository: Sendable {
     func insert(_ account: Account, for contract: ContractID, audit: AuditEvent) async throws
     /// Stores new transfer data (pending). Throws `transferDuplicate` if the ID exists.
     func insert(_ transfer: CorporateTransfer, audit: AuditEvent) async throws
-    func corporateTransfer(_ id: String) async throws -> CorporateTransfer?
+    func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer?
     /// The contract's transfers, newest first.
     func corporateTransfers(of contract: ContractID, status: CorporateTransferStatus?, limit: Int) async throws
         -> [CorporateTransfer]
     /// Approves a pending transfer: compare-and-set on `pending`, debit (balance permitting), credit a payee at
     /// this bank, audit — one transaction.
-    func approve(_ id: String, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
+    func approve(_ id: TransferID, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
     /// Every token belonging to `contract`.
     func tokens(ofContract contract: ContractID) async throws -> [Token]
 }

@@ -45,7 +45,7 @@ extension CorporateService {
     ) async throws {
         try requireManager(admin)
         let target = try await member(targetID, of: admin)
-        let accounts = Set(try await repository.accounts(ofContract: admin.contractID).map(\.id))
+        let accounts = Set(try await repository.accounts(ofContract: admin.contractID).map(\.id.rawValue))
         guard permissions.accountLimits.keys.allSatisfy(accounts.contains),
             permissions.accountLimits.values.allSatisfy({ (0...Self.maximumLimit).contains($0) })
         else { throw IchigoError(.invalidInput, field: "accounts") }

@@ -14,24 +14,16 @@ public struct UserWithToken: Sendable, Hashable {
     public var liveToken: Token? { token.flatMap { $0.state.occupiesUser ? $0 : nil } }
 }
 
-/// Transfer data as typed on the creation screen, before it is validated.
+/// Transfer data as typed on the creation screen, before it is validated (`TransferForm`): the payee's fields and
+/// the amount as text.
 public struct TransferInput: Sendable {
-    public var accountID: String
-    public var payeeBank: String
-    public var payeeBranch: String
-    public var payeeAccount: String
-    public var payeeName: String
+    public var accountID: AccountID
+    public var payee: Payee
     public var amount: String
 
-    public init(
-        accountID: String, payeeBank: String, payeeBranch: String, payeeAccount: String, payeeName: String,
-        amount: String
-    ) {
+    public init(accountID: AccountID, payee: Payee, amount: String) {
         self.accountID = accountID
-        self.payeeBank = payeeBank
-        self.payeeBranch = payeeBranch
-        self.payeeAccount = payeeAccount
-        self.payeeName = payeeName
+        self.payee = payee
         self.amount = amount
     }
 }
@@ -125,7 +117,7 @@ public struct CorporateService: Sendable {
             let token = try await user.tokenID.asyncFlatMap({ try await repository.token($0) }),
             token.state == .active || token.state == .locked
         else { return nil }
-        return try signing.prompt(for: token, SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount))
+        return try signing.prompt(for: token, SignedTransaction(payeeAccount: transfer.payee.account, amount: transfer.amount))
     }
 
     /// Checks the confirmation password and a signature (取引認証番号) by `user`'s token over `transfer` as stored.
@@ -147,7 +139,7 @@ public struct CorporateService: Sendable {
         try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer.approve", at: now)
         guard let token, token.state == .active || token.state == .locked else { throw IchigoError(.tokenRequired) }
         guard token.state == .active else { throw IchigoError(.tokenLocked) }
-        let signed = SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount)
+        let signed = SignedTransaction(payeeAccount: transfer.payee.account, amount: transfer.amount)
         let prompt = try signing.prompt(for: token, signed)
         let result = try await signing.verify(
             signature, on: token, over: signed, action: "transfer.approve.sign", actor: actor(user), at: now)

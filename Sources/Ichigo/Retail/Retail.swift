@@ -115,14 +115,14 @@ public struct OutgoingMail: Sendable, Hashable {
 
 /// A deposit account (普通預金) with its balance in yen.
 public struct Account: Sendable, Hashable {
-    public var id: String
+    public var id: AccountID
     public var userID: UserID
     public var name: String
     public var branch: String
     public var number: String
     public var balance: Int64
 
-    public init(id: String, userID: UserID, name: String, branch: String, number: String, balance: Int64) {
+    public init(id: AccountID, userID: UserID, name: String, branch: String, number: String, balance: Int64) {
         self.id = id
         self.userID = userID
         self.name = name
@@ -134,30 +134,19 @@ public struct Account: Sendable, Hashable {
 
 /// A transfer (振込) out of one of the customer's accounts.
 public struct Transfer: Sendable, Hashable, AuditedTransfer {
-    public var id: String
-    public var accountID: String
-    public var payeeBank: String
-    public var payeeBranch: String
-    public var payeeAccount: String
-    public var payeeName: String
+    public var id: TransferID
+    public var accountID: AccountID
+    public var payee: Payee
     public var amount: Int64
     public var createdAt: Date
 
-    public init(
-        id: String, accountID: String, payeeBank: String, payeeBranch: String, payeeAccount: String, payeeName: String,
-        amount: Int64, createdAt: Date
-    ) {
+    public init(id: TransferID, accountID: AccountID, payee: Payee, amount: Int64, createdAt: Date) {
         self.id = id
         self.accountID = accountID
-        self.payeeBank = payeeBank
-        self.payeeBranch = payeeBranch
-        self.payeeAccount = payeeAccount
-        self.payeeName = payeeName
+        self.payee = payee
         self.amount = amount
         self.createdAt = createdAt
     }
-
-    public static func newID() -> String { "X" + RandomText.hex(byteCount: 12) }
 
     /// The bank code of this bank: a payee here is credited in the same transaction as the debit.
     public static let ownBankCode = "9999"
@@ -280,10 +269,8 @@ public protocol RetailRepository: Sendable {
 
 /// A transfer (retail 振込 or corporate), as the audit trail names it.
 public protocol AuditedTransfer {
-    var accountID: String { get }
-    var payeeBank: String { get }
-    var payeeBranch: String { get }
-    var payeeAccount: String { get }
+    var accountID: AccountID { get }
+    var payee: Payee { get }
     var amount: Int64 { get }
 }
 
@@ -291,6 +278,6 @@ extension AuditedTransfer {
     /// What the audit trail records of a transfer: the account it is paid from, the whole payee (bank, branch,
     /// account) and the amount.
     public var auditDescription: String {
-        "from=\(accountID) payee=\(payeeBank)-\(payeeBranch)-\(payeeAccount) amount=\(amount)"
+        "from=\(accountID) payee=\(payee.accountPath) amount=\(amount)"
     }
 }

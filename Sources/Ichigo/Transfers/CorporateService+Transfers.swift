@@ -15,17 +15,14 @@ extension CorporateService {
         let accounts = try await repository.accounts(ofContract: user.contractID)
         let account = accounts.first { $0.id == input.accountID }
         let limit = grants.limit(for: input.accountID)
-        let form = TransferForm.validate(
-            bank: input.payeeBank, branch: input.payeeBranch, account: input.payeeAccount, name: input.payeeName,
-            amount: input.amount)
+        let form = TransferForm.validate(input.payee, amount: input.amount)
         var errors = form.errors
         if account == nil || limit == nil { errors["account"] = .required }
         if let amount = form.amount, let limit, amount > limit { errors["amount"] = .overLimit }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
         guard let payee = form.payee, let amount = form.amount else { throw ValidationErrors(fields: errors) }
         return CorporateTransfer(
-            id: CorporateTransfer.newID(), contractID: user.contractID, accountID: input.accountID,
-            payeeBank: payee.bank, payeeBranch: payee.branch, payeeAccount: payee.account, payeeName: payee.name,
+            id: .corporate(), contractID: user.contractID, accountID: input.accountID, payee: payee,
             amount: amount, createdBy: user.id, createdAt: now)
     }
 
@@ -42,21 +39,21 @@ extension CorporateService {
         try await repository.insert(
             transfer,
             audit: AuditEvent(
-                at: now, actor: actor(user), action: "transfer.create", subject: transfer.id, outcome: "ok",
+                at: now, actor: actor(user), action: "transfer.create", subject: transfer.id.rawValue, outcome: "ok",
                 reason: transfer.auditDescription))
     }
 
     /// 承認実行: the confirmation password and an OTP; the approver needs the approval authority and a limit
     /// covering the amount for the account, and may not approve their own data. Money moves once.
     public func approve(
-        _ id: String, by user: User, grants: Permissions, confirmationPassword: String, code: String, at now: Date
+        _ id: TransferID, by user: User, grants: Permissions, confirmationPassword: String, code: String, at now: Date
     ) async throws {
         try await approve(id, by: user, grants: grants, proof: .codes(confirmationPassword: confirmationPassword, code: code), at: now)
     }
 
     /// 承認実行 with either proof: the confirmation password and OTP (or signature), or a passkey whose challenge was
     /// made for this transfer data as stored (パスキーで承認; the audit row names the passkey).
-    public func approve(_ id: String, by user: User, grants: Permissions, proof: ApprovalProof, at now: Date) async throws {
+    public func approve(_ id: TransferID, by user: User, grants: Permissions, proof: ApprovalProof, at now: Date) async throws {
         guard user.isCorporate, grants.authorities.contains(.transferApproval) else { throw IchigoError(.forbidden) }
         guard let transfer = try await repository.corporateTransfer(id), transfer.contractID == user.contractID else {
             throw IchigoError(.transferNotPending)
@@ -84,7 +81,7 @@ extension CorporateService {
         let outcome = try await repository.approve(
             id, by: user.id, at: now,
             audit: AuditEvent(
-                at: now, actor: actor(user), action: "transfer.approve", subject: id, outcome: "ok",
+                at: now, actor: actor(user), action: "transfer.approve", subject: id.rawValue, outcome: "ok",
                 reason: transfer.auditDescription
                     + (signed.isEmpty ? "" : (signed.hasPrefix("approved_with") ? " " : " signed ") + signed)))
         switch outcome {

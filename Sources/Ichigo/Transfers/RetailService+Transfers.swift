@@ -7,9 +7,9 @@ extension RetailService {
     /// A retail transfer as typed on BFK001, checked (`TransferForm`) against the customer's own accounts: the
     /// account paid from, the payee and the amount; field errors otherwise (`account` when the account is not theirs).
     public func validateTransfer(
-        from accountID: String, bank: String, branch: String, account: String, name: String, amount: String,
+        from accountID: AccountID, bank: String, branch: String, account: String, name: String, amount: String,
         of user: UserID
-    ) async throws -> (from: Account, payee: TransferPayee, amount: Int64) {
+    ) async throws -> (from: Account, payee: Payee, amount: Int64) {
         let own = try await repository.accounts(of: user).first { $0.id == accountID }
         let form = TransferForm.validate(bank: bank, branch: branch, account: account, name: name, amount: amount)
         var errors = form.errors
@@ -47,7 +47,7 @@ extension RetailService {
     /// checked or counted and `transferChanged` is thrown. The signature is consumed (committed) before the money
     /// moves; a transfer refused afterwards for funds needs a new signature.
     public func transfer(
-        _ transfer: Transfer, by user: User, confirmationPassword: String, code: String, shownTransferID: String? = nil,
+        _ transfer: Transfer, by user: User, confirmationPassword: String, code: String, shownTransferID: TransferID? = nil,
         at now: Date
     ) async throws {
         if let signing, try await needsSignature(user) {
@@ -64,19 +64,19 @@ extension RetailService {
         if needsOTP { try await credentials.verifyOTP(code, for: user, at: now) }
         let done = try await repository.execute(
             transfer, by: user.id,
-            audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id,
+            audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id.rawValue,
                               outcome: "ok", reason: transfer.auditDescription))
         guard done else { throw IchigoError(.insufficientFunds) }
     }
 
     func signedTransfer(
-        _ transfer: Transfer, by user: User, confirmationPassword: String, signature: String, shownTransferID: String?,
+        _ transfer: Transfer, by user: User, confirmationPassword: String, signature: String, shownTransferID: TransferID?,
         signing: TransactionSigning, at now: Date
     ) async throws {
         guard shownTransferID == transfer.id else {
             try await repository.append(
-                AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer.sign", subject: transfer.id,
-                           outcome: "refused", reason: "transfer_changed shown=\(shownTransferID ?? "-")"))
+                AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer.sign", subject: transfer.id.rawValue,
+                           outcome: "refused", reason: "transfer_changed shown=\(shownTransferID?.rawValue ?? "-")"))
             throw IchigoError(.transferChanged)
         }
         let token = try await repository.userWithToken(user.id)?.token
@@ -90,7 +90,7 @@ extension RetailService {
         }
         if !errors.isEmpty { throw ValidationErrors(fields: errors) }
         try await credentials.checkConfirmationPassword(confirmationPassword, of: user, action: "transfer", at: now)
-        let signed = SignedTransaction(payeeAccount: transfer.payeeAccount, amount: transfer.amount)
+        let signed = SignedTransaction(payeeAccount: transfer.payee.account, amount: transfer.amount)
         let prompt = try token.map { try signing.prompt(for: $0, signed) }
         let result = try await signing.verify(
             signature, by: user.id, over: signed, action: "transfer.sign", actor: "user:\(user.id.rawValue)", at: now)
@@ -102,7 +102,7 @@ extension RetailService {
         }
         let done = try await repository.execute(
             transfer, by: user.id,
-            audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id,
+            audit: AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id.rawValue,
                               outcome: "ok",
                               reason: transfer.auditDescription + " signed " + (prompt?.auditDescription ?? "")))
         guard done else { throw IchigoError(.insufficientFunds) }

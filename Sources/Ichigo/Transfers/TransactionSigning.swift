@@ -86,7 +86,7 @@ public struct TransferSigningPolicy: Sendable, Hashable {
 /// A signing challenge issued through the JSON API: the transaction data, the challenge text derived from them and
 /// the token that must answer, until it is answered once or expires.
 public struct SigningChallenge: Sendable, Hashable {
-    public var id: String
+    public var id: ChallengeID
     public var userID: UserID
     public var tokenID: TokenID
     public var suite: String
@@ -100,7 +100,7 @@ public struct SigningChallenge: Sendable, Hashable {
     public var answeredAt: Date?
 
     public init(
-        id: String, userID: UserID, tokenID: TokenID, suite: String, challenge: String, payeeAccount: String,
+        id: ChallengeID, userID: UserID, tokenID: TokenID, suite: String, challenge: String, payeeAccount: String,
         amount: Int64, createdAt: Date, expiresAt: Date, answeredAt: Date? = nil
     ) {
         self.id = id
@@ -114,8 +114,6 @@ public struct SigningChallenge: Sendable, Hashable {
         self.expiresAt = expiresAt
         self.answeredAt = answeredAt
     }
-
-    public static func newID() -> String { "C" + RandomText.hex(byteCount: 12) }
 }
 
 /// Storage for transaction signing: the per-token replay state and the JSON API's challenges.
@@ -128,10 +126,10 @@ public protocol SigningRepository: Sendable {
     /// Stores a new signing challenge with its audit record.
     func insert(_ challenge: SigningChallenge, audit: AuditEvent) async throws
     /// The challenge with `id`, if any.
-    func signingChallenge(_ id: String) async throws -> SigningChallenge?
+    func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge?
     /// Marks the challenge answered if it is still open and not expired at `now` (compare-and-set).
     /// - Returns: whether this call answered it.
-    func consumeSigningChallenge(_ id: String, at now: Date) async throws -> Bool
+    func consumeSigningChallenge(_ id: ChallengeID, at now: Date) async throws -> Bool
 }
 
 /// The transfer data a signature binds: the payee account and the amount, as the server holds them.
@@ -139,9 +137,9 @@ public struct SignedTransaction: Sendable, Hashable {
     public var payeeAccount: String
     public var amount: Int64
     /// The JSON API challenge answered, for the audit trail (not part of what is signed).
-    public var challengeID: String?
+    public var challengeID: ChallengeID?
 
-    public init(payeeAccount: String, amount: Int64, challengeID: String? = nil) {
+    public init(payeeAccount: String, amount: Int64, challengeID: ChallengeID? = nil) {
         self.payeeAccount = payeeAccount
         self.amount = amount
         self.challengeID = challengeID
@@ -338,13 +336,13 @@ public struct TransactionSigning: Sendable {
         guard token.state == .active else { throw IchigoError(.tokenNotActive) }
         let prompt = try self.prompt(for: token, transaction)
         let challenge = SigningChallenge(
-            id: SigningChallenge.newID(), userID: user, tokenID: token.id, suite: prompt.suite.text,
+            id: .random(), userID: user, tokenID: token.id, suite: prompt.suite.text,
             challenge: prompt.challenge, payeeAccount: transaction.payeeAccount, amount: transaction.amount,
             createdAt: now, expiresAt: now + policy.challengeLifetime)
         try await repository.insert(
             challenge,
             audit: AuditEvent(
-                at: now, actor: actor, action: "signature.challenge", subject: challenge.id, outcome: "ok",
+                at: now, actor: actor, action: "signature.challenge", subject: challenge.id.rawValue, outcome: "ok",
                 reason: "user=\(user.rawValue) token=\(token.serial.rawValue) " + prompt.auditDescription))
         return challenge
     }
@@ -353,7 +351,7 @@ public struct TransactionSigning: Sendable {
     /// response is checked against the challenge's transaction data as stored, counting a wrong one towards the
     /// token's lockout.
     /// - Throws: `challengeNotFound`, `challengeUsed`, `challengeExpired` (nothing counted).
-    public func answer(_ id: String, response text: String, actor: String, at now: Date) async throws
+    public func answer(_ id: ChallengeID, response text: String, actor: String, at now: Date) async throws
         -> (challenge: SigningChallenge, result: VerificationResult)
     {
         guard let challenge = try await repository.signingChallenge(id) else { throw IchigoError(.challengeNotFound) }

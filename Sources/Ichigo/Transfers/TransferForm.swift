@@ -10,17 +10,18 @@ public enum TransferForm {
     public static let maximumNameLength = 60
 
     /// A payee and amount as typed: bank code 4 digits, branch 3, account 7, a name of 1–60 characters, an amount of
-    /// 1 to `maximumAmount` yen in ASCII digits. Errors by field name (`payeeBank`, `payeeBranch`, `payeeAccount`,
+    /// 1 to `maximumAmount` yen in ASCII digits; a name with a control character is refused. Errors by field name
+    /// (`payeeBank`, `payeeBranch`, `payeeAccount`,
     /// `payeeName`, `amount`); white space around each value is ignored.
     public static func validate(
         bank: String, branch: String, account: String, name: String, amount: String
-    ) -> (payee: TransferPayee?, amount: Int64?, errors: [String: IchigoError.Code]) {
+    ) -> (payee: Payee?, amount: Int64?, errors: [String: IchigoError.Code]) {
         var errors: [String: IchigoError.Code] = [:]
         func digits(_ key: String, _ raw: String, _ count: Int) -> String {
             let value = raw.trimmingCharacters(in: .whitespaces)
             if value.isEmpty {
                 errors[key] = .required
-            } else if value.count != count || !isDigits(value) {
+            } else if value.count != count || !value.isASCIIDigits {
                 errors[key] = .invalidPayeeDigits(key)
             }
             return value
@@ -31,44 +32,37 @@ public enum TransferForm {
         let name = name.trimmingCharacters(in: .whitespaces)
         if name.isEmpty {
             errors["payeeName"] = .required
-        } else if name.count > maximumNameLength {
+        } else if name.count > maximumNameLength
+            || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        {
             errors["payeeName"] = .invalidInput
         }
         let amountText = amount.trimmingCharacters(in: .whitespaces)
         var value: Int64?
         if amountText.isEmpty {
             errors["amount"] = .required
-        } else if isDigits(amountText), let parsed = Int64(amountText), isAllowed(amount: parsed) {
+        } else if amountText.isASCIIDigits, let parsed = Int64(amountText), isAllowed(amount: parsed) {
             value = parsed
         } else {
             errors["amount"] = .invalidAmount
         }
         let payee =
             errors.keys.contains(where: { $0.hasPrefix("payee") })
-            ? nil : TransferPayee(bank: bank, branch: branch, account: account, name: name)
+            ? nil : Payee(bank: bank, branch: branch, account: account, name: name)
         return (payee, value, errors)
+    }
+
+    /// `validate` for a payee as typed (`Payee` with the fields' text).
+    public static func validate(_ payee: Payee, amount: String) -> (
+        payee: Payee?, amount: Int64?, errors: [String: IchigoError.Code]
+    ) {
+        validate(bank: payee.bank, branch: payee.branch, account: payee.account, name: payee.name, amount: amount)
     }
 
     /// Whether `amount` yen may be transferred (1 to `maximumAmount`).
     public static func isAllowed(amount: Int64) -> Bool { (1...maximumAmount).contains(amount) }
 
     /// Whether `account` is a payee account number: 7 ASCII digits.
-    public static func isAccountNumber(_ account: String) -> Bool { account.count == 7 && isDigits(account) }
+    public static func isAccountNumber(_ account: String) -> Bool { account.count == 7 && account.isASCIIDigits }
 
-    static func isDigits(_ text: String) -> Bool { text.isASCIIDigits }
-}
-
-/// Where a transfer goes (振込先), as validated by `TransferForm`.
-public struct TransferPayee: Sendable, Hashable {
-    public var bank: String
-    public var branch: String
-    public var account: String
-    public var name: String
-
-    public init(bank: String, branch: String, account: String, name: String) {
-        self.bank = bank
-        self.branch = branch
-        self.account = account
-        self.name = name
-    }
 }

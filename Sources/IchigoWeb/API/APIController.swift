@@ -259,14 +259,14 @@ struct APIController<Context: APIRequestContext>: Sendable {
         return EditedResponse(
             status: .created,
             response: ChallengeBody(
-                id: challenge.id, challenge: challenge.challenge, suite: challenge.suite, serial: serial,
+                id: challenge.id.rawValue, challenge: challenge.challenge, suite: challenge.suite, serial: serial,
                 payeeAccount: challenge.payeeAccount, amount: challenge.amount,
                 expiresAt: ISO8601DateFormatter().string(from: challenge.expiresAt)))
     }
 
     /// Checks a token's response to a signing challenge. The challenge is answered once, whatever the outcome.
     @Sendable func answerChallenge(_ request: Request, context: Context) async throws -> VerificationBody {
-        let id = try context.parameters.require("challengeID")
+        let id = ChallengeID(rawValue: try context.parameters.require("challengeID"))
         let body = try await request.decodeJSON(as: SignatureBody.self, context: context)
         guard (6...10).contains(body.response.utf8.count), body.response.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
         else { throw IchigoError(.invalidInput, field: "response") }
@@ -329,7 +329,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
         let account = try await services.retail.openAccount(
             for: id, name: body.name, branch: body.branch, number: body.number, balance: body.balance,
             actor: context.actor, at: services.clock.now())
-        body.id = account.id
+        body.id = account.id.rawValue
         return EditedResponse(status: .created, response: body)
     }
 
@@ -339,7 +339,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
         try await auditRead("account.list", subject: id.rawValue, context: context)
         return AccountList(
             accounts: try await services.repository.accounts(of: id).map {
-                AccountBody(id: $0.id, name: $0.name, branch: $0.branch, number: $0.number, balance: $0.balance)
+                AccountBody(id: $0.id.rawValue, name: $0.name, branch: $0.branch, number: $0.number, balance: $0.balance)
             })
     }
 

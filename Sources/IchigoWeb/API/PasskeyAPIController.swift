@@ -53,28 +53,29 @@ struct PasskeyAPIController<Context: APIRequestContext>: Sendable {
         /// The transfer, checked by the rules the screens use (4-digit bank, 3-digit branch, 7-digit account, a
         /// name of 1–60 characters, 1 to 9,999,999,999 yen, an ID of 1–64 letters, digits, `-` or `_`).
         func transfer(at now: Date) throws -> Transfer {
-            func digits(_ text: String, _ count: Int) -> Bool {
-                text.utf8.count == count && text.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-            }
             guard (1...64).contains(id.utf8.count),
                 id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F })
             else { throw IchigoError(.invalidInput, field: "transaction.id") }
-            guard digits(payeeBank, 4) else { throw IchigoError(.invalidBankCode, field: "transaction.payeeBank") }
-            guard digits(payeeBranch, 3) else { throw IchigoError(.invalidBranchCode, field: "transaction.payeeBranch") }
-            guard digits(payeeAccount, 7) else {
-                throw IchigoError(.invalidAccountNumber, field: "transaction.payeeAccount")
+            // The screens' validator (`TransferForm`); the first problem, named as this API names its fields.
+            let form = TransferForm.validate(
+                bank: payeeBank, branch: payeeBranch, account: payeeAccount, name: payeeName, amount: String(amount))
+            for (field, name) in [
+                ("payeeBank", "transaction.payee.bank"), ("payeeBranch", "transaction.payee.branch"),
+                ("payeeAccount", "transaction.payeeAccount"), ("payeeName", "transaction.payee.name"),
+                ("amount", "transaction.amount"),
+            ] {
+                // An empty field reads as a wrong one here (the API has no "required" of its own).
+                guard let code = form.errors[field] else { continue }
+                let empty: IchigoError.Code = field == "payeeName" ? .invalidInput : .invalidPayeeDigits(field)
+                throw IchigoError(code == .required ? empty : code, field: name)
             }
-            let name = payeeName.trimmingCharacters(in: .whitespaces)
-            guard (1...60).contains(name.count), !name.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                throw IchigoError(.invalidInput, field: "transaction.payeeName")
-            }
-            guard (1...9_999_999_999).contains(amount) else { throw IchigoError(.invalidAmount, field: "transaction.amount") }
             if let fromAccount, !(1...64).contains(fromAccount.utf8.count) {
                 throw IchigoError(.invalidInput, field: "transaction.fromAccount")
             }
+            guard let payee = form.payee else { throw IchigoError(.invalidInput, field: "transaction.payee") }
             return Transfer(
-                id: id, accountID: fromAccount ?? "", payeeBank: payeeBank, payeeBranch: payeeBranch,
-                payeeAccount: payeeAccount, payeeName: name, amount: amount, createdAt: now)
+                id: TransferID(rawValue: id), accountID: AccountID(rawValue: fromAccount ?? ""), payee: payee, amount: amount,
+                createdAt: now)
         }
     }
 
@@ -204,6 +205,6 @@ struct PasskeyAPIController<Context: APIRequestContext>: Sendable {
             subject: transfer.map(ApprovalSubject.transfer), actor: context.actor, binding: binding(context), at: now)
         return AuthenticatedBody(
             result: "accepted", userId: user.id.rawValue, loginId: user.loginID.rawValue,
-            credentialId: passkey.credentialID, transactionId: transfer?.id)
+            credentialId: passkey.credentialID, transactionId: transfer?.id.rawValue)
     }
 }

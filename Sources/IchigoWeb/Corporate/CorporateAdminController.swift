@@ -210,9 +210,9 @@ struct CorporateAdminController: ScreenController {
                 "name": target.name,
                 "accounts": accounts.map { account in
                     [
-                        "id": account.id, "label": "\(account.name) \(account.branch)-\(account.number)",
-                        "checked": values.isEmpty ? draft.limits[account.id] != nil : values["use_\(account.id)"] == "on",
-                        "limit": values["limit_\(account.id)"] ?? draft.limits[account.id].map { String($0) } ?? "",
+                        "id": account.id.rawValue, "label": "\(account.name) \(account.branch)-\(account.number)",
+                        "checked": values.isEmpty ? draft.limits[account.id.rawValue] != nil : values["use_\(account.id)"] == "on",
+                        "limit": values["limit_\(account.id)"] ?? draft.limits[account.id.rawValue].map { String($0) } ?? "",
                     ] as [String: Any]
                 },
             ])
@@ -230,7 +230,7 @@ struct CorporateAdminController: ScreenController {
             values["limit_\(account.id)"] = text
             guard fields["use_\(account.id)"] == "on" else { continue }
             values["use_\(account.id)"] = "on"
-            typed[account.id] = text
+            typed[account.id.rawValue] = text
         }
         let (limits, accountErrors) = CorporateService.parseLimits(typed)
         let errors = Dictionary(uniqueKeysWithValues: accountErrors.map { ("limit_\($0.key)", $0.value) })
@@ -250,7 +250,7 @@ struct CorporateAdminController: ScreenController {
                 ["label": t("authority.\($0.rawValue)", language), "on": draft.authorities.contains($0.rawValue)]
             },
             "accounts": accounts.compactMap { account -> [String: Any]? in
-                guard let limit = draft.limits[account.id] else { return nil }
+                guard let limit = draft.limits[account.id.rawValue] else { return nil }
                 return ["label": "\(account.name) \(account.branch)-\(account.number)", "limit": Self.yen(limit)]
             },
         ]

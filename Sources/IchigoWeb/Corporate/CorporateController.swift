@@ -117,8 +117,8 @@ struct CorporateController: ScreenController {
         try await services.repository.accounts(ofContract: context.user.contractID).compactMap { account in
             guard let limit = context.grants.limit(for: account.id) else { return nil }
             return [
-                "id": account.id, "label": "\(account.name) \(account.branch)-\(account.number)",
-                "limit": Self.yen(limit), "selected": account.id == selected,
+                "id": account.id.rawValue, "label": "\(account.name) \(account.branch)-\(account.number)",
+                "limit": Self.yen(limit), "selected": account.id.rawValue == selected,
             ]
         }
     }
@@ -127,7 +127,7 @@ struct CorporateController: ScreenController {
         guard context.grants.authorities.contains(.transfer) else {
             return try await redirectWithError("/corp/top", context.page, .forbidden)
         }
-        let selected = context.page.data.formValues?["account"] ?? context.page.data.corporateDraft?.accountID
+        let selected = context.page.data.formValues?["account"] ?? context.page.data.corporateDraft?.accountID.rawValue
         return try await screen(
             "corp_transfer", context.page, id: "HFF001", titleKey: "hff001.title", request: request, steps: "hff",
             step: 1, ["accounts": try await accountChoices(context, selected: selected)])
@@ -136,32 +136,33 @@ struct CorporateController: ScreenController {
     func transferInput(_ request: Request, context: CorporateContext) async throws -> Response {
         var page = context.page
         let fields = try await form(request, page)
+        func typed(_ name: String) -> String { (fields[name] ?? "").trimmingCharacters(in: .whitespaces) }
         let input = TransferInput(
-            accountID: fields["account"] ?? "", payeeBank: (fields["payeeBank"] ?? "").trimmingCharacters(in: .whitespaces),
-            payeeBranch: (fields["payeeBranch"] ?? "").trimmingCharacters(in: .whitespaces),
-            payeeAccount: (fields["payeeAccount"] ?? "").trimmingCharacters(in: .whitespaces),
-            payeeName: (fields["payeeName"] ?? "").trimmingCharacters(in: .whitespaces), amount: fields["amount"] ?? "")
+            accountID: AccountID(rawValue: fields["account"] ?? ""),
+            payee: Payee(
+                bank: typed("payeeBank"), branch: typed("payeeBranch"), account: typed("payeeAccount"),
+                name: typed("payeeName")),
+            amount: fields["amount"] ?? "")
         let values = [
-            "account": input.accountID, "payeeBank": input.payeeBank, "payeeBranch": input.payeeBranch,
-            "payeeAccount": input.payeeAccount, "payeeName": input.payeeName, "amount": input.amount,
+            "account": input.accountID.rawValue, "payeeBank": input.payee.bank, "payeeBranch": input.payee.branch,
+            "payeeAccount": input.payee.account, "payeeName": input.payee.name, "amount": input.amount,
         ]
         return try await handling("/corp/transfers/new", page, values: values) {
             let transfer = try await services.corporate.validateTransfer(
                 input, by: context.user, grants: context.grants, at: services.clock.now())
             page.data.corporateDraft = .init(
-                id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
-                payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+                id: transfer.id, accountID: transfer.accountID, payee: transfer.payee,
                 amount: transfer.amount)
             return try await redirect("/corp/transfers/confirm", page)
         }
     }
 
-    func draftContext(_ draft: SessionData.CorporateTransferDraft, contract: ContractID) async throws -> [String: Any] {
+    func draftContext(_ draft: SessionData.TransferDraft, contract: ContractID) async throws -> [String: Any] {
         let account = try await services.repository.accounts(ofContract: contract).first { $0.id == draft.accountID }
         return [
             "from": account.map { "\($0.name) \($0.branch)-\($0.number)" } ?? draft.accountID,
-            "payeeBank": draft.payeeBank, "payeeBranch": draft.payeeBranch, "payeeAccount": draft.payeeAccount,
-            "payeeName": draft.payeeName, "amount": Self.yen(draft.amount), "id": draft.id,
+            "payeeBank": draft.payee.bank, "payeeBranch": draft.payee.branch, "payeeAccount": draft.payee.account,
+            "payeeName": draft.payee.name, "amount": Self.yen(draft.amount), "id": draft.id,
         ]
     }
 
@@ -180,8 +181,7 @@ struct CorporateController: ScreenController {
         guard let draft = page.data.corporateDraft else { return try await redirect("/corp/transfers/new", page) }
         let now = services.clock.now()
         let transfer = CorporateTransfer(
-            id: draft.id, contractID: context.user.contractID, accountID: draft.accountID, payeeBank: draft.payeeBank,
-            payeeBranch: draft.payeeBranch, payeeAccount: draft.payeeAccount, payeeName: draft.payeeName,
+            id: draft.id, contractID: context.user.contractID, accountID: draft.accountID, payee: draft.payee,
             amount: draft.amount, createdBy: context.user.id, createdAt: now)
         return try await handling("/corp/transfers/confirm", page) {
             do {
@@ -215,8 +215,8 @@ struct CorporateController: ScreenController {
             of: context.user.contractID, status: .approved, limit: 10)
         func row(_ transfer: CorporateTransfer) -> [String: Any] {
             [
-                "id": transfer.id, "date": Self.dateTime(transfer.createdAt), "payee": transfer.payeeName,
-                "payeeAccount": "\(transfer.payeeBank)-\(transfer.payeeBranch)-\(transfer.payeeAccount)",
+                "id": transfer.id, "date": Self.dateTime(transfer.createdAt), "payee": transfer.payee.name,
+                "payeeAccount": "\(transfer.payee.bank)-\(transfer.payee.branch)-\(transfer.payee.account)",
                 "amount": Self.yen(transfer.amount), "creator": users[transfer.createdBy] ?? "-",
                 "approver": transfer.approvedBy.flatMap { users[$0] } ?? "-",
             ]
@@ -231,16 +231,15 @@ struct CorporateController: ScreenController {
     }
 
     func approvalPage(_ request: Request, context: CorporateContext) async throws -> Response {
-        let id = context.parameters.get("id") ?? ""
+        let id = TransferID(rawValue: context.parameters.get("id") ?? "")
         guard context.grants.authorities.contains(.transferApproval) else {
             return try await redirectWithError("/corp/approvals", context.page, .forbidden)
         }
         guard let transfer = try await services.repository.corporateTransfer(id),
             transfer.contractID == context.user.contractID, transfer.status == .pending
         else { return try await redirectWithError("/corp/approvals", context.page, .transferNotPending) }
-        let draft = SessionData.CorporateTransferDraft(
-            id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
-            payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+        let draft = SessionData.TransferDraft(
+            id: transfer.id, accountID: transfer.accountID, payee: transfer.payee,
             amount: transfer.amount)
         let creator = try await services.repository.user(transfer.createdBy)
         var page = context.page
@@ -285,7 +284,7 @@ struct CorporateController: ScreenController {
     func approveWithPasskey(_ request: Request, context: CorporateContext) async throws -> Response {
         let fields = try await form(request, context.page)
         guard let credential = postedCredential(fields, as: PasskeyAssertionJSON.self) else {
-            let id = context.parameters.get("id") ?? ""
+            let id = TransferID(rawValue: context.parameters.get("id") ?? "")
             return try await redirectWithError("/corp/approvals/\(id)", context.page, .passkeyFailed)
         }
         return try await approve(
@@ -294,7 +293,7 @@ struct CorporateController: ScreenController {
 
     func approve(_ context: CorporateContext, proof: ApprovalProof) async throws -> Response {
         var page = context.page
-        let id = context.parameters.get("id") ?? ""
+        let id = TransferID(rawValue: context.parameters.get("id") ?? "")
         let location = "/corp/approvals/\(id)"
         do {
             try await services.corporate.approve(
@@ -318,8 +317,7 @@ struct CorporateController: ScreenController {
         }
         if let transfer = try await services.repository.corporateTransfer(id) {
             page.data.corporateDone = .init(
-                id: transfer.id, accountID: transfer.accountID, payeeBank: transfer.payeeBank,
-                payeeBranch: transfer.payeeBranch, payeeAccount: transfer.payeeAccount, payeeName: transfer.payeeName,
+                id: transfer.id, accountID: transfer.accountID, payee: transfer.payee,
                 amount: transfer.amount)
         }
         return try await redirect("/corp/approvals/done", page)

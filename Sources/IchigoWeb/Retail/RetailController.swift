@@ -93,8 +93,8 @@ struct RetailController: ScreenController {
     func accountRows(_ user: User, selected: String? = nil) async throws -> [[String: Any]] {
         try await services.repository.accounts(of: user.id).map {
             [
-                "id": $0.id, "name": $0.name, "branch": $0.branch, "number": $0.number, "balance": Self.yen($0.balance),
-                "selected": $0.id == selected,
+                "id": $0.id.rawValue, "name": $0.name, "branch": $0.branch, "number": $0.number,
+                "balance": Self.yen($0.balance), "selected": $0.id.rawValue == selected,
             ]
         }
     }
@@ -106,7 +106,7 @@ struct RetailController: ScreenController {
         formatter.timeZone = Calendar.japan.timeZone
         formatter.dateFormat = "yyyy/MM/dd HH:mm"
         let transfers: [[String: Any]] = try await services.repository.transfers(of: user.id, limit: 5).map {
-            ["date": formatter.string(from: $0.createdAt), "payee": $0.payeeName, "amount": Self.yen($0.amount)]
+            ["date": formatter.string(from: $0.createdAt), "payee": $0.payee.name, "amount": Self.yen($0.amount)]
         }
         return try await screen(
             "top", page, id: "BTP001", titleKey: "top.title", request: request,
@@ -119,7 +119,7 @@ struct RetailController: ScreenController {
 
     func transferPage(_ request: Request, context: RetailContext) async throws -> Response {
         let (page, user) = (context.page, context.user)
-        let selected = page.data.formValues?["account"] ?? page.data.transferDraft?.accountID
+        let selected = page.data.formValues?["account"] ?? page.data.transferDraft?.accountID.rawValue
         return try await screen(
             "transfer", page, id: "BFK001", titleKey: "transfer.title", request: request,
             ["accounts": try await accountRows(user, selected: selected)])
@@ -129,10 +129,10 @@ struct RetailController: ScreenController {
         let (loaded, user) = (context.page, context.user)
         let fields = try await form(request, loaded)
         var page = loaded
-        let checked: (from: Account, payee: TransferPayee, amount: Int64)
+        let checked: (from: Account, payee: Payee, amount: Int64)
         do {
             checked = try await services.retail.validateTransfer(
-                from: fields["account"] ?? "", bank: fields["payeeBank"] ?? "", branch: fields["payeeBranch"] ?? "",
+                from: AccountID(rawValue: fields["account"] ?? ""), bank: fields["payeeBank"] ?? "", branch: fields["payeeBranch"] ?? "",
                 account: fields["payeeAccount"] ?? "", name: fields["payeeName"] ?? "", amount: fields["amount"] ?? "",
                 of: user.id)
         } catch let errors as ValidationErrors {
@@ -143,16 +143,16 @@ struct RetailController: ScreenController {
         }
         let (account, payee) = (checked.from, checked.payee)
         page.data.transferDraft = SessionData.TransferDraft(
-            id: Transfer.newID(), accountID: account.id, from: "\(account.name) \(account.branch)-\(account.number)",
-            payeeBank: payee.bank, payeeBranch: payee.branch, payeeAccount: payee.account, payeeName: payee.name,
+            id: .retail(), accountID: account.id, from: "\(account.name) \(account.branch)-\(account.number)",
+            payee: payee,
             amount: checked.amount)
         return try await redirect("/transfer/confirm", page)
     }
 
     func draftContext(_ draft: SessionData.TransferDraft) -> [String: Any] {
         [
-            "from": draft.from, "payeeBank": draft.payeeBank, "payeeBranch": draft.payeeBranch,
-            "payeeAccount": draft.payeeAccount, "payeeName": draft.payeeName, "amount": Self.yen(draft.amount),
+            "from": draft.from ?? "", "payeeBank": draft.payee.bank, "payeeBranch": draft.payee.branch,
+            "payeeAccount": draft.payee.account, "payeeName": draft.payee.name, "amount": Self.yen(draft.amount),
         ]
     }
 
@@ -178,13 +178,13 @@ struct RetailController: ScreenController {
         // transfer replaced meanwhile (another window) is refused rather than signed blind.
         if try await services.retail.needsSignature(user) {
             extra["transferID"] = draft.id
-            let transaction = SignedTransaction(payeeAccount: draft.payeeAccount, amount: draft.amount)
+            let transaction = SignedTransaction(payeeAccount: draft.payee.account, amount: draft.amount)
             do {
                 if let prompt = try await services.retail.signingPrompt(for: transaction, by: user) {
                     extra["signing"] = Self.signingContext(prompt)
                 }
             } catch let error as IchigoError where error.code == .signingUnsupported {
-                extra["signing"] = ["payeeAccount": draft.payeeAccount, "amount": String(draft.amount), "amountText": Self.yen(draft.amount)]
+                extra["signing"] = ["payeeAccount": draft.payee.account, "amount": String(draft.amount), "amountText": Self.yen(draft.amount)]
                 var shown = page
                 shown.data.pageError = error.code.description
                 return try await screen(
@@ -206,8 +206,7 @@ struct RetailController: ScreenController {
     /// The pending transfer the session holds, as the domain's `Transfer`.
     static func transfer(from draft: SessionData.TransferDraft, at now: Date) -> Transfer {
         Transfer(
-            id: draft.id, accountID: draft.accountID, payeeBank: draft.payeeBank, payeeBranch: draft.payeeBranch,
-            payeeAccount: draft.payeeAccount, payeeName: draft.payeeName, amount: draft.amount, createdAt: now)
+            id: draft.id, accountID: draft.accountID, payee: draft.payee, amount: draft.amount, createdAt: now)
     }
 
     /// BFK002 パスキーで承認: the assertion must answer a challenge made for the transfer the session holds now; a
@@ -243,14 +242,13 @@ struct RetailController: ScreenController {
         var page = loaded
         guard let draft = page.data.transferDraft else { return try await redirect("/transfer", page) }
         let transfer = Transfer(
-            id: draft.id, accountID: draft.accountID, payeeBank: draft.payeeBank, payeeBranch: draft.payeeBranch,
-            payeeAccount: draft.payeeAccount, payeeName: draft.payeeName, amount: draft.amount,
+            id: draft.id, accountID: draft.accountID, payee: draft.payee, amount: draft.amount,
             createdAt: services.clock.now())
         do {
             let signing = try await services.retail.needsSignature(user)
             try await services.retail.transfer(
                 transfer, by: user, confirmationPassword: fields["confirmationPassword"] ?? "",
-                code: (signing ? fields["signature"] : fields["otp"]) ?? "", shownTransferID: fields["transferID"],
+                code: (signing ? fields["signature"] : fields["otp"]) ?? "", shownTransferID: fields["transferID"].map(TransferID.init(rawValue:)),
                 at: services.clock.now())
         } catch let errors as ValidationErrors {
             return try await redirectWithErrors("/transfer/confirm", page, errors: errors.fields)

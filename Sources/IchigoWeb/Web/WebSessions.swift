@@ -31,8 +31,8 @@ struct SessionData: Codable, Sendable {
     var operatorID: String?
     /// Corporate flows: transfer data being created, the one just created or approved, the permission change
     /// being prepared, the serial just registered, the users just unlocked.
-    var corporateDraft: CorporateTransferDraft?
-    var corporateDone: CorporateTransferDraft?
+    var corporateDraft: TransferDraft?
+    var corporateDone: TransferDraft?
     var permissionDraft: PermissionDraft?
     var registeredSerial: String?
     var resultLines: [String]?
@@ -40,16 +40,6 @@ struct SessionData: Codable, Sendable {
     /// パスキーの登録: when this session passed the step-up, and the mail notification password sent for it.
     var passkeyStepUpAt: Date?
     var passkeyMail: PasskeyMailPassword?
-
-    struct CorporateTransferDraft: Codable, Sendable {
-        var id: String
-        var accountID: String
-        var payeeBank: String
-        var payeeBranch: String
-        var payeeAccount: String
-        var payeeName: String
-        var amount: Int64
-    }
 
     struct PermissionDraft: Codable, Sendable {
         var userID: String
@@ -65,15 +55,52 @@ struct SessionData: Codable, Sendable {
         var qrPending: Bool?
     }
 
+    /// A transfer between its input and confirmation screens: retail 振込 (with the account it is paid from, as
+    /// shown) and corporate transfer data.
     struct TransferDraft: Codable, Sendable {
-        var id: String
-        var accountID: String
-        var from: String
-        var payeeBank: String
-        var payeeBranch: String
-        var payeeAccount: String
-        var payeeName: String
+        var id: TransferID
+        var accountID: AccountID
+        var from: String?
+        var payee: Payee
         var amount: Int64
+
+        init(id: TransferID, accountID: AccountID, from: String? = nil, payee: Payee, amount: Int64) {
+            self.id = id
+            self.accountID = accountID
+            self.from = from
+            self.payee = payee
+            self.amount = amount
+        }
+
+        private enum CodingKeys: String, CodingKey {
+            case id, accountID, from, payee, amount
+            // How drafts were stored before they held one `Payee` (sessions that span an upgrade).
+            case payeeBank, payeeBranch, payeeAccount, payeeName
+        }
+
+        init(from decoder: any Decoder) throws {
+            let values = try decoder.container(keyedBy: CodingKeys.self)
+            id = try values.decode(TransferID.self, forKey: .id)
+            accountID = try values.decode(AccountID.self, forKey: .accountID)
+            from = try values.decodeIfPresent(String.self, forKey: .from)
+            amount = try values.decode(Int64.self, forKey: .amount)
+            payee =
+                try values.decodeIfPresent(Payee.self, forKey: .payee)
+                ?? Payee(
+                    bank: values.decode(String.self, forKey: .payeeBank),
+                    branch: values.decode(String.self, forKey: .payeeBranch),
+                    account: values.decode(String.self, forKey: .payeeAccount),
+                    name: values.decode(String.self, forKey: .payeeName))
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var values = encoder.container(keyedBy: CodingKeys.self)
+            try values.encode(id, forKey: .id)
+            try values.encode(accountID, forKey: .accountID)
+            try values.encodeIfPresent(from, forKey: .from)
+            try values.encode(payee, forKey: .payee)
+            try values.encode(amount, forKey: .amount)
+        }
     }
 }
 

@@ -85,22 +85,22 @@ public struct ApprovalSubject: Sendable, Hashable {
     /// A retail transfer: from-account, payee bank, branch, account, name, amount.
     public static func transfer(_ transfer: Transfer) -> ApprovalSubject {
         ApprovalSubject(
-            kind: "transfer", id: transfer.id,
+            kind: "transfer", id: transfer.id.rawValue,
             fields: [
-                Field("from", transfer.accountID), Field("bank", transfer.payeeBank),
-                Field("branch", transfer.payeeBranch), Field("account", transfer.payeeAccount),
-                Field("name", transfer.payeeName), Field("amount", String(transfer.amount)),
+                Field("from", transfer.accountID.rawValue), Field("bank", transfer.payee.bank),
+                Field("branch", transfer.payee.branch), Field("account", transfer.payee.account),
+                Field("name", transfer.payee.name), Field("amount", String(transfer.amount)),
             ])
     }
 
     /// A corporate transfer awaiting approval (承認実行).
     public static func corporateTransfer(_ transfer: CorporateTransfer) -> ApprovalSubject {
         ApprovalSubject(
-            kind: "corporate-transfer", id: transfer.id,
+            kind: "corporate-transfer", id: transfer.id.rawValue,
             fields: [
-                Field("contract", transfer.contractID.rawValue), Field("from", transfer.accountID),
-                Field("bank", transfer.payeeBank), Field("branch", transfer.payeeBranch),
-                Field("account", transfer.payeeAccount), Field("name", transfer.payeeName),
+                Field("contract", transfer.contractID.rawValue), Field("from", transfer.accountID.rawValue),
+                Field("bank", transfer.payee.bank), Field("branch", transfer.payee.branch),
+                Field("account", transfer.payee.account), Field("name", transfer.payee.name),
                 Field("amount", String(transfer.amount)), Field("createdBy", transfer.createdBy.rawValue),
             ])
     }

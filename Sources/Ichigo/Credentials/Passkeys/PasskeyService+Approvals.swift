@@ -13,7 +13,7 @@ extension PasskeyService {
         let done = try await repository.execute(
             transfer, by: user.id,
             audit: AuditEvent(
-                at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id, outcome: "ok",
+                at: now, actor: "user:\(user.id.rawValue)", action: "transfer", subject: transfer.id.rawValue, outcome: "ok",
                 reason: transfer.auditDescription + " approved_with=passkey credential=\(passkey.credentialID.prefix(16))"))
         guard done else { throw IchigoError(.insufficientFunds) }
     }
