@@ -247,7 +247,7 @@ final class PostgresGroupCommit: Sendable {
         for try await row in try await transaction.connection.execute(
             HotStatements.LockTokens(users: users), logger: transaction.logger)
         {
-            let token = try PostgresRepository.token(from: row, prefix: "t_")
+            let token = try Token(stored: Columns(row, prefix: "t_"))
             tokenOf[try Columns(row)["user_id"]] = token.id.rawValue
             tokens[token.id.rawValue] = token
         }

@@ -20,11 +20,11 @@ extension PostgresRepository: APIKeyRepository {
     }
 
     public func apiKey(secretHash: String) async throws -> APIKey? {
-        try await row("SELECT * FROM api_keys WHERE secret_hash = \(secretHash)").map(Self.apiKey(from:))
+        try await row("SELECT * FROM api_keys WHERE secret_hash = \(secretHash)").map(APIKey.init(stored:))
     }
 
     public func apiKeys() async throws -> [APIKey] {
-        try await rows("SELECT * FROM api_keys ORDER BY name").map(Self.apiKey(from:))
+        try await rows("SELECT * FROM api_keys ORDER BY name").map(APIKey.init(stored:))
     }
 
     public func revokeAPIKey(name: String, at now: Date, audit: AuditEvent) async throws -> Bool {
@@ -42,18 +42,4 @@ extension PostgresRepository: APIKeyRepository {
 
     static func scopesText(_ scopes: Set<APIScope>) -> String { scopes.sorted().map(\.rawValue).joined(separator: " ") }
 
-    static func apiKey(from row: PostgresRandomAccessRow) throws -> APIKey {
-        let c = Columns(row)
-        var scopes = Set<APIScope>()
-        for word in (try c["scopes"] as String).split(separator: " ") {
-            guard let scope = APIScope(rawValue: String(word)) else {
-                throw IchigoError(.corruptData, detail: "api key scope \(word)")
-            }
-            scopes.insert(scope)
-        }
-        return APIKey(
-            name: try c["name"], secretHash: try c["secret_hash"], scopes: scopes,
-            createdAt: Date(millis: try c["created_at"]),
-            revokedAt: (try c["revoked_at"] as Int64?).map(Date.init(millis:)))
-    }
 }

@@ -91,7 +91,7 @@ extension PostgresRepository: CorporateRepository {
 
     public func accounts(ofContract contract: ContractID) async throws -> [Account] {
         try await rows("SELECT * FROM accounts WHERE contract_id = \(contract.rawValue) ORDER BY branch, number")
-            .map(Self.account(from:))
+            .map(Account.init(stored:))
     }
 
     public func insert(_ account: Account, for contract: ContractID, audit: AuditEvent) async throws {
@@ -124,25 +124,9 @@ extension PostgresRepository: CorporateRepository {
         }
     }
 
-    static func corporateTransfer(from row: PostgresRandomAccessRow) throws -> CorporateTransfer {
-        let c = Columns(row)
-        guard let status = CorporateTransferStatus(rawValue: try c["status"]) else {
-            throw IchigoError(.corruptData, detail: "corporate transfer row")
-        }
-        return CorporateTransfer(
-            id: TransferID(rawValue: try c["id"]), contractID: ContractID(rawValue: try c["contract_id"]),
-            accountID: AccountID(rawValue: try c["account_id"]),
-            payee: Payee(
-                bank: try c["payee_bank"], branch: try c["payee_branch"], account: try c["payee_account"],
-                name: try c["payee_name"]),
-            amount: try c["amount"], status: status,
-            createdBy: UserID(rawValue: try c["created_by"]), createdAt: Date(millis: try c["created_at"]),
-            approvedBy: (try c["approved_by"] as String?).map(UserID.init(rawValue:)),
-            approvedAt: (try c["approved_at"] as Int64?).map(Date.init(millis:)))
-    }
 
     public func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer? {
-        try await row("SELECT * FROM corporate_transfers WHERE id = \(id.rawValue)").map(Self.corporateTransfer(from:))
+        try await row("SELECT * FROM corporate_transfers WHERE id = \(id.rawValue)").map(CorporateTransfer.init(stored:))
     }
 
     public func corporateTransfers(of contract: ContractID, status: CorporateTransferStatus?, limit: Int) async throws
@@ -154,7 +138,7 @@ extension PostgresRepository: CorporateRepository {
             WHERE contract_id = \(contract.rawValue) AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
             ORDER BY created_at DESC, id LIMIT \(limit)
             """
-        ).map(Self.corporateTransfer(from:))
+        ).map(CorporateTransfer.init(stored:))
     }
 
     public func approve(_ id: TransferID, by user: UserID, at now: Date, audit: AuditEvent) async throws -> ApprovalOutcome
@@ -166,7 +150,7 @@ extension PostgresRepository: CorporateRepository {
                 let row = try await tx.row(
                     "SELECT * FROM corporate_transfers WHERE id = \(id.rawValue) AND status = 'pending' FOR UPDATE")
             else { return .notPending }
-            let transfer = try Self.corporateTransfer(from: row)
+            let transfer = try CorporateTransfer(stored: row)
             let debited = try await tx.changes(
                 """
                 UPDATE accounts SET balance = balance - \(transfer.amount)
@@ -198,6 +182,6 @@ extension PostgresRepository: CorporateRepository {
 
     public func tokens(ofContract contract: ContractID) async throws -> [Token] {
         try await rows("SELECT * FROM tokens WHERE contract_id = \(contract.rawValue) ORDER BY serial")
-            .map { try Self.token(from: $0) }
+            .map { try Token(stored: $0) }
     }
 }

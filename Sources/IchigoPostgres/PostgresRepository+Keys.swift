@@ -8,7 +8,7 @@ import PostgresNIO
 /// version it is written with takes it out of every later batch.
 extension PostgresRepository: KeyVersionRepository {
     public func keyVersions() async throws -> [KeyVersion] {
-        try await rows("SELECT * FROM key_versions ORDER BY version").map(Self.keyVersion(from:))
+        try await rows("SELECT * FROM key_versions ORDER BY version").map(KeyVersion.init(stored:))
     }
 
     public func insert(_ version: KeyVersion, audit: AuditEvent?) async throws -> Bool {
@@ -108,13 +108,4 @@ extension PostgresRepository: KeyVersionRepository {
         }
     }
 
-    static func keyVersion(from row: PostgresRandomAccessRow) throws -> KeyVersion {
-        let c = Columns(row)
-        let wrapped: ByteBuffer? = try c["wrapped"]
-        return KeyVersion(
-            version: try c["version"], wrappedBy: try c["wrapped_by"],
-            wrapped: wrapped.map { Array($0.readableBytesView) }, createdAt: Date(millis: try c["created_at"]),
-            activeFrom: Date(millis: try c["active_from"]),
-            retiredAt: (try c["retired_at"] as Int64?).map(Date.init(millis:)))
-    }
 }

@@ -19,25 +19,13 @@ extension PostgresRepository: OperatorRepository {
         }
     }
 
-    static func bankOperator(from row: PostgresRandomAccessRow) throws -> BankOperator {
-        let c = Columns(row)
-        guard let loginID = LoginID(rawValue: try c["login_id"]) else {
-            throw IchigoError(.corruptData, detail: "operator row")
-        }
-        var result = BankOperator(
-            id: OperatorID(rawValue: try c["id"]), loginID: loginID, name: try c["name"],
-            passwordHash: PasswordHash(encoded: try c["password_hash"]), createdAt: Date(millis: try c["created_at"]))
-        result.passwordFailures = try c["password_failures"]
-        result.locked = (try c["locked_at"] as Int64?) != nil
-        return result
-    }
 
     public func bankOperator(loginID: LoginID) async throws -> BankOperator? {
-        try await row("SELECT * FROM operators WHERE login_id = \(loginID.rawValue)").map(Self.bankOperator(from:))
+        try await row("SELECT * FROM operators WHERE login_id = \(loginID.rawValue)").map(BankOperator.init(stored:))
     }
 
     public func bankOperator(_ id: OperatorID) async throws -> BankOperator? {
-        try await row("SELECT * FROM operators WHERE id = \(id.rawValue)").map(Self.bankOperator(from:))
+        try await row("SELECT * FROM operators WHERE id = \(id.rawValue)").map(BankOperator.init(stored:))
     }
 
     public func recordOperatorPasswordFailure(
@@ -131,7 +119,7 @@ extension PostgresRepository: OperatorRepository {
                 AND (NOT \(filter.unassignedOnly) OR contract_id IS NULL)
             ORDER BY serial LIMIT \(limit) OFFSET \(offset)
             """
-        ).map { try Self.token(from: $0) }
+        ).map { try Token(stored: $0) }
     }
 
     public func tokenCounts() async throws -> [TokenKind: [TokenState: Int]] {
@@ -168,7 +156,7 @@ extension PostgresRepository: OperatorRepository {
             SELECT * FROM users WHERE login_id >= \(prefix) AND login_id < \(prefix + "\u{FFFF}")
             ORDER BY login_id LIMIT \(limit)
             """
-        ).map(Self.user(from:))
+        ).map(User.init(stored:))
     }
 
     public func auditRecords(matching filter: AuditFilter, limit: Int) async throws -> [AuditRecord] {
@@ -184,6 +172,6 @@ extension PostgresRepository: OperatorRepository {
                 AND (\(filter.until?.millis)::bigint IS NULL OR at < \(filter.until?.millis))
             ORDER BY seq DESC LIMIT \(limit)
             """
-        ).map(Self.auditRecord(from:))
+        ).map(AuditRecord.init(stored:))
     }
 }

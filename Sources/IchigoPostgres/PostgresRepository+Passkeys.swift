@@ -32,12 +32,7 @@ extension PostgresRepository: PasskeyRepository {
                     RETURNING challenge, purpose, binding, user_id, audience, bound_digest, created_at, expires_at
                     """)
             else { return nil }
-            let c = Columns(row)
-            let found = PasskeyChallenge(
-                challenge: try c["challenge"], purpose: PasskeyPurpose(rawValue: try c["purpose"]) ?? .login,
-                binding: try c["binding"], userID: (try c["user_id"] as String?).map(UserID.init(rawValue:)),
-                audience: try c["audience"], boundDigest: try c["bound_digest"],
-                createdAt: Date(millis: try c["created_at"]), expiresAt: Date(millis: try c["expires_at"]))
+            let found = try PasskeyChallenge(stored: row)
             return now < found.expiresAt ? found : nil
         }
     }
@@ -48,29 +43,15 @@ extension PostgresRepository: PasskeyRepository {
         }
     }
 
-    static func passkey(_ row: PostgresRandomAccessRow) throws -> Passkey {
-        let c = Columns(row)
-        var key: ByteBuffer = try c["public_key"]
-        let transports: String = try c["transports"]
-        return Passkey(
-            credentialID: try c["credential_id"], userID: UserID(rawValue: try c["user_id"]), name: try c["name"],
-            publicKey: key.readBytes(length: key.readableBytes) ?? [], algorithm: Int(try c["algorithm"] as Int32),
-            signCount: UInt32(clamping: try c["sign_count"] as Int64), aaguid: try c["aaguid"],
-            transports: transports.split(separator: ",").map(String.init),
-            backupEligible: try c["backup_eligible"], backedUp: try c["backed_up"], attestation: try c["attestation"],
-            createdAt: Date(millis: try c["created_at"]),
-            lastUsedAt: (try c["last_used_at"] as Int64?).map(Date.init(millis:)),
-            cloneSuspected: try c["clone_suspected"])
-    }
 
     public func passkeys(of user: UserID) async throws -> [Passkey] {
         try await rows(
             "SELECT * FROM passkeys WHERE user_id = \(user.rawValue) ORDER BY created_at, credential_id"
-        ).map(Self.passkey)
+        ).map(Passkey.init(stored:))
     }
 
     public func passkey(credentialID: String) async throws -> Passkey? {
-        try await row("SELECT * FROM passkeys WHERE credential_id = \(credentialID)").map(Self.passkey)
+        try await row("SELECT * FROM passkeys WHERE credential_id = \(credentialID)").map(Passkey.init(stored:))
     }
 
     public func insert(_ passkey: Passkey, limit: Int, audit: AuditEvent, mail: OutgoingMail?) async throws {

@@ -27,20 +27,8 @@ extension PostgresRepository: RetailRepository {
     }
 
     public func application(_ id: ApplicationID) async throws -> IssuanceApplication? {
-        try await row("SELECT * FROM issuance_applications WHERE id = \(id.rawValue)").map { row in
-            let c = Columns(row)
-            guard let status = ApplicationStatus(rawValue: try c["status"]) else {
-                throw IchigoError(.corruptData, detail: "application row")
-            }
-            return IssuanceApplication(
-                id: ApplicationID(rawValue: try c["id"]), userID: UserID(rawValue: try c["user_id"]),
-                phoneEmail: try c["phone_email"],
-                activationPasswordHash: PasswordHash(encoded: try c["activation_password_hash"]),
-                mailPasswordHash: PasswordHash(encoded: try c["mail_password_hash"]),
-                mailPasswordExpiresAt: Date(millis: try c["mail_password_expires_at"]),
-                mailPasswordAttempts: try c["mail_password_attempts"], status: status,
-                createdAt: Date(millis: try c["created_at"]))
-        }
+        try await row("SELECT * FROM issuance_applications WHERE id = \(id.rawValue)")
+            .map(IssuanceApplication.init(stored:))
     }
 
     public func revise(
@@ -131,22 +119,13 @@ extension PostgresRepository: RetailRepository {
 
     // MARK: Provisioning
 
-    static func provisioning(from row: PostgresRandomAccessRow) throws -> Provisioning {
-        let c = Columns(row)
-        return Provisioning(
-            tokenID: TokenID(rawValue: try c["token_id"]), serviceID: try c["service_id"],
-            appUserID: try c["app_user_id"],
-            activationPasswordHash: PasswordHash(encoded: try c["activation_password_hash"]),
-            attempts: try c["attempts"], expiresAt: Date(millis: try c["expires_at"]),
-            provisionedAt: (try c["provisioned_at"] as Int64?).map(Date.init(millis:)))
-    }
 
     public func provisioning(appUserID: String) async throws -> Provisioning? {
-        try await row("SELECT * FROM provisionings WHERE app_user_id = \(appUserID)").map(Self.provisioning(from:))
+        try await row("SELECT * FROM provisionings WHERE app_user_id = \(appUserID)").map(Provisioning.init(stored:))
     }
 
     public func provisioning(token: TokenID) async throws -> Provisioning? {
-        try await row("SELECT * FROM provisionings WHERE token_id = \(token.rawValue)").map(Self.provisioning(from:))
+        try await row("SELECT * FROM provisionings WHERE token_id = \(token.rawValue)").map(Provisioning.init(stored:))
     }
 
     public func recordActivationFailure(
@@ -260,13 +239,6 @@ extension PostgresRepository: RetailRepository {
 
     // MARK: Accounts and transfers
 
-    static func account(from row: PostgresRandomAccessRow) throws -> Account {
-        let c = Columns(row)
-        return Account(
-            id: AccountID(rawValue: try c["id"]), userID: UserID(rawValue: try c["user_id"]), name: try c["name"],
-            branch: try c["branch"],
-            number: try c["number"], balance: try c["balance"])
-    }
 
     public func insert(_ account: Account, audit: AuditEvent) async throws {
         try await write { tx in
@@ -283,7 +255,7 @@ extension PostgresRepository: RetailRepository {
 
     public func accounts(of user: UserID) async throws -> [Account] {
         try await rows("SELECT * FROM accounts WHERE user_id = \(user.rawValue) ORDER BY number")
-            .map(Self.account(from:))
+            .map(Account.init(stored:))
     }
 
     public func execute(_ transfer: Transfer, by user: UserID, audit: AuditEvent) async throws -> Bool {
@@ -332,15 +304,7 @@ extension PostgresRepository: RetailRepository {
             SELECT t.* FROM transfers t JOIN accounts a ON a.id = t.account_id
             WHERE a.user_id = \(user.rawValue) ORDER BY t.created_at DESC LIMIT \(limit)
             """
-        ).map { row in
-            let c = Columns(row)
-            return Transfer(
-                id: TransferID(rawValue: try c["id"]), accountID: AccountID(rawValue: try c["account_id"]),
-                payee: Payee(
-                    bank: try c["payee_bank"], branch: try c["payee_branch"], account: try c["payee_account"],
-                    name: try c["payee_name"]),
-                amount: try c["amount"], createdAt: Date(millis: try c["created_at"]))
-        }
+        ).map(Transfer.init(stored:))
     }
 
     // MARK: Sessions
@@ -359,14 +323,7 @@ extension PostgresRepository: RetailRepository {
     }
 
     public func session(idHash: String) async throws -> WebSession? {
-        try await row("SELECT * FROM web_sessions WHERE id_hash = \(idHash)").map { row in
-            let c = Columns(row)
-            return WebSession(
-                idHash: try c["id_hash"], userID: (try c["user_id"] as String?).map(UserID.init(rawValue:)),
-                stage: WebSession.Stage(rawValue: try c["stage"]) ?? .anonymous, csrfToken: try c["csrf_token"],
-                language: Language(rawValue: try c["language"]) ?? .ja, flash: try c["flash"], data: try c["data"],
-                createdAt: Date(millis: try c["created_at"]), lastSeenAt: Date(millis: try c["last_seen_at"]))
-        }
+        try await row("SELECT * FROM web_sessions WHERE id_hash = \(idHash)").map(WebSession.init(stored:))
     }
 
     public func update(_ session: WebSession) async throws {
@@ -409,12 +366,7 @@ extension PostgresRepository: RetailRepository {
                     FOR UPDATE SKIP LOCKED)
                 RETURNING id, recipient, subject, body, created_at
                 """
-            ).map { row in
-                let c = Columns(row)
-                return OutgoingMail(
-                    id: try c["id"], recipient: try c["recipient"], subject: try c["subject"], body: try c["body"],
-                    createdAt: Date(millis: try c["created_at"]))
-            }
+            ).map(OutgoingMail.init(stored:))
         }
         return claimed.sorted { ($0.id ?? 0) < ($1.id ?? 0) }
     }

@@ -43,16 +43,7 @@ extension PostgresRepository: SigningRepository {
     }
 
     public func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge? {
-        try await row("SELECT * FROM signing_challenges WHERE id = \(id.rawValue)").map { row in
-            let c = Columns(row)
-            return SigningChallenge(
-                id: ChallengeID(rawValue: try c["id"]), userID: UserID(rawValue: try c["user_id"]),
-                tokenID: TokenID(rawValue: try c["token_id"]),
-                suite: try c["suite"], challenge: try c["challenge"], payeeAccount: try c["payee_account"],
-                amount: try c["amount"], createdAt: Date(millis: try c["created_at"]),
-                expiresAt: Date(millis: try c["expires_at"]),
-                answeredAt: (try c["answered_at"] as Int64?).map(Date.init(millis:)))
-        }
+        try await row("SELECT * FROM signing_challenges WHERE id = \(id.rawValue)").map(SigningChallenge.init(stored:))
     }
 
     public func consumeSigningChallenge(_ id: ChallengeID, at now: Date) async throws -> Bool {

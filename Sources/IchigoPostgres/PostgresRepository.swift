@@ -197,7 +197,7 @@ extension PostgresRepository: IchigoRepository {
     }
 
     public func contract(_ id: ContractID) async throws -> Contract? {
-        try await row("SELECT * FROM contracts WHERE id = \(id.rawValue)").map(Self.contract(from:))
+        try await row("SELECT * FROM contracts WHERE id = \(id.rawValue)").map(Contract.init(stored:))
     }
 
     public func insert(_ user: User, audit: AuditEvent) async throws {
@@ -227,20 +227,20 @@ extension PostgresRepository: IchigoRepository {
     }
 
     public func user(_ id: UserID) async throws -> User? {
-        try await row("SELECT * FROM users WHERE id = \(id.rawValue)").map(Self.user(from:))
+        try await row("SELECT * FROM users WHERE id = \(id.rawValue)").map(User.init(stored:))
     }
 
     public func user(loginID: LoginID) async throws -> User? {
-        try await row("SELECT * FROM users WHERE login_id = \(loginID.rawValue)").map(Self.user(from:))
+        try await row("SELECT * FROM users WHERE login_id = \(loginID.rawValue)").map(User.init(stored:))
     }
 
     public func users(of contract: ContractID) async throws -> [User] {
         try await rows("SELECT * FROM users WHERE contract_id = \(contract.rawValue) ORDER BY login_id")
-            .map(Self.user(from:))
+            .map(User.init(stored:))
     }
 
     public func users(holding token: TokenID) async throws -> [User] {
-        try await rows("SELECT * FROM users WHERE token_id = \(token.rawValue) ORDER BY login_id").map(Self.user(from:))
+        try await rows("SELECT * FROM users WHERE token_id = \(token.rawValue) ORDER BY login_id").map(User.init(stored:))
     }
 
     public func userCount() async throws -> Int {
@@ -311,9 +311,9 @@ extension PostgresRepository: IchigoRepository {
                 WHERE u.id = \(id.rawValue)
                 """)
         else { return nil }
-        let user = try Self.user(from: row)
+        let user = try User(stored: row)
         guard (try Columns(row)["t_id"] as String?) != nil else { return (user, nil) }
-        return (user, try Self.token(from: row, prefix: "t_"))
+        return (user, try Token(stored: Columns(row, prefix: "t_")))
     }
 
     public func insert(_ token: Token, assigningTo users: [UserID], audit: AuditEvent) async throws {
@@ -394,11 +394,11 @@ extension PostgresRepository: IchigoRepository {
     }
 
     public func token(_ id: TokenID) async throws -> Token? {
-        try await row("SELECT * FROM tokens WHERE id = \(id.rawValue)").map { try Self.token(from: $0) }
+        try await row("SELECT * FROM tokens WHERE id = \(id.rawValue)").map { try Token(stored: $0) }
     }
 
     public func token(serial: SerialNumber) async throws -> Token? {
-        try await row("SELECT * FROM tokens WHERE serial = \(serial.rawValue)").map { try Self.token(from: $0) }
+        try await row("SELECT * FROM tokens WHERE serial = \(serial.rawValue)").map { try Token(stored: $0) }
     }
 
     public func assign(_ token: TokenID, to user: UserID, audit: AuditEvent) async throws {
@@ -444,7 +444,7 @@ extension PostgresRepository: IchigoRepository {
                     "SELECT \(unescaped: Self.tokenColumns(of: "t", prefixed: "")) FROM tokens t WHERE t.id = \(token.rawValue) FOR UPDATE"
                 )
             else { return false }
-            let stored = try Self.token(from: row)
+            let stored = try Token(stored: row)
             guard stored.state == state, step > stored.lastAcceptedStep else { return false }
             let accepted = stored.accepting(step: step, driftSteps: driftSteps, at: now)
             var update = HotStatements.UpdateTokens()
@@ -500,52 +500,13 @@ extension PostgresRepository: IchigoRepository {
 
     public func auditRecords(from sequence: Int64, limit: Int) async throws -> [AuditRecord] {
         try await rows("SELECT * FROM audit_log WHERE seq >= \(sequence) ORDER BY seq LIMIT \(limit)")
-            .map(Self.auditRecord(from:))
+            .map(AuditRecord.init(stored:))
     }
 
     // MARK: Row mapping
 
-    static func auditRecord(from row: PostgresRandomAccessRow) throws -> AuditRecord {
-        let c = Columns(row)
-        return AuditRecord(
-            sequence: try c["seq"],
-            event: AuditEvent(
-                at: Date(millis: try c["at"]), actor: try c["actor"], action: try c["action"],
-                subject: try c["subject"], outcome: try c["outcome"], reason: try c["reason"]),
-            previousHash: try c["prev_hash"], hash: try c["hash"], keyVersion: try c["key_version"])
-    }
 
-    static func contract(from row: PostgresRandomAccessRow) throws -> Contract {
-        let c = Columns(row)
-        guard let kind = ContractKind(rawValue: try c["kind"]), let mode = TokenUsageMode(rawValue: try c["usage_mode"])
-        else { throw IchigoError(.corruptData, detail: "contract row") }
-        return Contract(
-            id: ContractID(rawValue: try c["id"]), kind: kind, name: try c["name"], usageMode: mode,
-            pinHash: (try c["pin_hash"] as String?).map(PasswordHash.init(encoded:)),
-            createdAt: Date(millis: try c["created_at"]))
-    }
 
-    static func user(from row: PostgresRandomAccessRow) throws -> User {
-        let c = Columns(row)
-        guard let loginID = LoginID(rawValue: try c["login_id"]), let role = UserRole(rawValue: try c["role"]) else {
-            throw IchigoError(.corruptData, detail: "user row")
-        }
-        var user = User(
-            id: UserID(rawValue: try c["id"]), contractID: ContractID(rawValue: try c["contract_id"]), loginID: loginID,
-            name: try c["name"], role: role, email: try c["email"],
-            loginPasswordHash: (try c["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
-            confirmationPasswordHash: (try c["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
-            tokenID: (try c["token_id"] as String?).map(TokenID.init(rawValue:)),
-            createdAt: Date(millis: try c["created_at"]))
-        user.passwordFailures = try c["password_failures"]
-        user.loginLocked = (try c["login_locked_at"] as Int64?) != nil
-        let text: String = try c["permissions"]
-        guard let permissions = try? JSONDecoder().decode(Permissions.self, from: Data(text.utf8)) else {
-            throw IchigoError(.corruptData, detail: "user permissions")
-        }
-        user.permissions = permissions
-        return user
-    }
 
     /// The token table's columns as `alias.column AS prefix+column`, for a join.
     static func tokenColumns(of alias: String, prefixed prefix: String) -> String {
@@ -556,24 +517,6 @@ extension PostgresRepository: IchigoRepository {
         ].map { "\(alias).\($0) AS \(prefix)\($0)" }.joined(separator: ", ")
     }
 
-    static func token(from row: PostgresRandomAccessRow, prefix: String = "") throws -> Token {
-        let c = Columns(row, prefix: prefix)
-        guard let serial = SerialNumber(rawValue: try c["serial"]), let kind = TokenKind(rawValue: try c["kind"]),
-            let state = TokenState(rawValue: try c["state"]), let algorithm = OTPAlgorithm(rawValue: try c["algorithm"])
-        else { throw IchigoError(.corruptData, detail: "token row") }
-        let sealed: ByteBuffer = try c["sealed_seed"]
-        return Token(
-            id: TokenID(rawValue: try c["id"]), serial: serial, kind: kind, state: state,
-            sealedSeed: SealedSeed(combined: Array(sealed.readableBytesView), keyVersion: try c["seed_key_version"]),
-            parameters: TOTPParameters(algorithm: algorithm, digits: try c["digits"], period: try c["period"]),
-            lastAcceptedStep: try c["last_step"], failureCount: try c["failure_count"],
-            driftSteps: try c["drift_steps"],
-            contractID: (try c["contract_id"] as String?).map(ContractID.init(rawValue:)),
-            lockedFrom: (try c["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
-            createdAt: Date(millis: try c["created_at"]), updatedAt: Date(millis: try c["updated_at"]),
-            lastUsedAt: (try c["last_used_at"] as Int64?).map(Date.init(millis:)),
-            ocraSuite: try c["ocra_suite"] as String?, lastSignatureStep: try c["ocra_last_step"])
-    }
 }
 
 /// Permissions as stored: JSON with sorted keys (as SQLite stores them).

@@ -156,6 +156,25 @@ struct Columns {
     }
 }
 
+/// PostgreSQL's rows as `StoredRow`s (a join's token columns through `Columns` with a prefix): every table's mapping
+/// is the domain's (`Sources/Ichigo/Storage/StoredRows.swift`), shared with SQLite.
+extension Columns: StoredRow {
+    func optionalText(_ column: String) throws -> String? { try self[column] }
+    func optionalInteger(_ column: String) throws -> Int64? { try self[column] }
+    func optionalBytes(_ column: String) throws -> [UInt8]? {
+        let buffer: ByteBuffer? = try self[column]
+        return buffer.map { Array($0.readableBytesView) }
+    }
+    func optionalBool(_ column: String) throws -> Bool? { try self[column] }
+}
+
+extension PostgresRandomAccessRow: StoredRow {
+    public func optionalText(_ column: String) throws -> String? { try Columns(self).optionalText(column) }
+    public func optionalInteger(_ column: String) throws -> Int64? { try Columns(self).optionalInteger(column) }
+    public func optionalBytes(_ column: String) throws -> [UInt8]? { try Columns(self).optionalBytes(column) }
+    public func optionalBool(_ column: String) throws -> Bool? { try Columns(self).optionalBool(column) }
+}
+
 extension Date {
     /// Milliseconds since 1970, as stored.
     var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }

@@ -20,13 +20,13 @@ extension SQLiteRepository: APIKeyRepository {
     public func apiKey(secretHash: String) async throws -> APIKey? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM api_keys WHERE secret_hash = ?", arguments: [secretHash])
-                .map(Self.apiKey(from:))
+                .map(APIKey.init(stored:))
         }
     }
 
     public func apiKeys() async throws -> [APIKey] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY name").map(Self.apiKey(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY name").map(APIKey.init(stored:))
         }
     }
 
@@ -43,16 +43,4 @@ extension SQLiteRepository: APIKeyRepository {
 
     static func scopesText(_ scopes: Set<APIScope>) -> String { scopes.sorted().map(\.rawValue).joined(separator: " ") }
 
-    static func apiKey(from row: Row) throws -> APIKey {
-        var scopes = Set<APIScope>()
-        for word in (row["scopes"] as String).split(separator: " ") {
-            guard let scope = APIScope(rawValue: String(word)) else {
-                throw IchigoError(.corruptData, detail: "api key scope \(word)")
-            }
-            scopes.insert(scope)
-        }
-        return APIKey(
-            name: row["name"], secretHash: row["secret_hash"], scopes: scopes,
-            createdAt: Date(millis: row["created_at"]), revokedAt: (row["revoked_at"] as Int64?).map(Date.init(millis:)))
-    }
 }

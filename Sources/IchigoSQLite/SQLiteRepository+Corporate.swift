@@ -78,7 +78,7 @@ extension SQLiteRepository: CorporateRepository {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM accounts WHERE contract_id = ? ORDER BY branch, number",
                 arguments: [contract.rawValue]
-            ).map(Self.account(from:))
+            ).map(Account.init(stored:))
         }
     }
 
@@ -118,25 +118,11 @@ extension SQLiteRepository: CorporateRepository {
         }
     }
 
-    static func corporateTransfer(from row: Row) throws -> CorporateTransfer {
-        guard let status = CorporateTransferStatus(rawValue: row["status"]) else {
-            throw IchigoError(.corruptData, detail: "corporate transfer row")
-        }
-        return CorporateTransfer(
-            id: TransferID(rawValue: row["id"]), contractID: ContractID(rawValue: row["contract_id"]),
-            accountID: AccountID(rawValue: row["account_id"]),
-            payee: Payee(
-                bank: row["payee_bank"], branch: row["payee_branch"], account: row["payee_account"], name: row["payee_name"]),
-            amount: row["amount"], status: status,
-            createdBy: UserID(rawValue: row["created_by"]), createdAt: Date(millis: row["created_at"]),
-            approvedBy: (row["approved_by"] as String?).map(UserID.init(rawValue:)),
-            approvedAt: (row["approved_at"] as Int64?).map(Date.init(millis:)))
-    }
 
     public func corporateTransfer(_ id: TransferID) async throws -> CorporateTransfer? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM corporate_transfers WHERE id = ?", arguments: [id.rawValue])
-                .map(Self.corporateTransfer(from:))
+                .map(CorporateTransfer.init(stored:))
         }
     }
 
@@ -151,7 +137,7 @@ extension SQLiteRepository: CorporateRepository {
                     ORDER BY created_at DESC, id LIMIT ?
                     """,
                 arguments: [contract.rawValue, status?.rawValue, status?.rawValue, limit]
-            ).map(Self.corporateTransfer(from:))
+            ).map(CorporateTransfer.init(stored:))
         }
     }
 
@@ -162,7 +148,7 @@ extension SQLiteRepository: CorporateRepository {
                 let row = try Row.fetchOne(
                     db, sql: "SELECT * FROM corporate_transfers WHERE id = ? AND status = 'pending'", arguments: [id.rawValue])
             else { return .notPending }
-            let transfer = try Self.corporateTransfer(from: row)
+            let transfer = try CorporateTransfer(stored: row)
             try db.execute(
                 sql: "UPDATE accounts SET balance = balance - ? WHERE id = ? AND contract_id = ? AND balance >= ?",
                 arguments: [transfer.amount, transfer.accountID.rawValue, transfer.contractID.rawValue, transfer.amount])
@@ -188,7 +174,7 @@ extension SQLiteRepository: CorporateRepository {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM tokens WHERE contract_id = ? ORDER BY serial", arguments: [contract.rawValue]
-            ).map(Self.token(from:))
+            ).map(Token.init(stored:))
         }
     }
 }

@@ -7,7 +7,7 @@ import Ichigo
 extension SQLiteRepository: KeyVersionRepository {
     public func keyVersions() async throws -> [KeyVersion] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM key_versions ORDER BY version").map(Self.keyVersion(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM key_versions ORDER BY version").map(KeyVersion.init(stored:))
         }
     }
 
@@ -98,10 +98,4 @@ extension SQLiteRepository: KeyVersionRepository {
         }
     }
 
-    static func keyVersion(from row: Row) -> KeyVersion {
-        KeyVersion(
-            version: row["version"], wrappedBy: row["wrapped_by"], wrapped: (row["wrapped"] as Data?).map { Array($0) },
-            createdAt: Date(millis: row["created_at"]), activeFrom: Date(millis: row["active_from"]),
-            retiredAt: (row["retired_at"] as Int64?).map(Date.init(millis:)))
-    }
 }

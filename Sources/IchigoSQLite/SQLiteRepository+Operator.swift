@@ -20,29 +20,18 @@ extension SQLiteRepository: OperatorRepository {
         }
     }
 
-    static func bankOperator(from row: Row) throws -> BankOperator {
-        guard let loginID = LoginID(rawValue: row["login_id"]) else {
-            throw IchigoError(.corruptData, detail: "operator row")
-        }
-        var result = BankOperator(
-            id: OperatorID(rawValue: row["id"]), loginID: loginID, name: row["name"],
-            passwordHash: PasswordHash(encoded: row["password_hash"]), createdAt: Date(millis: row["created_at"]))
-        result.passwordFailures = row["password_failures"]
-        result.locked = (row["locked_at"] as Int64?) != nil
-        return result
-    }
 
     public func bankOperator(loginID: LoginID) async throws -> BankOperator? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM operators WHERE login_id = ?", arguments: [loginID.rawValue])
-                .map(Self.bankOperator(from:))
+                .map(BankOperator.init(stored:))
         }
     }
 
     public func bankOperator(_ id: OperatorID) async throws -> BankOperator? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM operators WHERE id = ?", arguments: [id.rawValue])
-                .map(Self.bankOperator(from:))
+                .map(BankOperator.init(stored:))
         }
     }
 
@@ -132,7 +121,7 @@ extension SQLiteRepository: OperatorRepository {
             arguments += [limit, offset]
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM tokens \(whereClause) ORDER BY serial LIMIT ? OFFSET ?", arguments: arguments
-            ).map(Self.token(from:))
+            ).map(Token.init(stored:))
         }
     }
 
@@ -169,7 +158,7 @@ extension SQLiteRepository: OperatorRepository {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM users WHERE login_id >= ? AND login_id < ? ORDER BY login_id LIMIT ?",
                 arguments: [prefix, prefix + "\u{FFFF}", limit]
-            ).map(Self.user(from:))
+            ).map(User.init(stored:))
         }
     }
 
@@ -197,7 +186,7 @@ extension SQLiteRepository: OperatorRepository {
             arguments += [limit]
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log \(whereClause) ORDER BY seq DESC LIMIT ?", arguments: arguments
-            ).map(Self.auditRecord(from:))
+            ).map(AuditRecord.init(stored:))
         }
     }
 }

@@ -33,18 +33,11 @@ extension SQLiteRepository: PasskeyRepository {
             else { return nil }
             try db.execute(sql: "DELETE FROM passkey_challenges WHERE challenge_key = ?", arguments: [key])
             guard db.changesCount == 1 else { return nil }
-            let found = Self.challenge(row)
+            let found = try PasskeyChallenge(stored: row)
             return now < found.expiresAt ? found : nil
         }
     }
 
-    static func challenge(_ row: Row) -> PasskeyChallenge {
-        PasskeyChallenge(
-            challenge: row["challenge"], purpose: PasskeyPurpose(rawValue: row["purpose"]) ?? .login,
-            binding: row["binding"], userID: (row["user_id"] as String?).map(UserID.init(rawValue:)),
-            audience: row["audience"], boundDigest: row["bound_digest"], createdAt: Date(millis: row["created_at"]),
-            expiresAt: Date(millis: row["expires_at"]))
-    }
 
     public func purgePasskeyChallenges(expiredBy now: Date) async throws {
         try await write { db in
@@ -52,31 +45,20 @@ extension SQLiteRepository: PasskeyRepository {
         }
     }
 
-    static func passkey(_ row: Row) -> Passkey {
-        let transports: String = row["transports"]
-        return Passkey(
-            credentialID: row["credential_id"], userID: UserID(rawValue: row["user_id"]), name: row["name"],
-            publicKey: [UInt8](row["public_key"] as Data), algorithm: row["algorithm"],
-            signCount: UInt32(clamping: row["sign_count"] as Int64), aaguid: row["aaguid"],
-            transports: transports.split(separator: ",").map(String.init),
-            backupEligible: row["backup_eligible"], backedUp: row["backed_up"], attestation: row["attestation"],
-            createdAt: Date(millis: row["created_at"]), lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)),
-            cloneSuspected: row["clone_suspected"])
-    }
 
     public func passkeys(of user: UserID) async throws -> [Passkey] {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM passkeys WHERE user_id = ? ORDER BY created_at, credential_id",
                 arguments: [user.rawValue]
-            ).map(Self.passkey)
+            ).map(Passkey.init(stored:))
         }
     }
 
     public func passkey(credentialID: String) async throws -> Passkey? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM passkeys WHERE credential_id = ?", arguments: [credentialID])
-                .map(Self.passkey)
+                .map(Passkey.init(stored:))
         }
     }
 

@@ -29,20 +29,8 @@ extension SQLiteRepository: RetailRepository {
 
     public func application(_ id: ApplicationID) async throws -> IssuanceApplication? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM issuance_applications WHERE id = ?", arguments: [id.rawValue]).map {
-                row in
-                guard let status = ApplicationStatus(rawValue: row["status"]) else {
-                    throw IchigoError(.corruptData, detail: "application row")
-                }
-                return IssuanceApplication(
-                    id: ApplicationID(rawValue: row["id"]), userID: UserID(rawValue: row["user_id"]),
-                    phoneEmail: row["phone_email"],
-                    activationPasswordHash: PasswordHash(encoded: row["activation_password_hash"]),
-                    mailPasswordHash: PasswordHash(encoded: row["mail_password_hash"]),
-                    mailPasswordExpiresAt: Date(millis: row["mail_password_expires_at"]),
-                    mailPasswordAttempts: row["mail_password_attempts"], status: status,
-                    createdAt: Date(millis: row["created_at"]))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM issuance_applications WHERE id = ?", arguments: [id.rawValue])
+                .map(IssuanceApplication.init(stored:))
         }
     }
 
@@ -124,25 +112,18 @@ extension SQLiteRepository: RetailRepository {
 
     // MARK: Provisioning
 
-    static func provisioning(from row: Row) -> Provisioning {
-        Provisioning(
-            tokenID: TokenID(rawValue: row["token_id"]), serviceID: row["service_id"], appUserID: row["app_user_id"],
-            activationPasswordHash: PasswordHash(encoded: row["activation_password_hash"]), attempts: row["attempts"],
-            expiresAt: Date(millis: row["expires_at"]),
-            provisionedAt: (row["provisioned_at"] as Int64?).map(Date.init(millis:)))
-    }
 
     public func provisioning(appUserID: String) async throws -> Provisioning? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM provisionings WHERE app_user_id = ?", arguments: [appUserID])
-                .map(Self.provisioning(from:))
+                .map(Provisioning.init(stored:))
         }
     }
 
     public func provisioning(token: TokenID) async throws -> Provisioning? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM provisionings WHERE token_id = ?", arguments: [token.rawValue])
-                .map(Self.provisioning(from:))
+                .map(Provisioning.init(stored:))
         }
     }
 
@@ -267,17 +248,11 @@ extension SQLiteRepository: RetailRepository {
         }
     }
 
-    /// An `accounts` row.
-    static func account(from row: Row) -> Account {
-        Account(
-            id: AccountID(rawValue: row["id"]), userID: UserID(rawValue: row["user_id"]), name: row["name"],
-            branch: row["branch"], number: row["number"], balance: row["balance"])
-    }
 
     public func accounts(of user: UserID) async throws -> [Account] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM accounts WHERE user_id = ? ORDER BY number", arguments: [user.rawValue])
-                .map(Self.account(from:))
+                .map(Account.init(stored:))
         }
     }
 
@@ -324,14 +299,7 @@ extension SQLiteRepository: RetailRepository {
                     WHERE a.user_id = ? ORDER BY t.created_at DESC LIMIT ?
                     """,
                 arguments: [user.rawValue, limit]
-            ).map {
-                Transfer(
-                    id: TransferID(rawValue: $0["id"]), accountID: AccountID(rawValue: $0["account_id"]),
-                    payee: Payee(
-                        bank: $0["payee_bank"], branch: $0["payee_branch"], account: $0["payee_account"],
-                        name: $0["payee_name"]),
-                    amount: $0["amount"], createdAt: Date(millis: $0["created_at"]))
-            }
+            ).map(Transfer.init(stored:))
         }
     }
 
@@ -354,13 +322,8 @@ extension SQLiteRepository: RetailRepository {
 
     public func session(idHash: String) async throws -> WebSession? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM web_sessions WHERE id_hash = ?", arguments: [idHash]).map { row in
-                WebSession(
-                    idHash: row["id_hash"], userID: (row["user_id"] as String?).map(UserID.init(rawValue:)),
-                    stage: WebSession.Stage(rawValue: row["stage"]) ?? .anonymous, csrfToken: row["csrf_token"],
-                    language: Language(rawValue: row["language"]) ?? .ja, flash: row["flash"], data: row["data"],
-                    createdAt: Date(millis: row["created_at"]), lastSeenAt: Date(millis: row["last_seen_at"]))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM web_sessions WHERE id_hash = ?", arguments: [idHash])
+                .map(WebSession.init(stored:))
         }
     }
 
@@ -397,11 +360,7 @@ extension SQLiteRepository: RetailRepository {
                 db,
                 sql: "SELECT * FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?",
                 arguments: [now.millis, limit]
-            ).map {
-                OutgoingMail(
-                    id: $0["id"], recipient: $0["recipient"], subject: $0["subject"], body: $0["body"],
-                    createdAt: Date(millis: $0["created_at"]))
-            }
+            ).map(OutgoingMail.init(stored:))
         }
     }
 

@@ -47,14 +47,8 @@ extension SQLiteRepository: SigningRepository {
 
     public func signingChallenge(_ id: ChallengeID) async throws -> SigningChallenge? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM signing_challenges WHERE id = ?", arguments: [id.rawValue]).map { row in
-                SigningChallenge(
-                    id: ChallengeID(rawValue: row["id"]), userID: UserID(rawValue: row["user_id"]), tokenID: TokenID(rawValue: row["token_id"]),
-                    suite: row["suite"], challenge: row["challenge"], payeeAccount: row["payee_account"],
-                    amount: row["amount"], createdAt: Date(millis: row["created_at"]),
-                    expiresAt: Date(millis: row["expires_at"]),
-                    answeredAt: (row["answered_at"] as Int64?).map(Date.init(millis:)))
-            }
+            try Row.fetchOne(db, sql: "SELECT * FROM signing_challenges WHERE id = ?", arguments: [id.rawValue])
+                .map(SigningChallenge.init(stored:))
         }
     }
 

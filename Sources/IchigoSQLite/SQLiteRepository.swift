@@ -148,7 +148,7 @@ public final class SQLiteRepository: IchigoRepository {
     public func contract(_ id: ContractID) async throws -> Contract? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM contracts WHERE id = ?", arguments: [id.rawValue])
-                .map(Self.contract(from:))
+                .map(Contract.init(stored:))
         }
     }
 
@@ -180,14 +180,14 @@ public final class SQLiteRepository: IchigoRepository {
     public func user(_ id: UserID) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id.rawValue]).map(
-                Self.user(from:))
+                User.init(stored:))
         }
     }
 
     public func user(loginID: LoginID) async throws -> User? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM users WHERE login_id = ?", arguments: [loginID.rawValue])
-                .map(Self.user(from:))
+                .map(User.init(stored:))
         }
     }
 
@@ -195,7 +195,7 @@ public final class SQLiteRepository: IchigoRepository {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM users WHERE contract_id = ? ORDER BY login_id", arguments: [contract.rawValue]
-            ).map(Self.user(from:))
+            ).map(User.init(stored:))
         }
     }
 
@@ -204,7 +204,7 @@ public final class SQLiteRepository: IchigoRepository {
             try Row.fetchAll(
                 db, sql: "SELECT * FROM users WHERE token_id = ? ORDER BY login_id", arguments: [token.rawValue]
             )
-            .map(Self.user(from:))
+            .map(User.init(stored:))
         }
     }
 
@@ -271,11 +271,11 @@ public final class SQLiteRepository: IchigoRepository {
             else {
                 return nil
             }
-            let user = try Self.user(from: row)
+            let user = try User(stored: row)
             guard let tokenID = user.tokenID else { return (user, nil) }
             let token = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM tokens WHERE id = ?"), arguments: [tokenID.rawValue]
-            ).map(Self.token(from:))
+            ).map(Token.init(stored:))
             return (user, token)
         }
     }
@@ -327,14 +327,14 @@ public final class SQLiteRepository: IchigoRepository {
     public func token(_ id: TokenID) async throws -> Token? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE id = ?", arguments: [id.rawValue]).map(
-                Self.token(from:))
+                Token.init(stored:))
         }
     }
 
     public func token(serial: SerialNumber) async throws -> Token? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM tokens WHERE serial = ?", arguments: [serial.rawValue])
-                .map(Self.token(from:))
+                .map(Token.init(stored:))
         }
     }
 
@@ -521,18 +521,10 @@ public final class SQLiteRepository: IchigoRepository {
         try await pool.read { db in
             try Row.fetchAll(
                 db, sql: "SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?", arguments: [sequence, limit]
-            ).map(Self.auditRecord(from:))
+            ).map(AuditRecord.init(stored:))
         }
     }
 
-    static func auditRecord(from row: Row) -> AuditRecord {
-        AuditRecord(
-            sequence: row["seq"],
-            event: AuditEvent(
-                at: Date(millis: row["at"]), actor: row["actor"], action: row["action"], subject: row["subject"],
-                outcome: row["outcome"], reason: row["reason"]),
-            previousHash: row["prev_hash"], hash: row["hash"], keyVersion: row["key_version"])
-    }
 
     /// Chains `event` after the newest record, inside the caller's transaction.
     func appendAudit(_ event: AuditEvent, in db: Database) throws {
@@ -553,55 +545,8 @@ public final class SQLiteRepository: IchigoRepository {
 
     // MARK: Row mapping
 
-    static func contract(from row: Row) throws -> Contract {
-        guard let kind = ContractKind(rawValue: row["kind"]), let mode = TokenUsageMode(rawValue: row["usage_mode"])
-        else {
-            throw IchigoError(.corruptData, detail: "contract row")
-        }
-        return Contract(
-            id: ContractID(rawValue: row["id"]), kind: kind, name: row["name"], usageMode: mode,
-            pinHash: (row["pin_hash"] as String?).map(PasswordHash.init(encoded:)),
-            createdAt: Date(millis: row["created_at"]))
-    }
 
-    static func user(from row: Row) throws -> User {
-        guard let loginID = LoginID(rawValue: row["login_id"]), let role = UserRole(rawValue: row["role"]) else {
-            throw IchigoError(.corruptData, detail: "user row")
-        }
-        var user = User(
-            id: UserID(rawValue: row["id"]), contractID: ContractID(rawValue: row["contract_id"]), loginID: loginID,
-            name: row["name"], role: role, email: row["email"],
-            loginPasswordHash: (row["login_password_hash"] as String?).map(PasswordHash.init(encoded:)),
-            confirmationPasswordHash: (row["confirmation_password_hash"] as String?).map(PasswordHash.init(encoded:)),
-            tokenID: (row["token_id"] as String?).map(TokenID.init(rawValue:)),
-            createdAt: Date(millis: row["created_at"]))
-        user.passwordFailures = row["password_failures"]
-        user.loginLocked = (row["login_locked_at"] as Int64?) != nil
-        if let text: String = row["permissions"] {
-            guard let permissions = try? JSONDecoder().decode(Permissions.self, from: Data(text.utf8)) else {
-                throw IchigoError(.corruptData, detail: "user permissions")
-            }
-            user.permissions = permissions
-        }
-        return user
-    }
 
-    static func token(from row: Row) throws -> Token {
-        guard let serial = SerialNumber(rawValue: row["serial"]), let kind = TokenKind(rawValue: row["kind"]),
-            let state = TokenState(rawValue: row["state"]), let algorithm = OTPAlgorithm(rawValue: row["algorithm"])
-        else { throw IchigoError(.corruptData, detail: "token row") }
-        let sealed: Data = row["sealed_seed"]
-        return Token(
-            id: TokenID(rawValue: row["id"]), serial: serial, kind: kind, state: state,
-            sealedSeed: SealedSeed(combined: Array(sealed), keyVersion: row["seed_key_version"]),
-            parameters: TOTPParameters(algorithm: algorithm, digits: row["digits"], period: row["period"]),
-            lastAcceptedStep: row["last_step"], failureCount: row["failure_count"], driftSteps: row["drift_steps"],
-            contractID: (row["contract_id"] as String?).map(ContractID.init(rawValue:)),
-            lockedFrom: (row["locked_from"] as String?).flatMap(TokenState.init(rawValue:)),
-            createdAt: Date(millis: row["created_at"]), updatedAt: Date(millis: row["updated_at"]),
-            lastUsedAt: (row["last_used_at"] as Int64?).map(Date.init(millis:)), ocraSuite: row["ocra_suite"],
-            lastSignatureStep: row["ocra_last_step"])
-    }
 }
 
 /// Permissions as stored: JSON with sorted keys.

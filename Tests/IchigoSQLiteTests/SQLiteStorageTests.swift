@@ -40,6 +40,32 @@ struct SQLiteStorageTests {
         try queue.close()
     }
 
+    /// A row whose value is of the wrong kind (SQLite lets any column hold any kind) reads as `storage.corrupt`, not
+    /// a crash of the server: the shared row mapping (`StoredRow`) checks each value's kind.
+    @Test func aValueOfTheWrongKindIsCorruptDataNotACrash() async throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("ichigo.sqlite").path
+        let key = MasterKey.random()
+        var repository = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
+        let fixture = ContractFixture(repository: repository, masterKey: key)
+        let (user, token, _) = try await fixture.activeCustomer("kinds")
+        #expect(try await repository.token(token.id)?.parameters.digits == 6)
+        try repository.close()
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: "UPDATE tokens SET digits = 'six' WHERE id = ?", arguments: [token.id.rawValue])
+            try db.execute(sql: "UPDATE users SET name = x'00ff' WHERE id = ?", arguments: [user.id.rawValue])
+        }
+        try queue.close()
+        repository = try SQLiteRepository(path: path, chain: AuditChain(masterKey: key))
+        defer { try? repository.close() }
+        let tokenError = await #expect(throws: IchigoError.self) { _ = try await repository.token(token.id) }
+        #expect(tokenError?.code == .corruptData && tokenError?.detail?.contains("digits") == true)
+        let userError = await #expect(throws: IchigoError.self) { _ = try await repository.user(user.id) }
+        #expect(userError?.code == .corruptData && userError?.detail?.contains("name") == true)
+    }
+
     /// Every write is synced before its caller hears of it: the writer commits with `synchronous = NORMAL` (GRDB's
     /// WAL default syncs only at checkpoints) and the group commit's syncer `fdatasync`s the WAL before answering —
     /// one sync at least per write answered one after another. Bulk loading alone runs unsynced.
