@@ -43,22 +43,6 @@ public struct IchigoServices: Sendable {
     /// Whom customers contact unless the bank says otherwise (`bank.contact`).
     public static let defaultBankContact = "いちご銀行 インターネットバンキング ヘルプデスク 0120-150-150（平日 9:00〜17:00）"
 
-    /// Services over one key (version 1), for tests and tools.
-    public init(
-        repository: any IchigoStore, masterKey: MasterKey, policy: OTPPolicy,
-        hasher: PasswordHasher, retailPolicy: RetailPolicy = RetailPolicy(), clock: any IchigoClock = SystemClock(),
-        apiKey: String, bankName: String, bankContact: String = IchigoServices.defaultBankContact,
-        secureCookies: Bool = false, logger: Logger, metrics: IchigoMetrics = IchigoMetrics(),
-        signingPolicy: TransferSigningPolicy = .off,
-        passkeyPolicy: PasskeyPolicy? = nil
-    ) {
-        self.init(
-            repository: repository, keyring: Keyring(masterKey), policy: policy, hasher: hasher,
-            retailPolicy: retailPolicy, clock: clock, apiKey: apiKey, bankName: bankName, bankContact: bankContact,
-            secureCookies: secureCookies, logger: logger, metrics: metrics,
-            signingPolicy: signingPolicy, passkeyPolicy: passkeyPolicy)
-    }
-
     /// Services whose seeds are sealed under `keyring`'s versions (the same keyring as the store's audit chain).
     public init(
         repository: any IchigoStore, keyring: Keyring, policy: OTPPolicy,

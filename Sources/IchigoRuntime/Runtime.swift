@@ -120,8 +120,8 @@ package struct Runtime {
     /// them and closes the store (also when `body` throws).
     package func run<T>(_ body: (Runtime) async throws -> T) async throws -> T {
         defer { try? repository.close() }
-        return try await repository.whileRunning {
-            try await loadKeys()
+        return try await repository.withServicesRunning {
+            try await prepare()
             return try await body(self)
         }
     }

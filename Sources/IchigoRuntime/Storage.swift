@@ -30,13 +30,20 @@ extension PostgresRepository: OpenedStore {
 }
 
 extension OpenedStore {
-    /// Runs `body` with the store's services running and its schema migrated, then stops them (the command line and
+    /// Runs `body` with the store's services running (PostgreSQL's pool), then stops them (the command line and
     /// tools; the server puts `services` in its service group instead).
-    public func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+    public func withServicesRunning<T>(_ body: () async throws -> T) async throws -> T {
         let services = self.services
         return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
             for service in services { group.addTask { try await service.run() } }
             defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    /// `withServicesRunning`, with the schema migrated before `body`.
+    public func whileRunning<T>(_ body: () async throws -> T) async throws -> T {
+        try await withServicesRunning {
             try await migrate()
             return try await body()
         }

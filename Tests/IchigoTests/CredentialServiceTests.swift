@@ -93,3 +93,39 @@ struct CredentialServiceTests {
         #expect(try await credentials.loginNeedsOTP(user) == false)
     }
 }
+
+/// Lifting a login stop: one rule for the console, the command line and the JSON API.
+@Suite("Login stop")
+struct LoginStopTests {
+    @Test func onlyAStoppedLoginIsLiftedAndEveryCallerHearsTheSame() async throws {
+        let key = MasterKey.random()
+        let repository = MemoryRepository(chain: AuditChain(masterKey: key))
+        let logger = Logger(label: "test")
+        let tokens = TokenService(repository: repository, vault: SeedVault(masterKey: key), policy: .standard, logger: logger)
+        let credentials = CredentialService(repository: repository, tokens: tokens, hasher: .forTesting)
+        let operators = OperatorService(repository: repository, tokens: tokens, hasher: .forTesting)
+        let now = ContractFixture.start
+        let user = try await CustomerService(repository: repository, hasher: .forTesting).createRetailCustomer(
+            NewUser(loginID: LoginID(rawValue: "stop1")!, name: "佐藤", loginPassword: "login-stop1"), actor: "test", at: now)
+        let notStopped = await #expect(throws: IchigoError.self) {
+            try await operators.unlockLogin(of: user.id, actor: "api:ops", at: now)
+        }
+        #expect(notStopped?.code == .loginNotLocked)
+        let byLoginID = await #expect(throws: IchigoError.self) {
+            _ = try await operators.unlockLogin(loginID: "stop1", actor: "op:1", at: now)
+        }
+        #expect(byLoginID?.code == .loginNotLocked)
+        let unknown = await #expect(throws: IchigoError.self) {
+            try await operators.unlockLogin(of: UserID(rawValue: "U0"), actor: "api:ops", at: now)
+        }
+        #expect(unknown?.code == .userNotFound)
+        for _ in 0..<RetailPolicy().passwordLockoutThreshold {
+            _ = try? await credentials.authenticate(loginID: "stop1", password: "wrong", at: now)
+        }
+        #expect(try await repository.user(user.id)?.loginLocked == true)
+        try await operators.unlockLogin(of: user.id, actor: "api:ops", at: now + 60)
+        #expect(try await repository.user(user.id)?.loginLocked == false)
+        let lifted = try await repository.auditRecords(from: 1, limit: 1000).last?.event
+        #expect(lifted?.action == "login.unlock" && lifted?.actor == "api:ops" && lifted?.subject == user.id.rawValue)
+    }
+}

@@ -33,7 +33,7 @@ struct APIHarness {
             path: directory.appendingPathComponent("db.sqlite").path, chain: AuditChain(masterKey: key))
         clock = FixedClock(ContractFixture.start)
         var services = IchigoServices(
-            repository: repository, masterKey: key, policy: policy, hasher: .forTesting, clock: clock,
+            repository: repository, keyring: Keyring(key), policy: policy, hasher: .forTesting, clock: clock,
             apiKey: Self.apiKey, bankName: "いちご銀行", secureCookies: secureCookies, logger: Logger(label: "test"),
             metrics: IchigoMetrics(factory: PrometheusMetricsFactory(registry: metrics)), signingPolicy: signing)
         // These tests run in parallel on a busy machine: a slow answer must not turn into a 503 (or `/ready` into a

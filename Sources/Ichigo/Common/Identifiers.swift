@@ -138,6 +138,8 @@ public struct AccountID: RawRepresentable, Sendable, Hashable, Codable, CustomSt
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
     public static func random() -> AccountID { AccountID(rawValue: "A" + RandomText.hex(byteCount: 12)) }
+    /// 1 to 64 characters, as an account ID another system names may be.
+    public var isWellFormed: Bool { (1...64).contains(rawValue.utf8.count) }
     public var description: String { rawValue }
 }
 
@@ -151,6 +153,16 @@ public struct TransferID: RawRepresentable, Sendable, Hashable, Codable, CustomS
     public static func retail() -> TransferID { TransferID(rawValue: "X" + RandomText.hex(byteCount: 12)) }
     /// New corporate transfer data's.
     public static func corporate() -> TransferID { TransferID(rawValue: "K" + RandomText.hex(byteCount: 12)) }
+    /// An ID a caller chose (the JSON API's passkey approval): 1 to 64 ASCII letters, digits, `-` or `_`; `nil`
+    /// otherwise.
+    public init?(callerChosen text: String) {
+        guard (1...64).contains(text.utf8.count),
+            text.utf8.allSatisfy({
+                ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F
+            })
+        else { return nil }
+        self.init(rawValue: text)
+    }
     public var description: String { rawValue }
 }
 

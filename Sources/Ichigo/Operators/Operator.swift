@@ -229,11 +229,18 @@ public struct OperatorService: Sendable {
     /// Lifts a login stopped by wrong passwords.
     public func unlockLogin(loginID: String, actor: String, at now: Date) async throws -> User {
         let user = try await user(loginID: loginID)
-        guard try await repository.unlockLogin(
-            of: user.id, at: now,
-            audit: AuditEvent(at: now, actor: actor, action: "login.unlock", subject: user.id.rawValue, outcome: "ok"))
-        else { throw IchigoError(.illegalTransition, detail: "login is not stopped") }
+        try await unlockLogin(of: user.id, actor: actor, at: now)
         return user
+    }
+
+    /// Lifts the login stop of the user `id` (the console, the command line and the JSON API): `userNotFound`, or
+    /// `loginNotLocked` when the login is not stopped; audited as `login.unlock` with the change.
+    public func unlockLogin(of id: UserID, actor: String, at now: Date) async throws {
+        guard try await repository.user(id) != nil else { throw IchigoError(.userNotFound) }
+        guard try await repository.unlockLogin(
+            of: id, at: now,
+            audit: AuditEvent(at: now, actor: actor, action: "login.unlock", subject: id.rawValue, outcome: "ok"))
+        else { throw IchigoError(.loginNotLocked) }
     }
 }
 

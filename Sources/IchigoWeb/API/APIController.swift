@@ -346,12 +346,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
     /// Lifts a login stopped after too many wrong passwords.
     @Sendable func unlockLogin(_ request: Request, context: Context) async throws -> UserBody {
         let id = UserID(rawValue: try context.parameters.require("userID"))
-        guard try await services.repository.user(id) != nil else { throw IchigoError(.userNotFound) }
-        let now = services.clock.now()
-        guard try await services.repository.unlockLogin(
-            of: id, at: now,
-            audit: AuditEvent(at: now, actor: context.actor, action: "login.unlock", subject: id.rawValue, outcome: "ok"))
-        else { throw IchigoError(.loginNotLocked) }
+        try await services.operators.unlockLogin(of: id, actor: context.actor, at: services.clock.now())
         guard let found = try await services.repository.userWithToken(id) else { throw IchigoError(.userNotFound) }
         return userBody(found.user, token: found.token)
     }

@@ -53,9 +53,9 @@ struct PasskeyAPIController<Context: APIRequestContext>: Sendable {
         /// The transfer, checked by the rules the screens use (4-digit bank, 3-digit branch, 7-digit account, a
         /// name of 1–60 characters, 1 to 9,999,999,999 yen, an ID of 1–64 letters, digits, `-` or `_`).
         func transfer(at now: Date) throws -> Transfer {
-            guard (1...64).contains(id.utf8.count),
-                id.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F })
-            else { throw IchigoError(.invalidInput, field: "transaction.id") }
+            guard let transferID = TransferID(callerChosen: id) else {
+                throw IchigoError(.invalidInput, field: "transaction.id")
+            }
             // The screens' validator (`TransferForm`); the first problem, named as this API names its fields.
             let form = TransferForm.validate(
                 bank: payeeBank, branch: payeeBranch, account: payeeAccount, name: payeeName, amount: String(amount))
@@ -69,12 +69,11 @@ struct PasskeyAPIController<Context: APIRequestContext>: Sendable {
                 let empty: IchigoError.Code = field == "payeeName" ? .invalidInput : .invalidPayeeDigits(field)
                 throw IchigoError(code == .required ? empty : code, field: name)
             }
-            if let fromAccount, !(1...64).contains(fromAccount.utf8.count) {
-                throw IchigoError(.invalidInput, field: "transaction.fromAccount")
-            }
+            let from = fromAccount.map(AccountID.init(rawValue:))
+            if let from, !from.isWellFormed { throw IchigoError(.invalidInput, field: "transaction.fromAccount") }
             guard let payee = form.payee else { throw IchigoError(.invalidInput, field: "transaction.payee") }
             return Transfer(
-                id: TransferID(rawValue: id), accountID: AccountID(rawValue: fromAccount ?? ""), payee: payee, amount: amount,
+                id: transferID, accountID: from ?? AccountID(rawValue: ""), payee: payee, amount: amount,
                 createdAt: now)
         }
     }
