@@ -178,6 +178,19 @@ struct PasskeyServiceTests {
         let user = try await h.customer("off1")
         _ = try await h.register(user, SoftPasskeyAuthenticator(origin: Self.origin))
         #expect(!(try await h.passkeys.loginRequiresPasskey(user)))
+        try await h.passkeys.requirePasswordLoginAllowed(user, at: h.now)
+        #expect(try await h.audit("login.password").isEmpty)
+    }
+
+    @Test func aPasswordLoginOfAPasskeyHolderIsRefusedAndAudited() async throws {
+        let h = Harness(login: .requiredOnceRegistered)
+        let user = try await h.customer("req1")
+        // Without a passkey yet, the password still signs in.
+        try await h.passkeys.requirePasswordLoginAllowed(user, at: h.now)
+        _ = try await h.register(user, SoftPasskeyAuthenticator(origin: Self.origin))
+        await expectFailure(.passkeyRequired) { try await h.passkeys.requirePasswordLoginAllowed(user, at: h.now) }
+        let refused = try await h.audit("login.password")
+        #expect(refused.count == 1 && refused[0].outcome == "refused" && refused[0].reason == "passkey_required")
     }
 
     @Test func approvalIsBoundToTheTransfer() async throws {
@@ -229,7 +242,11 @@ struct PasskeyServiceTests {
         let h = Harness()
         let user = try await h.customer("lim1")
         var credentials: [String] = []
-        for _ in 0..<10 { credentials.append(try await h.register(user, SoftPasskeyAuthenticator(origin: Self.origin)).credentialID) }
+        for _ in 0..<10 {
+            #expect(try await h.passkeys.mayRegisterAnother(user.id))
+            credentials.append(try await h.register(user, SoftPasskeyAuthenticator(origin: Self.origin)).credentialID)
+        }
+        #expect(!(try await h.passkeys.mayRegisterAnother(user.id)))
         await expectFailure(.passkeyLimit) {
             _ = try await h.passkeys.registrationOptions(for: user, binding: "session:a", at: h.now)
         }

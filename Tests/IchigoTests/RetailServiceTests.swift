@@ -78,4 +78,18 @@ struct RetailServiceTests {
         #expect(aborted.map(\.outcome) == ["aborted"] && aborted.first?.subject == issued.serial.rawValue)
         #expect(try await repository.token(issued.id)?.state == .issued, "the token stays issued")
     }
+
+    @Test func aPendingApplicationIsOnlyItsApplicantsAndOnlyWhilePending() async throws {
+        let applicant = try await customer("bot1")
+        let other = try await customer("bot2")
+        let application = try await retail.startIssuance(
+            for: applicant, phoneEmail: "bot1@phone.example.jp", phoneEmailConfirmation: "bot1@phone.example.jp",
+            activationPassword: "4821", activationPasswordConfirmation: "4821", at: now)
+        #expect(try await retail.pendingApplication(application.id, of: applicant.id)?.id == application.id)
+        #expect(try await retail.pendingApplication(application.id, of: other.id) == nil)
+        #expect(try await retail.pendingApplication(ApplicationID(rawValue: "Anone"), of: applicant.id) == nil)
+        #expect(try await !retail.awaitsStartOfUse(applicant.id))
+        _ = try await token(.software, .issued, for: other)
+        #expect(try await retail.awaitsStartOfUse(other.id))
+    }
 }

@@ -132,6 +132,12 @@ public struct CredentialService: Sendable {
         return outcome
     }
 
+    /// Records that `user` logged out (the audit trail shows each session's end).
+    public func recordLogout(of user: User, at now: Date) async throws {
+        try await repository.append(
+            AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "logout", subject: user.id.rawValue, outcome: "ok"))
+    }
+
     /// Verifies an OTP typed into a form; throws a field error for the form if refused.
     public func verifyOTP(_ text: String, for user: User, at now: Date) async throws {
         guard let code = OTPCode(text) else {

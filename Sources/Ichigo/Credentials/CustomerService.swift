@@ -87,6 +87,11 @@ public struct CustomerService: Sendable {
         self.hasher = hasher
     }
 
+    /// Records that `actor` (an API key) read `subject`'s data: reads of customers' data are audited like changes.
+    public func recordRead(_ action: String, of subject: String, by actor: String, at now: Date) async throws {
+        try await repository.append(AuditEvent(at: now, actor: actor, action: action, subject: subject, outcome: "ok"))
+    }
+
     /// Creates a retail customer: a retail contract with one user.
     public func createRetailCustomer(_ new: NewUser, actor: String, at now: Date) async throws -> User {
         // A retail contract has customers only: a corporate role here would be a customer with admin powers.

@@ -233,6 +233,14 @@ public struct OperatorService: Sendable {
         return user
     }
 
+    /// Records that the operator logged out of the console.
+    public func recordLogout(of bankOperator: BankOperator, at now: Date) async throws {
+        try await repository.append(
+            AuditEvent(
+                at: now, actor: "operator:\(bankOperator.id.rawValue)", action: "logout",
+                subject: bankOperator.id.rawValue, outcome: "ok"))
+    }
+
     /// Lifts the login stop of the user `id` (the console, the command line and the JSON API): `userNotFound`, or
     /// `loginNotLocked` when the login is not stopped; audited as `login.unlock` with the change.
     public func unlockLogin(of id: UserID, actor: String, at now: Date) async throws {

@@ -43,6 +43,18 @@ extension CorporateService {
                 reason: transfer.auditDescription))
     }
 
+    /// The transfer data `id` as HSN002 shows it to `user` for approval: `forbidden` without the approval authority,
+    /// `transferNotPending` when it is not this contract's or no longer awaits approval.
+    public func transferAwaitingApproval(_ id: TransferID, by user: User, grants: Permissions) async throws
+        -> CorporateTransfer
+    {
+        guard user.isCorporate, grants.authorities.contains(.transferApproval) else { throw IchigoError(.forbidden) }
+        guard let transfer = try await repository.corporateTransfer(id), transfer.contractID == user.contractID,
+            transfer.status == .pending
+        else { throw IchigoError(.transferNotPending) }
+        return transfer
+    }
+
     /// 承認実行: the confirmation password and an OTP; the approver needs the approval authority and a limit
     /// covering the amount for the account, and may not approve their own data. Money moves once.
     public func approve(
@@ -54,11 +66,7 @@ extension CorporateService {
     /// 承認実行 with either proof: the confirmation password and OTP (or signature), or a passkey whose challenge was
     /// made for this transfer data as stored (パスキーで承認; the audit row names the passkey).
     public func approve(_ id: TransferID, by user: User, grants: Permissions, proof: ApprovalProof, at now: Date) async throws {
-        guard user.isCorporate, grants.authorities.contains(.transferApproval) else { throw IchigoError(.forbidden) }
-        guard let transfer = try await repository.corporateTransfer(id), transfer.contractID == user.contractID else {
-            throw IchigoError(.transferNotPending)
-        }
-        guard transfer.status == .pending else { throw IchigoError(.transferNotPending) }
+        let transfer = try await transferAwaitingApproval(id, by: user, grants: grants)
         guard transfer.createdBy != user.id else { throw IchigoError(.selfApproval) }
         guard let limit = grants.limit(for: transfer.accountID), transfer.amount <= limit else {
             throw IchigoError(.overLimit)

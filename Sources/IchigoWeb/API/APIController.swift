@@ -201,8 +201,7 @@ struct APIController<Context: APIRequestContext>: Sendable {
 
     /// Reads are audited too: who looked at a customer's data, with which key.
     private func auditRead(_ action: String, subject: String, context: Context) async throws {
-        try await services.repository.append(
-            AuditEvent(at: services.clock.now(), actor: context.actor, action: action, subject: subject, outcome: "ok"))
+        try await services.customers.recordRead(action, of: subject, by: context.actor, at: services.clock.now())
     }
 
     @Sendable func enrolToken(_ request: Request, context: Context) async throws -> EditedResponse<EnrolmentBody> {

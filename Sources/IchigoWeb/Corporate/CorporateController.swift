@@ -232,12 +232,12 @@ struct CorporateController: ScreenController {
 
     func approvalPage(_ request: Request, context: CorporateContext) async throws -> Response {
         let id = TransferID(rawValue: context.parameters.get("id") ?? "")
-        guard context.grants.authorities.contains(.transferApproval) else {
-            return try await redirectWithError("/corp/approvals", context.page, .forbidden)
+        let transfer: CorporateTransfer
+        do {
+            transfer = try await services.corporate.transferAwaitingApproval(id, by: context.user, grants: context.grants)
+        } catch let error as IchigoError where error.code == .forbidden || error.code == .transferNotPending {
+            return try await redirectWithError("/corp/approvals", context.page, error.code)
         }
-        guard let transfer = try await services.repository.corporateTransfer(id),
-            transfer.contractID == context.user.contractID, transfer.status == .pending
-        else { return try await redirectWithError("/corp/approvals", context.page, .transferNotPending) }
         let draft = SessionData.TransferDraft(
             id: transfer.id, accountID: transfer.accountID, payee: transfer.payee,
             amount: transfer.amount)

@@ -92,7 +92,7 @@ struct PasskeyScreens<Context: AuthenticatedWebContext>: ScreenController {
 
     func stepUpPage(_ request: Request, _ context: Context) async throws -> Response {
         let (page, user) = (context.page, context.user)
-        guard try await services.passkeys.passkeys(of: user.id).count < services.passkeys.policy.maxPerUser else {
+        guard try await services.passkeys.mayRegisterAnother(user.id) else {
             return try await redirectWithError(place.base, page, .passkeyLimit)
         }
         let useOTP = try await services.passkeys.stepUpUsesOTP(user)

@@ -355,11 +355,8 @@ struct RetailController: ScreenController {
     }
 
     func pendingApplication(_ page: WebPage) async throws -> IssuanceApplication? {
-        guard let id = page.data.applicationID,
-            let application = try await services.repository.application(ApplicationID(rawValue: id)),
-            application.status == .pending, application.userID == page.user?.id
-        else { return nil }
-        return application
+        guard let id = page.data.applicationID, let user = page.user else { return nil }
+        return try await services.retail.pendingApplication(ApplicationID(rawValue: id), of: user.id)
     }
 
     func bot002(_ request: Request, context: RetailContext) async throws -> Response {
@@ -437,7 +434,7 @@ struct RetailController: ScreenController {
 
     func bok001(_ request: Request, context: RetailContext) async throws -> Response {
         let (page, user) = (context.page, context.user)
-        guard try await services.retail.overview(of: user.id).token?.state == .issued else {
+        guard try await services.retail.awaitsStartOfUse(user.id) else {
             return try await redirectWithError("/otp", page, .illegalTransition)
         }
         return try await screen(

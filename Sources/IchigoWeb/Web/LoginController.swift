@@ -100,10 +100,9 @@ struct LoginController: ScreenController {
         }
         // Bank policy `passkey.login = required-once-registered`: a customer with a passkey signs in with it only, so
         // a phished password and code are worthless.
-        if try await services.passkeys.loginRequiresPasskey(user) {
-            try await services.repository.append(
-                AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "login.password", subject: user.id.rawValue,
-                           outcome: "refused", reason: "passkey_required"))
+        do {
+            try await services.passkeys.requirePasswordLoginAllowed(user, at: now)
+        } catch let error as IchigoError where error.code == .passkeyRequired {
             page.data.pageError = IchigoError.Code.passkeyRequired.description
             page.data.formValues = ["loginId": loginID]
             return try await redirect(loginPath, page)
@@ -162,11 +161,9 @@ struct LoginController: ScreenController {
         let services = controller.services
         let now = services.clock.now()
         if let user = page.user {
-            try await services.repository.append(
-                AuditEvent(at: now, actor: "user:\(user.id.rawValue)", action: "logout", subject: user.id.rawValue, outcome: "ok"))
+            try await services.credentials.recordLogout(of: user, at: now)
         } else if let bankOperator = page.bankOperator {
-            try await services.repository.append(
-                AuditEvent(at: now, actor: "operator:\(bankOperator.id.rawValue)", action: "logout", subject: bankOperator.id.rawValue, outcome: "ok"))
+            try await services.operators.recordLogout(of: bankOperator, at: now)
         }
         let destination = (page.data.audience ?? .retail).loginPath
         try await controller.sessions.destroy(page)

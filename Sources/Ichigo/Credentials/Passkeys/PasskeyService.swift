@@ -42,6 +42,22 @@ public struct PasskeyService: Sendable {
         return !(try await repository.passkeys(of: user.id).isEmpty)
     }
 
+    /// Refuses a password (and OTP) sign-in of a user who must sign in with a passkey (`loginRequiresPasskey`):
+    /// throws `passkeyRequired` after auditing the refusal, so a phished password and code are worthless.
+    public func requirePasswordLoginAllowed(_ user: User, at now: Date) async throws {
+        guard try await loginRequiresPasskey(user) else { return }
+        try await repository.append(
+            AuditEvent(
+                at: now, actor: "user:\(user.id.rawValue)", action: "login.password", subject: user.id.rawValue,
+                outcome: "refused", reason: "passkey_required"))
+        throw IchigoError(.passkeyRequired)
+    }
+
+    /// Whether the user may register one more passkey (the bank's most per person, `maxPerUser`).
+    public func mayRegisterAnother(_ user: UserID) async throws -> Bool {
+        try await repository.passkeys(of: user).count < policy.maxPerUser
+    }
+
     // MARK: Challenges
 
     func newChallenge(
