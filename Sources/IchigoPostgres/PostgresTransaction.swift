@@ -131,8 +131,3 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-extension Date {
-    /// Milliseconds since 1970, as stored.
-    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
-}

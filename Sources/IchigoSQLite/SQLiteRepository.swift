@@ -556,8 +556,3 @@ func encodePermissions(_ permissions: Permissions) throws -> String {
     return String(decoding: try encoder.encode(permissions), as: UTF8.self)
 }
 
-extension Date {
-    /// Milliseconds since 1970, as stored.
-    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
-}

@@ -43,9 +43,9 @@ extension StoredRow {
         return value
     }
 
-    func date(_ column: String) throws -> Date { Date(storedMillis: try integer(column)) }
+    func date(_ column: String) throws -> Date { Date(millis: try integer(column)) }
 
-    func optionalDate(_ column: String) throws -> Date? { try optionalInteger(column).map(Date.init(storedMillis:)) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalInteger(column).map(Date.init(millis:)) }
 
     /// A column holding the raw value of `T`.
     func value<T: RawRepresentable>(_ column: String, as _: T.Type = T.self) throws -> T where T.RawValue == String {
@@ -59,9 +59,9 @@ extension StoredRow {
 
 extension Date {
     /// A time as stored: milliseconds since 1970.
-    public init(storedMillis: Int64) { self.init(timeIntervalSince1970: Double(storedMillis) / 1000) }
+    public init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
     /// This time as stored: milliseconds since 1970, rounded.
-    public var storedMillis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    public var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 }
 
 // MARK: One mapping per table (both databases)
